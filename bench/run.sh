@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# run.sh - `make bench` / `make bench-quick`: run ../shared/bench/anchors.sh with cabinet as
+# the third tool (through bench/cabinet-adapter.sh), write the run under bench/results/,
+# print cabinet's figure and its ratio to restic and borg for every step, and update the
+# matching section of bench/RESULTS.md.
+#
+# Env: BENCH_TOOLS   tools to run (default "restic borg cabinet"); "cabinet" alone compares
+#                    with the stored anchor figures (restic 0.18.1 medians, borg).
+#      QUICK=1       the ~300 MB corpus (tuning only).
+#      SHARED_BENCH  the shared benchmark folder (default ../shared/bench from the checkout).
+#      CABINET       the cabinet binary (default bin/cabinet).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SHARED_BENCH=$(cd "${SHARED_BENCH:-$ROOT/../shared/bench}" && pwd)
+CABINET=${CABINET:-$ROOT/bin/cabinet}
+[[ $CABINET == /* ]] || CABINET=$ROOT/$CABINET
+BENCH_TOOLS=${BENCH_TOOLS:-restic borg cabinet}
+QUICK=${QUICK:-0}
+RESULTS_DIR=$ROOT/bench/results
+
+tools=()
+for t in $BENCH_TOOLS; do
+  case $t in
+    cabinet|custom) tools+=(custom) ;;
+    restic|borg) tools+=("$t") ;;
+    *) echo "bench: unknown tool '$t' in BENCH_TOOLS (restic, borg, cabinet)" >&2; exit 2 ;;
+  esac
+done
+if [[ " ${tools[*]} " == *" custom "* ]]; then
+  [[ -x $CABINET ]] || { echo "bench: $CABINET not built (go build -o bin/cabinet ./cmd/cabinet)" >&2; exit 1; }
+  "$CABINET" version > /dev/null || { echo "bench: '$CABINET version' failed" >&2; exit 1; }
+fi
+
+export QUICK
+RUN_ID=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)$([[ $QUICK == 1 ]] && echo -quick)}
+export RUN_ID
+mkdir -p "$RESULTS_DIR"
+echo "bench: run $RUN_ID, tools: ${tools[*]}, results in bench/results/run-$RUN_ID.csv" >&2
+
+TOOLS="${tools[*]}" RESULTS_DIR=$RESULTS_DIR TOOL_NAME=cabinet TOOL_CMD=$CABINET \
+  TOOL_ADAPTER=$ROOT/bench/cabinet-adapter.sh "$SHARED_BENCH/anchors.sh"
+
+section=full
+[[ $QUICK == 1 ]] && section=quick
+[[ " ${tools[*]} " == *" restic "* && " ${tools[*]} " == *" borg "* ]] || section=$section-cabinet-only
+echo
+python3 "$ROOT/bench/compare.py" "$RESULTS_DIR/run-$RUN_ID.csv" --anchors "$SHARED_BENCH/results" \
+  --update "$ROOT/bench/RESULTS.md" --section "$section"
+echo
+echo "bench: per-step table of all tools: bench/results/run-$RUN_ID.md; RESULTS.md section '$section' updated"
