@@ -11,6 +11,9 @@
 # The shared benchmark lives next to the checkout (../shared/bench); override with
 # SHARED_BENCH=DIR. Results go to bench/results/ (git-ignored), summaries to bench/RESULTS.md.
 
+# keep the including Makefile's default goal (these targets must not become it)
+_bench_default_goal := $(.DEFAULT_GOAL)
+
 SHARED_BENCH ?= ../shared/bench
 BENCH_TOOLS ?= restic borg cabinet
 BENCH_APT_PACKAGES ?= restic borgbackup linux-source-6.1 time fuse3 openssl xz-utils python3
@@ -37,3 +40,5 @@ bench-scale: bench-cabinet bench-deps
 
 bench-profile: bench-cabinet bench-deps
 	bench/profile.sh
+
+.DEFAULT_GOAL := $(_bench_default_goal)

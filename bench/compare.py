@@ -185,6 +185,9 @@ def main():
     out.append("|---|---:|---:|---:|---|---|---|")
     for label, steps, field, t_restic, t_borg in ROWS:
         cv = c.value(steps, field) if c else None
+        failed = bool(c and c.status(steps))
+        if failed:
+            cv = None
         rv = r.value(steps, field) if r else None
         bv = b.value(steps, field) if b else None
         st = (c.status(steps) or "ok") if c else "not run"
@@ -193,7 +196,7 @@ def main():
             met = cv >= lim if op == ">=" else cv <= lim
             st += "; target %s%g: %s" % (op, lim, "met" if met else "MISSED")
         out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
-            label, fmt(cv, field), fmt(rv, field), fmt(bv, field),
+            label, "FAILED" if failed else fmt(cv, field), fmt(rv, field), fmt(bv, field),
             ratio_cell(cv, rv, field, t_restic), ratio_cell(cv, bv, field, t_borg), st))
     # correctness
     if c:

@@ -38,8 +38,12 @@ export RUN_ID
 mkdir -p "$RESULTS_DIR"
 echo "bench: run $RUN_ID, tools: ${tools[*]}, results in bench/results/run-$RUN_ID.csv" >&2
 
-TOOLS="${tools[*]}" RESULTS_DIR=$RESULTS_DIR TOOL_NAME=cabinet TOOL_CMD=$CABINET \
-  TOOL_ADAPTER=$ROOT/bench/cabinet-adapter.sh "$SHARED_BENCH/anchors.sh"
+# anchors.sh adds the third tool whenever TOOL_CMD is set: set it only when cabinet runs
+unset TOOL_CMD TOOL_ADAPTER TOOL_NAME
+if [[ " ${tools[*]} " == *" custom "* ]]; then
+  export TOOL_NAME=cabinet TOOL_CMD=$CABINET TOOL_ADAPTER=$ROOT/bench/cabinet-adapter.sh
+fi
+TOOLS="${tools[*]}" RESULTS_DIR=$RESULTS_DIR "$SHARED_BENCH/anchors.sh"
 
 section=full
 [[ $QUICK == 1 ]] && section=quick

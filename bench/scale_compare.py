@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""Table of a bench/scale.sh run: cabinet beside restic per layout, with cabinet / restic.
+
+Usage: scale_compare.py scale-RUN.csv [--update RESULTS.md]   (section "scale")
+Target (anchors-results.md): cabinet's peak RSS at most half of restic's in the same run.
+"""
+import argparse
+import csv
+import datetime
+import os
+import sys
+
+ROWS = [  # label, step, field
+    ("backup initial (s)", "backup1-initial", "wall_s"),
+    ("backup initial peak RSS (MiB)", "backup1-initial", "rss_mib"),
+    ("backup initial CPU (s)", "backup1-initial", "cpu_s"),
+    ("repository (MiB)", "backup1-initial", "repo_mib"),
+    ("backup no-change (s)", "backup2-nochange", "wall_s"),
+    ("backup no-change peak RSS (MiB)", "backup2-nochange", "rss_mib"),
+    ("mount ready (s)", "mount-ready", "wall_s"),
+    ("mount ls of the flat directory (s)", "mount-ls-flat", "wall_s"),
+    ("mount find over the snapshot (s)", "mount-find", "wall_s"),
+    ("mount process peak RSS (MiB)", "mount-daemon", "rss_mib"),
+]
+RSS_TARGET = 0.5
+LAYOUTS = {
+    "empty": "1,000 dirs x 1,000 empty files + 1 dir of 100,000 (anchors-results.md)",
+    "deep": "1-4 KiB files, 6 levels deep (fan-out 5, 64 files per leaf dir)",
+    "flat": "1-4 KiB files, all in one directory",
+}
+
+
+def num(x):
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("csv")
+    ap.add_argument("--update")
+    ap.add_argument("--tool", default="cabinet")
+    a = ap.parse_args()
+    rows = list(csv.DictReader(open(a.csv)))
+    run_id = rows[0]["run_id"] if rows else "?"
+    data, versions, layouts = {}, {}, []
+    for r in rows:
+        if r["layout"] not in layouts:
+            layouts.append(r["layout"])
+        data[(r["layout"], r["tool"], r["step"])] = r
+        versions[r["tool"]] = r["version"]
+    out = ["### Scale run %s, %s" % (run_id, datetime.date.today().isoformat()), ""]
+    out.append("%s %s beside restic %s in the same run; page cache dropped before every step. "
+               "ratio = %s / restic (below 1 is better). Target: peak RSS ratio <= %.1f." % (
+                   a.tool, versions.get(a.tool, "(not run)"), versions.get("restic", "(not run)"),
+                   a.tool, RSS_TARGET))
+    for lay in layouts:
+        fs = data.get((lay, "fs", "fs-find"), {})
+        out.append("")
+        out.append("#### %s: %s" % (lay, LAYOUTS.get(lay, "")))
+        out.append("")
+        out.append("%s; cold `find -type f` on the tree itself: %s s" % (
+            (fs.get("note") or "").replace("; the floor", ""), fs.get("wall_s", "NA")))
+        out.append("")
+        out.append("| step | %s | restic | %s / restic | %s status |" % (a.tool, a.tool, a.tool))
+        out.append("|---|---:|---:|---|---|")
+        for label, step, field in ROWS:
+            c = data.get((lay, a.tool, step))
+            r = data.get((lay, "restic", step))
+            if c is None and r is None:
+                continue
+            cv = num(c[field]) if c else None
+            rv = num(r[field]) if r else None
+            ratio = "NA"
+            if cv is not None and rv:
+                ratio = "%.2f" % (cv / rv)
+                if field == "rss_mib":
+                    ratio += " (target <=%.1f: %s)" % (RSS_TARGET, "met" if cv / rv <= RSS_TARGET else "MISSED")
+            st = c["status"] if c else "missing"
+            if c and "files=" in (c.get("note") or "") or c and "entries=" in (c.get("note") or ""):
+                st += "; " + c["note"].split(";")[0]
+            if c and c["status"] not in ("ok",):
+                st += " " + (c.get("note") or "")[:200]
+            fmt = "%.2f" if field == "wall_s" else "%.1f"
+            out.append("| %s | %s | %s | %s | %s |" % (
+                label, fmt % cv if cv is not None else "NA", fmt % rv if rv is not None else "NA", ratio, st))
+    text = "\n".join(out) + "\n"
+    sys.stdout.write(text)
+    if a.update:
+        begin, end = "<!-- BEGIN bench:scale -->", "<!-- END bench:scale -->"
+        old = open(a.update).read() if os.path.exists(a.update) else "# Benchmark results\n"
+        block = begin + "\n" + text + end
+        if begin in old and end in old:
+            new = old[:old.index(begin)] + block + old[old.index(end) + len(end):]
+        else:
+            new = old.rstrip("\n") + "\n\n" + block + "\n"
+        open(a.update, "w").write(new)
+
+
+if __name__ == "__main__":
+    main()

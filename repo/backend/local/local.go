@@ -1,0 +1,266 @@
+// Package local implements backend.Backend on a local directory. Every write
+// goes to a temporary file in the destination folder, is fsynced and then
+// renamed, so a crash never leaves a partial object under its final name.
+package local
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cabinetbackup/cabinet/repo/backend"
+)
+
+// TempPrefix starts the names of files being written; readers skip them and
+// check reports left-over ones from interrupted writes.
+const TempPrefix = ".tmp-"
+
+// Backend is a repository kept in a local directory.
+type Backend struct {
+	root string
+
+	mu      sync.Mutex
+	madeDir map[string]bool
+	handles map[string]*os.File
+}
+
+var _ backend.Backend = (*Backend)(nil)
+var _ backend.ReaderAtBackend = (*Backend)(nil)
+
+// New returns a backend rooted at dir. The directory need not exist yet.
+func New(dir string) *Backend {
+	return &Backend{root: dir, madeDir: map[string]bool{}, handles: map[string]*os.File{}}
+}
+
+// Location implements backend.Backend.
+func (b *Backend) Location() string { return b.root }
+
+func (b *Backend) path(name string) string {
+	return filepath.Join(b.root, filepath.FromSlash(name))
+}
+
+func notFound(name string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%s: %w", name, backend.ErrNotFound)
+	}
+	return err
+}
+
+// Get implements backend.Backend.
+func (b *Backend) Get(ctx context.Context, name string, offset, length int64) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if offset == 0 && length == 0 {
+		data, err := os.ReadFile(b.path(name))
+		return data, notFound(name, err)
+	}
+	f, err := b.OpenReaderAt(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if length == 0 {
+		fi, err := f.(*os.File).Stat()
+		if err != nil {
+			return nil, err
+		}
+		length = fi.Size() - offset
+		if length < 0 {
+			return nil, fmt.Errorf("%s: offset %d beyond end %d", name, offset, fi.Size())
+		}
+	}
+	buf := make([]byte, length)
+	n, err := f.ReadAt(buf, offset)
+	if err == io.EOF && int64(n) == length {
+		err = nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: read %d bytes at %d: %w", name, length, offset, err)
+	}
+	return buf, nil
+}
+
+// OpenReaderAt implements backend.ReaderAtBackend. Handles are kept open for
+// the life of the backend (stored files are immutable).
+func (b *Backend) OpenReaderAt(ctx context.Context, name string) (io.ReaderAt, error) {
+	b.mu.Lock()
+	f := b.handles[name]
+	b.mu.Unlock()
+	if f != nil {
+		return f, nil
+	}
+	f, err := os.Open(b.path(name))
+	if err != nil {
+		return nil, notFound(name, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if old := b.handles[name]; old != nil {
+		f.Close()
+		return old, nil
+	}
+	if len(b.handles) > 512 {
+		for k, h := range b.handles {
+			h.Close()
+			delete(b.handles, k)
+			break
+		}
+	}
+	b.handles[name] = f
+	return f, nil
+}
+
+// Close releases cached file handles.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for k, h := range b.handles {
+		h.Close()
+		delete(b.handles, k)
+	}
+	return nil
+}
+
+// Put implements backend.Backend: temp file, fsync, rename, fsync of the folder.
+func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	final := b.path(name)
+	dir := filepath.Dir(final)
+	b.mu.Lock()
+	made := b.madeDir[dir]
+	b.mu.Unlock()
+	if !made {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("create folder for %s: %w", name, err)
+		}
+		b.mu.Lock()
+		b.madeDir[dir] = true
+		b.mu.Unlock()
+	}
+	f, err := os.CreateTemp(dir, TempPrefix+"*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Chmod(tmp, 0o400); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", name, err)
+	}
+	return syncDir(dir)
+}
+
+// List implements backend.Backend.
+func (b *Backend) List(ctx context.Context, dir string, fn func(backend.FileInfo) error) error {
+	entries, err := os.ReadDir(b.path(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if e.IsDir() || strings.HasPrefix(e.Name(), TempPrefix) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+		if err := fn(backend.FileInfo{Name: e.Name(), Size: fi.Size()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ListDirs implements backend.Backend.
+func (b *Backend) ListDirs(ctx context.Context, dir string) ([]string, error) {
+	entries, err := os.ReadDir(b.path(dir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var dirs []string
+	for _, e := range entries {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	return dirs, nil
+}
+
+// TempFiles lists left-over temporary files (from writes interrupted by a
+// crash) below the repository root.
+func (b *Backend) TempFiles() ([]string, error) {
+	var found []string
+	err := filepath.WalkDir(b.root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && strings.HasPrefix(d.Name(), TempPrefix) {
+			rel, _ := filepath.Rel(b.root, p)
+			found = append(found, filepath.ToSlash(rel))
+		}
+		return nil
+	})
+	return found, err
+}
+
+// Stat implements backend.Backend.
+func (b *Backend) Stat(ctx context.Context, name string) (backend.FileInfo, error) {
+	fi, err := os.Stat(b.path(name))
+	if err != nil {
+		return backend.FileInfo{}, notFound(name, err)
+	}
+	return backend.FileInfo{Name: filepath.Base(name), Size: fi.Size()}, nil
+}
+
+// Delete implements backend.Backend.
+func (b *Backend) Delete(ctx context.Context, name string) error {
+	b.mu.Lock()
+	if h := b.handles[name]; h != nil {
+		h.Close()
+		delete(b.handles, name)
+	}
+	b.mu.Unlock()
+	err := os.Remove(b.path(name))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}

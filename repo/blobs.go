@@ -1,0 +1,339 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cabinetbackup/cabinet/repo/backend"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/index"
+	"github.com/cabinetbackup/cabinet/repo/pack"
+)
+
+// Cabinet target sizes. Data cabinets are tens of MiB, sized for object
+// storage requests; tree cabinets are smaller because readers cache them whole.
+const (
+	DataCabinetSize = 16 << 20
+	TreeCabinetSize = 4 << 20
+	// indexEvery cabinets an index file is written, so an interrupted backup
+	// leaves most of its uploaded cabinets indexed and the next run reuses them.
+	indexEvery = 8
+)
+
+// Plaintext blob encodings: the first byte says how the rest is stored.
+const (
+	encodingRaw  = 0
+	encodingZstd = 1
+)
+
+// ErrBlobNotFound is wrapped when a blob is not in the index.
+var ErrBlobNotFound = errors.New("blob not in the index")
+
+// WriteStats count what a Write added to the repository.
+type WriteStats struct {
+	Blobs      int64 // new blobs stored
+	RawBytes   int64 // their plaintext size
+	Stored     int64 // bytes written in cabinets
+	Cabinets   int
+	IndexFiles int
+}
+
+// Writer stores blobs during a Repository.Write call. Safe for concurrent use.
+type Writer struct {
+	r       *Repository
+	ctx     context.Context
+	uploads *errgroup.Group
+
+	mu       sync.Mutex
+	packers  [2]*pack.Writer
+	inflight map[blob.ID]struct{}
+	pending  []index.PackEntries
+	stats    WriteStats
+	bufPool  sync.Pool
+}
+
+// Write runs fn with a Writer and then flushes: open cabinets are written,
+// then index files for every cabinet. The caller writes its session object
+// after Write returns without error. If fn fails, what was stored so far is
+// still flushed (so the next run reuses it) and fn's error is returned.
+func (r *Repository) Write(ctx context.Context, fn func(ctx context.Context, w *Writer) error) (WriteStats, error) {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.opts.Connections)
+	w := &Writer{r: r, ctx: gctx, uploads: g, inflight: map[blob.ID]struct{}{}}
+	w.bufPool.New = func() any { return make([]byte, 0, 1<<20+64<<10) }
+	ferr := fn(gctx, w)
+	flushCtx := ctx
+	if ferr != nil {
+		flushCtx = context.WithoutCancel(ctx)
+	}
+	err := w.flush(flushCtx)
+	r.idx.Compact()
+	if ferr != nil {
+		return w.stats, ferr
+	}
+	return w.stats, err
+}
+
+// SaveBlob stores data as a blob of type t unless the repository already
+// has it. It returns the blob's ID and whether it was new.
+func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.ID, bool, error) {
+	id := w.r.key.ID(data)
+	if w.r.idx.Has(id) {
+		return id, false, nil
+	}
+	w.mu.Lock()
+	if _, busy := w.inflight[id]; busy {
+		w.mu.Unlock()
+		return id, false, nil
+	}
+	w.inflight[id] = struct{}{}
+	w.mu.Unlock()
+
+	plain := w.bufPool.Get().([]byte)
+	plain = w.r.encodeBlob(plain[:0], data)
+	sealed := w.bufPool.Get().([]byte)
+	sealed = w.r.key.Seal(sealed[:0], plain)
+	w.bufPool.Put(plain[:0])
+
+	w.mu.Lock()
+	p := w.packers[t]
+	if p == nil {
+		size := DataCabinetSize
+		if t == blob.Tree {
+			size = TreeCabinetSize
+		}
+		p = pack.NewWriter(size + 2<<20)
+		w.packers[t] = p
+	}
+	p.Add(t, id, sealed, len(data))
+	w.stats.Blobs++
+	w.stats.RawBytes += int64(len(data))
+	var full *pack.Writer
+	limit := DataCabinetSize
+	if t == blob.Tree {
+		limit = TreeCabinetSize
+	}
+	if p.Size() >= limit {
+		full = p
+		w.packers[t] = nil
+	}
+	w.mu.Unlock()
+	w.bufPool.Put(sealed[:0])
+
+	if full != nil {
+		if err := w.upload(ctx, t, full); err != nil {
+			return id, true, err
+		}
+	}
+	return id, true, nil
+}
+
+// encodeBlob appends the plaintext encoding of data: zstd when it shrinks
+// the data by more than 1/32, raw otherwise.
+func (r *Repository) encodeBlob(dst, data []byte) []byte {
+	dst = append(dst, encodingZstd)
+	if len(data) >= 64 {
+		dst = r.enc.EncodeAll(data, dst)
+		if len(dst)-1 < len(data)-len(data)/32 {
+			return dst
+		}
+	}
+	dst = append(dst[:0], encodingRaw)
+	return append(dst, data...)
+}
+
+// upload writes a full cabinet in the background (at most Connections at once).
+func (w *Writer) upload(ctx context.Context, t blob.Type, p *pack.Writer) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	w.uploads.Go(func() error { return w.writeCabinet(w.ctx, t, p) })
+	return nil
+}
+
+func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *pack.Writer) error {
+	data, name := p.Finish(w.r.key)
+	if err := w.r.be.Put(ctx, PackName(name), data); err != nil {
+		return fmt.Errorf("write cabinet %s: %w", name.Short(), err)
+	}
+	if t == blob.Tree {
+		w.r.cache.put(DataDir, name.String(), data)
+	}
+	pe := index.PackEntries{Pack: name, Entries: p.Entries()}
+	w.r.idx.Add(pe)
+	w.mu.Lock()
+	for _, e := range pe.Entries {
+		delete(w.inflight, e.ID)
+	}
+	w.pending = append(w.pending, pe)
+	w.stats.Cabinets++
+	w.stats.Stored += int64(len(data))
+	var batch []index.PackEntries
+	if len(w.pending) >= indexEvery {
+		batch, w.pending = w.pending, nil
+	}
+	w.mu.Unlock()
+	if batch != nil {
+		return w.writeIndex(ctx, batch)
+	}
+	return nil
+}
+
+func (w *Writer) writeIndex(ctx context.Context, packs []index.PackEntries) error {
+	sealed := w.r.key.Seal(nil, index.Encode(packs))
+	sum := sha256.Sum256(sealed)
+	name := fmt.Sprintf("%x", sum)
+	if err := w.r.be.Put(ctx, IndexDir+"/"+name, sealed); err != nil {
+		return fmt.Errorf("write index file: %w", err)
+	}
+	w.r.cache.put(IndexDir, name, sealed)
+	w.r.loadMu.Lock()
+	w.r.loadedIndex[name] = true
+	w.r.loadMu.Unlock()
+	w.mu.Lock()
+	w.stats.IndexFiles++
+	w.stats.Stored += int64(len(sealed))
+	w.mu.Unlock()
+	return nil
+}
+
+// Flush writes the open cabinets and index files now (Write does this on return).
+func (w *Writer) flush(ctx context.Context) error {
+	w.mu.Lock()
+	open := w.packers
+	w.packers = [2]*pack.Writer{}
+	w.mu.Unlock()
+	for t, p := range open {
+		if p != nil && p.Count() > 0 {
+			pp, tt := p, blob.Type(t)
+			w.uploads.Go(func() error { return w.writeCabinet(ctx, tt, pp) })
+		}
+	}
+	if err := w.uploads.Wait(); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	batch := w.pending
+	w.pending = nil
+	w.mu.Unlock()
+	if len(batch) > 0 {
+		return w.writeIndex(ctx, batch)
+	}
+	return nil
+}
+
+// HasBlob reports whether the repository (or this writer) already has id.
+func (w *Writer) HasBlob(id blob.ID) bool {
+	if w.r.idx.Has(id) {
+		return true
+	}
+	w.mu.Lock()
+	_, ok := w.inflight[id]
+	w.mu.Unlock()
+	return ok
+}
+
+// LoadBlob reads, authenticates and decodes blob id, appending its
+// plaintext to dst[:0]. A blob whose bytes fail authentication or whose
+// plaintext does not hash to its ID gives an error wrapping ErrDamaged that
+// names the blob and its cabinet.
+func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]byte, error) {
+	loc, ok := r.idx.Lookup(id)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrBlobNotFound, id)
+	}
+	sealed, err := r.readCabinetRange(ctx, loc)
+	if err != nil {
+		return nil, err
+	}
+	return r.DecodeBlob(id, loc, sealed, dst)
+}
+
+// DecodeBlob opens and decodes a sealed blob read from loc.
+func (r *Repository) DecodeBlob(id blob.ID, loc index.Location, sealed, dst []byte) ([]byte, error) {
+	plain, err := r.key.Open(sealed[:0], sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s blob %s in cabinet %s: %v", ErrDamaged, loc.Type, id.Short(), loc.Pack, err)
+	}
+	if len(plain) == 0 {
+		return nil, fmt.Errorf("%w: %s blob %s in cabinet %s is empty", ErrDamaged, loc.Type, id.Short(), loc.Pack)
+	}
+	switch plain[0] {
+	case encodingRaw:
+		dst = append(dst[:0], plain[1:]...)
+	case encodingZstd:
+		if dst == nil && loc.RawLength > 0 {
+			dst = make([]byte, 0, loc.RawLength)
+		}
+		dst, err = r.dec.DecodeAll(plain[1:], dst[:0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s blob %s in cabinet %s: decompress: %v", ErrDamaged, loc.Type, id.Short(), loc.Pack, err)
+		}
+	default:
+		return nil, fmt.Errorf("%w: %s blob %s in cabinet %s: unknown encoding %d", ErrDamaged, loc.Type, id.Short(), loc.Pack, plain[0])
+	}
+	if uint32(len(dst)) != loc.RawLength || r.key.ID(dst) != id {
+		return nil, fmt.Errorf("%w: %s blob %s in cabinet %s: content does not match its ID", ErrDamaged, loc.Type, id.Short(), loc.Pack)
+	}
+	return dst, nil
+}
+
+// readCabinetRange returns the sealed bytes of one blob. Tree cabinets are
+// read whole into the local cache on first use.
+func (r *Repository) readCabinetRange(ctx context.Context, loc index.Location) ([]byte, error) {
+	name := PackName(loc.Pack)
+	if loc.Type == blob.Tree && r.cache != nil {
+		if f, err := r.cache.open(DataDir, loc.Pack.String()); err == nil {
+			buf := make([]byte, loc.Length)
+			_, err := f.ReadAt(buf, int64(loc.Offset))
+			f.Close()
+			if err == nil {
+				return buf, nil
+			}
+		}
+		data, err := r.be.Get(ctx, name, 0, 0)
+		if err != nil {
+			return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
+		}
+		if sha256.Sum256(data) != loc.Pack {
+			return nil, fmt.Errorf("%w: cabinet %s: content does not match its name (damaged or truncated)", ErrDamaged, loc.Pack)
+		}
+		r.cache.put(DataDir, loc.Pack.String(), data)
+		if int64(loc.Offset)+int64(loc.Length) > int64(len(data)) {
+			return nil, fmt.Errorf("%w: cabinet %s is shorter than its index says", ErrDamaged, loc.Pack)
+		}
+		return data[loc.Offset : loc.Offset+loc.Length], nil
+	}
+	if ra, ok := r.be.(backend.ReaderAtBackend); ok {
+		f, err := ra.OpenReaderAt(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
+		}
+		buf := make([]byte, loc.Length)
+		n, err := f.ReadAt(buf, int64(loc.Offset))
+		if err == io.EOF && n == len(buf) {
+			err = nil
+		}
+		if err == io.EOF {
+			return nil, fmt.Errorf("%w: cabinet %s is shorter than its index says (truncated?)", ErrDamaged, loc.Pack)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
+		}
+		return buf, nil
+	}
+	data, err := r.be.Get(ctx, name, int64(loc.Offset), int64(loc.Length))
+	if err != nil {
+		return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
+	}
+	if len(data) != int(loc.Length) {
+		return nil, fmt.Errorf("%w: cabinet %s is shorter than its index says (truncated?)", ErrDamaged, loc.Pack)
+	}
+	return data, nil
+}

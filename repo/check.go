@@ -1,0 +1,196 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/cabinetbackup/cabinet/repo/backend"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/index"
+	"github.com/cabinetbackup/cabinet/repo/pack"
+)
+
+// Severity grades a check finding.
+type Severity int
+
+const (
+	// Info findings need no action (left-overs of interrupted backups).
+	Info Severity = iota
+	// Error findings mean data is missing or damaged.
+	Error
+)
+
+// Problem is one finding of a check.
+type Problem struct {
+	Severity Severity
+	Object   string    // the repository object concerned
+	Blobs    []blob.ID // blobs lost or damaged by it, if known
+	Message  string
+}
+
+// Cabinets lists every cabinet stored under data/ with its size.
+func (r *Repository) Cabinets(ctx context.Context) (map[blob.ID]int64, error) {
+	out := map[blob.ID]int64{}
+	dirs, err := r.be.ListDirs(ctx, DataDir)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dirs {
+		err := r.be.List(ctx, DataDir+"/"+d, func(fi backend.FileInfo) error {
+			id, err := blob.ParseID(fi.Name)
+			if err != nil {
+				return nil
+			}
+			out[id] = fi.Size
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// CheckStructure loads every index file and compares the index with the
+// stored cabinets. Each finding goes to report.
+func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) error {
+	var names []string
+	if err := r.be.List(ctx, IndexDir, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	}); err != nil {
+		return err
+	}
+	sort.Strings(names)
+	need := map[blob.ID]int64{}
+	for _, n := range names {
+		packs, err := r.ReadIndexFile(ctx, n)
+		if err != nil {
+			report(Problem{Severity: Error, Object: IndexDir + "/" + n, Message: err.Error() + "; the cabinets it lists are no longer found by restore (rebuild with a new backup)"})
+			continue
+		}
+		r.idx.Add(packs...)
+		r.loadMu.Lock()
+		r.loadedIndex[n] = true
+		r.loadMu.Unlock()
+		for _, p := range packs {
+			for _, e := range p.Entries {
+				if end := int64(e.Offset) + int64(e.Length); end > need[p.Pack] {
+					need[p.Pack] = end
+				}
+			}
+		}
+	}
+	r.idx.Compact()
+	have, err := r.Cabinets(ctx)
+	if err != nil {
+		return err
+	}
+	byPack := map[blob.ID][]blob.ID{}
+	r.idx.Each(func(id blob.ID, loc index.Location) bool {
+		if _, ok := have[loc.Pack]; !ok {
+			byPack[loc.Pack] = append(byPack[loc.Pack], id)
+		}
+		return true
+	})
+	for p, minSize := range need {
+		size, ok := have[p]
+		switch {
+		case !ok:
+			report(Problem{Severity: Error, Object: PackName(p), Blobs: byPack[p], Message: fmt.Sprintf("cabinet %s is missing: %d blobs are lost", p, len(byPack[p]))})
+		case size < minSize+int64(pack.TrailerSize()):
+			report(Problem{Severity: Error, Object: PackName(p), Message: fmt.Sprintf("cabinet %s is %d bytes, shorter than its index says (truncated)", p, size)})
+		}
+	}
+	for p := range have {
+		if _, ok := need[p]; !ok {
+			report(Problem{Severity: Info, Object: PackName(p), Message: "cabinet not in any index (left by an interrupted backup; harmless, reclaimed by prune)"})
+		}
+	}
+	if tf, ok := r.be.(interface{ TempFiles() ([]string, error) }); ok {
+		tmp, _ := tf.TempFiles()
+		for _, t := range tmp {
+			report(Problem{Severity: Info, Object: t, Message: "temporary file of an interrupted write (harmless, reclaimed by prune)"})
+		}
+	}
+	return nil
+}
+
+// ReadCabinet reads a whole cabinet, checks its name, header and every
+// blob, and returns the IDs of blobs that are damaged (all of them when the
+// cabinet as a whole is unreadable).
+func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blob.ID, err error) {
+	data, err := r.be.Get(ctx, PackName(id), 0, 0)
+	if err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return r.blobsIn(id), fmt.Errorf("cabinet %s is missing", id)
+		}
+		return r.blobsIn(id), err
+	}
+	var problems []string
+	if sha256.Sum256(data) != id {
+		problems = append(problems, "content does not match its name")
+	}
+	var entries []pack.Entry
+	if len(data) >= pack.TrailerSize() {
+		off, hl, herr := pack.HeaderLocation(data[len(data)-pack.TrailerSize():], int64(len(data)))
+		if herr == nil {
+			entries, herr = pack.ParseHeader(r.key, data[off:off+int64(hl)], off)
+		}
+		if herr != nil {
+			problems = append(problems, "header: "+herr.Error())
+		}
+	} else {
+		problems = append(problems, "too short to be a cabinet")
+	}
+	if entries == nil {
+		// Without a header, fall back to the index's view of the cabinet.
+		r.idx.Each(func(b blob.ID, loc index.Location) bool {
+			if loc.Pack == id {
+				entries = append(entries, pack.Entry{Type: loc.Type, ID: b, Offset: loc.Offset, Length: loc.Length, RawLength: loc.RawLength})
+			}
+			return true
+		})
+	}
+	for _, e := range entries {
+		loc, ok := r.idx.Lookup(e.ID)
+		if !ok || loc.Pack != id {
+			continue // a duplicate kept elsewhere, or not indexed: nothing depends on it here
+		}
+		end := int64(loc.Offset) + int64(loc.Length)
+		if end > int64(len(data)) {
+			damaged = append(damaged, e.ID)
+			continue
+		}
+		buf := make([]byte, loc.Length)
+		copy(buf, data[loc.Offset:end])
+		if _, err := r.DecodeBlob(e.ID, loc, buf, nil); err != nil {
+			damaged = append(damaged, e.ID)
+		}
+	}
+	if len(problems) > 0 || len(damaged) > 0 {
+		msg := fmt.Sprintf("cabinet %s is damaged", id)
+		for _, p := range problems {
+			msg += "; " + p
+		}
+		if len(damaged) > 0 {
+			msg += fmt.Sprintf("; %d blobs fail authentication", len(damaged))
+		}
+		return damaged, errors.New(msg)
+	}
+	return nil, nil
+}
+
+func (r *Repository) blobsIn(p blob.ID) []blob.ID {
+	var out []blob.ID
+	r.idx.Each(func(id blob.ID, loc index.Location) bool {
+		if loc.Pack == p {
+			out = append(out, id)
+		}
+		return true
+	})
+	return out
+}

@@ -1,0 +1,101 @@
+package repo
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/repo/chunker"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+)
+
+// FormatVersion is the repository format this package reads and writes.
+const FormatVersion = 1
+
+// ConfigFile is the name of the config object.
+const ConfigFile = "config"
+
+// Errors callers map to exit codes and messages.
+var (
+	// ErrNoRepository: the location holds no repository (no config file).
+	ErrNoRepository = errors.New("no cabinet repository here")
+	// ErrWrongPassword: no key file opens with the given password.
+	ErrWrongPassword = errors.New("wrong password: no key of the repository opens with it")
+	// ErrVersion: the repository's format version is not one this program reads.
+	ErrVersion = errors.New("unsupported repository format version")
+	// ErrDamaged is wrapped by errors about objects that fail authentication or decoding.
+	ErrDamaged = errors.New("damaged repository object")
+)
+
+// configFile is the stored config: the version and ID stay readable so a
+// reader can refuse an unknown version before asking for a password.
+type configFile struct {
+	FormatVersion int    `json:"format_version"`
+	ID            string `json:"id"`
+	Sealed        []byte `json:"sealed"`
+}
+
+// Params are the repository's sealed parameters.
+type Params struct {
+	Chunker chunker.Sizes `json:"chunker"`
+	Created time.Time     `json:"created"`
+}
+
+// Config is a decoded config.
+type Config struct {
+	FormatVersion int
+	ID            string
+	Params        Params
+	sealed        []byte
+}
+
+// DecodeConfigHeader parses the readable part of a config and checks the version.
+func DecodeConfigHeader(data []byte) (Config, error) {
+	var cf configFile
+	if err := json.Unmarshal(data, &cf); err != nil {
+		return Config{}, fmt.Errorf("%w: config: %v", ErrDamaged, err)
+	}
+	if cf.FormatVersion != FormatVersion {
+		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads version %d: use a cabinet release that supports version %d",
+			ErrVersion, cf.FormatVersion, FormatVersion, cf.FormatVersion)
+	}
+	if len(cf.ID) != 32 {
+		return Config{}, fmt.Errorf("%w: config: repository ID %q is not 32 hex digits", ErrDamaged, cf.ID)
+	}
+	if _, err := hex.DecodeString(cf.ID); err != nil {
+		return Config{}, fmt.Errorf("%w: config: repository ID %q: %v", ErrDamaged, cf.ID, err)
+	}
+	return Config{FormatVersion: cf.FormatVersion, ID: cf.ID, sealed: cf.Sealed}, nil
+}
+
+// openParams decrypts the sealed parameters with the master key.
+func (c *Config) openParams(key *crypto.Key) error {
+	plain, err := key.Open(nil, c.sealed)
+	if err != nil {
+		return fmt.Errorf("%w: config: %v", ErrDamaged, err)
+	}
+	if err := json.Unmarshal(plain, &c.Params); err != nil {
+		return fmt.Errorf("%w: config parameters: %v", ErrDamaged, err)
+	}
+	return c.Params.Chunker.Validate()
+}
+
+func newConfig(key *crypto.Key, p Params) ([]byte, Config, error) {
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, Config{}, err
+	}
+	plain, err := json.Marshal(p)
+	if err != nil {
+		return nil, Config{}, err
+	}
+	cf := configFile{FormatVersion: FormatVersion, ID: hex.EncodeToString(id[:]), Sealed: key.Seal(nil, plain)}
+	data, err := json.MarshalIndent(cf, "", "  ")
+	if err != nil {
+		return nil, Config{}, err
+	}
+	return data, Config{FormatVersion: FormatVersion, ID: cf.ID, Params: p, sealed: cf.Sealed}, nil
+}

@@ -1,0 +1,209 @@
+package repo
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/repo/backend"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+)
+
+// KeysDir is the folder of key files.
+const KeysDir = "keys"
+
+// KeyFile is one password's wrapping of the master key.
+type KeyFile struct {
+	KDF      string           `json:"kdf"`
+	Params   crypto.KDFParams `json:"params"`
+	Salt     []byte           `json:"salt"`
+	Master   []byte           `json:"master"`
+	Created  time.Time        `json:"created"`
+	Hostname string           `json:"hostname,omitempty"`
+	Username string           `json:"username,omitempty"`
+}
+
+// KeyInfo describes a stored key for listing.
+type KeyInfo struct {
+	ID       string    `json:"id"`
+	Created  time.Time `json:"created"`
+	Hostname string    `json:"hostname"`
+	Username string    `json:"username"`
+	Current  bool      `json:"current"`
+}
+
+// KeyOptions describe a key being added.
+type KeyOptions struct {
+	KDF      crypto.KDFParams // zero: crypto.DefaultKDF()
+	Hostname string
+	Username string
+	Now      time.Time
+}
+
+// DecodeKeyFile parses a key file.
+func DecodeKeyFile(data []byte) (*KeyFile, error) {
+	var kf KeyFile
+	if err := json.Unmarshal(data, &kf); err != nil {
+		return nil, fmt.Errorf("%w: key file: %v", ErrDamaged, err)
+	}
+	if kf.KDF != "argon2id" {
+		return nil, fmt.Errorf("%w: key file: unknown KDF %q", ErrDamaged, kf.KDF)
+	}
+	if len(kf.Salt) < 16 || len(kf.Master) != crypto.MasterKeySize+crypto.Overhead {
+		return nil, fmt.Errorf("%w: key file: salt or wrapped key has the wrong size", ErrDamaged)
+	}
+	return &kf, nil
+}
+
+// unwrap returns the master key if password opens kf.
+func (kf *KeyFile) unwrap(password []byte) (*crypto.Key, error) {
+	aead, err := crypto.PasswordAEAD(password, kf.Salt, kf.Params)
+	if err != nil {
+		return nil, err
+	}
+	m, err := crypto.OpenWith(aead, nil, kf.Master)
+	if err != nil {
+		return nil, ErrWrongPassword
+	}
+	var master [crypto.MasterKeySize]byte
+	copy(master[:], m)
+	return crypto.KeyFromMaster(master)
+}
+
+func wrapKey(key *crypto.Key, password []byte, o KeyOptions) ([]byte, string, error) {
+	if o.KDF == (crypto.KDFParams{}) {
+		o.KDF = crypto.DefaultKDF()
+	}
+	kf := KeyFile{KDF: "argon2id", Params: o.KDF, Salt: make([]byte, 32), Created: o.Now.UTC(), Hostname: o.Hostname, Username: o.Username}
+	if _, err := rand.Read(kf.Salt); err != nil {
+		return nil, "", err
+	}
+	aead, err := crypto.PasswordAEAD(password, kf.Salt, o.KDF)
+	if err != nil {
+		return nil, "", err
+	}
+	kf.Master = crypto.SealWith(aead, nil, key.Master[:])
+	data, err := json.MarshalIndent(kf, "", "  ")
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(data)
+	return data, hex.EncodeToString(sum[:]), nil
+}
+
+// unlock tries every key file with password and returns the master key and
+// the ID of the key that opened.
+func unlock(ctx context.Context, be backend.Backend, password []byte) (*crypto.Key, string, error) {
+	var names []string
+	if err := be.List(ctx, KeysDir, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	}); err != nil {
+		return nil, "", fmt.Errorf("list keys: %w", err)
+	}
+	if len(names) == 0 {
+		return nil, "", fmt.Errorf("%w: the repository has no key files (keys/ is empty or missing)", ErrDamaged)
+	}
+	sort.Strings(names)
+	var damaged error
+	for _, n := range names {
+		data, err := be.Get(ctx, KeysDir+"/"+n, 0, 0)
+		if err != nil {
+			return nil, "", err
+		}
+		kf, err := DecodeKeyFile(data)
+		if err != nil {
+			damaged = fmt.Errorf("keys/%s: %w", n, err)
+			continue
+		}
+		key, err := kf.unwrap(password)
+		if errors.Is(err, ErrWrongPassword) {
+			continue
+		}
+		if err != nil {
+			damaged = fmt.Errorf("keys/%s: %w", n, err)
+			continue
+		}
+		return key, n, nil
+	}
+	if damaged != nil && len(names) == 1 {
+		return nil, "", damaged
+	}
+	return nil, "", ErrWrongPassword
+}
+
+// AddKey stores a new key file wrapping the master key with password.
+func (r *Repository) AddKey(ctx context.Context, password []byte, o KeyOptions) (string, error) {
+	data, id, err := wrapKey(r.key, password, o)
+	if err != nil {
+		return "", err
+	}
+	return id, r.be.Put(ctx, KeysDir+"/"+id, data)
+}
+
+// Keys lists the repository's key files.
+func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
+	var out []KeyInfo
+	err := r.be.List(ctx, KeysDir, func(fi backend.FileInfo) error {
+		data, err := r.be.Get(ctx, KeysDir+"/"+fi.Name, 0, 0)
+		if err != nil {
+			return err
+		}
+		kf, err := DecodeKeyFile(data)
+		if err != nil {
+			return fmt.Errorf("keys/%s: %w", fi.Name, err)
+		}
+		out = append(out, KeyInfo{ID: fi.Name, Created: kf.Created, Hostname: kf.Hostname, Username: kf.Username, Current: fi.Name == r.keyID})
+		return nil
+	})
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, err
+}
+
+// RemoveKey deletes a key file, found by ID or unique ID prefix. The key
+// that opened this repository cannot be removed, so a repository never
+// loses its last key.
+func (r *Repository) RemoveKey(ctx context.Context, idPrefix string) (string, error) {
+	keys, err := r.Keys(ctx)
+	if err != nil {
+		return "", err
+	}
+	var match []string
+	for _, k := range keys {
+		if len(idPrefix) > 0 && len(k.ID) >= len(idPrefix) && k.ID[:len(idPrefix)] == idPrefix {
+			match = append(match, k.ID)
+		}
+	}
+	switch {
+	case len(match) == 0:
+		return "", fmt.Errorf("no key with ID %q: see 'cabinet key list'", idPrefix)
+	case len(match) > 1:
+		return "", fmt.Errorf("key ID prefix %q is ambiguous (%d keys): give more digits", idPrefix, len(match))
+	case match[0] == r.keyID:
+		return "", fmt.Errorf("key %s is the one in use: open the repository with another password to remove it", match[0][:8])
+	}
+	return match[0], r.be.Delete(ctx, KeysDir+"/"+match[0])
+}
+
+// ChangePassword adds a key for newPassword and removes the key in use.
+func (r *Repository) ChangePassword(ctx context.Context, newPassword []byte, o KeyOptions) (string, error) {
+	id, err := r.AddKey(ctx, newPassword, o)
+	if err != nil {
+		return "", err
+	}
+	old := r.keyID
+	if err := r.be.Delete(ctx, KeysDir+"/"+old); err != nil {
+		return id, fmt.Errorf("new key %s added, but removing old key %s failed: %w", id[:8], old[:8], err)
+	}
+	r.keyID = id
+	return id, nil
+}
+
+// KeyID returns the ID of the key that opened the repository.
+func (r *Repository) KeyID() string { return r.keyID }

@@ -1,0 +1,138 @@
+// Package pack reads and writes cabinets: immutable files of many sealed
+// blobs followed by a sealed header that lists them (docs/FORMAT.md,
+// "Cabinet"). A cabinet is named by the SHA-256 of its bytes.
+package pack
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+)
+
+// Magic ends every cabinet, after the header length.
+const Magic = "CAB1"
+
+// HeaderEntrySize is the plaintext size of one header entry.
+const HeaderEntrySize = 1 + 4 + 4 + 32
+
+// trailerSize is the header length (uint32) plus the magic.
+const trailerSize = 4 + len(Magic)
+
+// Entry describes one blob in a cabinet.
+type Entry struct {
+	Type      blob.Type
+	ID        blob.ID
+	Offset    uint32 // start of the sealed blob in the cabinet
+	Length    uint32 // sealed length
+	RawLength uint32 // plaintext length before compression
+}
+
+// ErrFormat is wrapped by errors about malformed cabinets.
+var ErrFormat = errors.New("malformed cabinet")
+
+// Writer accumulates sealed blobs in memory; Finish returns the cabinet bytes.
+type Writer struct {
+	buf     []byte
+	entries []Entry
+}
+
+// NewWriter returns a writer whose buffer starts with capacity sizeHint.
+func NewWriter(sizeHint int) *Writer { return &Writer{buf: make([]byte, 0, sizeHint)} }
+
+// Add appends an already sealed blob.
+func (w *Writer) Add(t blob.Type, id blob.ID, sealed []byte, rawLength int) Entry {
+	e := Entry{Type: t, ID: id, Offset: uint32(len(w.buf)), Length: uint32(len(sealed)), RawLength: uint32(rawLength)}
+	w.buf = append(w.buf, sealed...)
+	w.entries = append(w.entries, e)
+	return e
+}
+
+// Size is the bytes added so far.
+func (w *Writer) Size() int { return len(w.buf) }
+
+// Count is the number of blobs added so far.
+func (w *Writer) Count() int { return len(w.entries) }
+
+// Entries returns the blobs added so far.
+func (w *Writer) Entries() []Entry { return w.entries }
+
+// Finish appends the sealed header and trailer and returns the cabinet's
+// bytes and its name (SHA-256 of the bytes).
+func (w *Writer) Finish(key *crypto.Key) ([]byte, blob.ID) {
+	hdr := make([]byte, 0, len(w.entries)*HeaderEntrySize)
+	for _, e := range w.entries {
+		hdr = append(hdr, byte(e.Type))
+		hdr = binary.LittleEndian.AppendUint32(hdr, e.Length)
+		hdr = binary.LittleEndian.AppendUint32(hdr, e.RawLength)
+		hdr = append(hdr, e.ID[:]...)
+	}
+	start := len(w.buf)
+	w.buf = key.Seal(w.buf, hdr)
+	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.buf)-start))
+	w.buf = append(w.buf, Magic...)
+	return w.buf, sha256.Sum256(w.buf)
+}
+
+// HeaderLocation reads the trailer (the last 8 bytes of a cabinet of size
+// fileSize) and returns where the sealed header starts and its length.
+func HeaderLocation(trailer []byte, fileSize int64) (offset int64, length int, err error) {
+	if len(trailer) != trailerSize || string(trailer[4:]) != Magic {
+		return 0, 0, fmt.Errorf("%w: trailer magic missing (truncated file?)", ErrFormat)
+	}
+	hl := int64(binary.LittleEndian.Uint32(trailer[:4]))
+	if hl < crypto.Overhead || hl > fileSize-int64(trailerSize) {
+		return 0, 0, fmt.Errorf("%w: header length %d does not fit a %d-byte file", ErrFormat, hl, fileSize)
+	}
+	return fileSize - int64(trailerSize) - hl, int(hl), nil
+}
+
+// TrailerSize is the number of bytes at the end of a cabinet that locate the header.
+func TrailerSize() int { return trailerSize }
+
+// ParseHeader opens a sealed header and returns its entries with offsets.
+// headerOffset is where the header starts, which must equal the sum of the
+// blob lengths.
+func ParseHeader(key *crypto.Key, sealed []byte, headerOffset int64) ([]Entry, error) {
+	hdr, err := key.Open(nil, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("cabinet header: %w", err)
+	}
+	return DecodeHeader(hdr, headerOffset)
+}
+
+// DecodeHeader decodes a plaintext header.
+func DecodeHeader(hdr []byte, headerOffset int64) ([]Entry, error) {
+	if len(hdr)%HeaderEntrySize != 0 {
+		return nil, fmt.Errorf("%w: header of %d bytes is not a whole number of entries", ErrFormat, len(hdr))
+	}
+	entries := make([]Entry, 0, len(hdr)/HeaderEntrySize)
+	var off int64
+	for p := 0; p < len(hdr); p += HeaderEntrySize {
+		e := Entry{
+			Type:      blob.Type(hdr[p]),
+			Length:    binary.LittleEndian.Uint32(hdr[p+1:]),
+			RawLength: binary.LittleEndian.Uint32(hdr[p+5:]),
+			Offset:    uint32(off),
+		}
+		copy(e.ID[:], hdr[p+9:p+41])
+		if !e.Type.Valid() {
+			return nil, fmt.Errorf("%w: entry %d has unknown type %d", ErrFormat, len(entries), hdr[p])
+		}
+		if e.Length < crypto.Overhead+1 {
+			return nil, fmt.Errorf("%w: entry %d has impossible length %d", ErrFormat, len(entries), e.Length)
+		}
+		off += int64(e.Length)
+		if off > headerOffset || off > 1<<32-1 {
+			return nil, fmt.Errorf("%w: entries run past the header at %d", ErrFormat, headerOffset)
+		}
+		entries = append(entries, e)
+	}
+	if off != headerOffset {
+		return nil, fmt.Errorf("%w: entries cover %d bytes, header starts at %d", ErrFormat, off, headerOffset)
+	}
+	return entries, nil
+}

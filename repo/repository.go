@@ -1,0 +1,331 @@
+package repo
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cabinetbackup/cabinet/repo/backend"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/chunker"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+	"github.com/cabinetbackup/cabinet/repo/index"
+)
+
+// Folder names inside a repository.
+const (
+	DataDir     = "data"
+	IndexDir    = "index"
+	SessionsDir = "sessions"
+)
+
+// Options tune an opened repository.
+type Options struct {
+	// CacheDir keeps copies of index files and tree cabinets; "" disables it.
+	CacheDir string
+	// Connections is the number of cabinets written at once (default 2).
+	Connections int
+}
+
+// Repository is an opened (unlocked) repository. Safe for concurrent use.
+type Repository struct {
+	be      backend.Backend
+	key     *crypto.Key
+	keyID   string
+	cfg     Config
+	chunker *chunker.Params
+	idx     *index.Index
+	opts    Options
+	cache   *cache
+
+	enc *zstd.Encoder
+	dec *zstd.Decoder
+
+	loadMu      sync.Mutex
+	loadedIndex map[string]bool
+}
+
+// CreateOptions describe a new repository.
+type CreateOptions struct {
+	Key     KeyOptions
+	Chunker chunker.Sizes // zero: chunker.DefaultSizes()
+	Now     time.Time
+}
+
+// Create initialises a repository in be, protected by password. It refuses
+// a location that already holds a config.
+func Create(ctx context.Context, be backend.Backend, password []byte, co CreateOptions, o Options) (*Repository, error) {
+	if _, err := be.Stat(ctx, ConfigFile); err == nil {
+		return nil, fmt.Errorf("%s already holds a cabinet repository", be.Location())
+	} else if !errors.Is(err, backend.ErrNotFound) {
+		return nil, err
+	}
+	key, err := crypto.NewMasterKey()
+	if err != nil {
+		return nil, err
+	}
+	if co.Chunker == (chunker.Sizes{}) {
+		co.Chunker = chunker.DefaultSizes()
+	}
+	if co.Now.IsZero() {
+		co.Now = time.Now()
+	}
+	if co.Key.Now.IsZero() {
+		co.Key.Now = co.Now
+	}
+	// The key goes first: a config without a key would be unopenable, a key
+	// without a config is still "no repository" and init can run again.
+	kdata, kid, err := wrapKey(key, password, co.Key)
+	if err != nil {
+		return nil, err
+	}
+	if err := be.Put(ctx, KeysDir+"/"+kid, kdata); err != nil {
+		return nil, err
+	}
+	cdata, cfg, err := newConfig(key, Params{Chunker: co.Chunker, Created: co.Now.UTC()})
+	if err != nil {
+		return nil, err
+	}
+	if err := be.Put(ctx, ConfigFile, cdata); err != nil {
+		return nil, err
+	}
+	return newRepository(be, key, kid, cfg, o)
+}
+
+// Open reads the config, checks its version and unlocks the repository
+// with password.
+func Open(ctx context.Context, be backend.Backend, password []byte, o Options) (*Repository, error) {
+	cfg, err := ReadConfig(ctx, be)
+	if err != nil {
+		return nil, err
+	}
+	key, kid, err := unlock(ctx, be, password)
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.openParams(key); err != nil {
+		return nil, err
+	}
+	return newRepository(be, key, kid, cfg, o)
+}
+
+// ReadConfig reads and checks the readable part of the config.
+func ReadConfig(ctx context.Context, be backend.Backend) (Config, error) {
+	data, err := be.Get(ctx, ConfigFile, 0, 0)
+	if errors.Is(err, backend.ErrNotFound) {
+		return Config{}, fmt.Errorf("%w: %s has no config file", ErrNoRepository, be.Location())
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("read config of %s: %w", be.Location(), err)
+	}
+	return DecodeConfigHeader(data)
+}
+
+func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, o Options) (*Repository, error) {
+	if o.Connections <= 0 {
+		o.Connections = 2
+	}
+	cp, err := chunker.NewParams(key.GearSeed, cfg.Params.Chunker)
+	if err != nil {
+		return nil, err
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false),
+		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithLowerEncoderMem(true))
+	if err != nil {
+		return nil, err
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(64<<20))
+	if err != nil {
+		return nil, err
+	}
+	r := &Repository{be: be, key: key, keyID: kid, cfg: cfg, chunker: cp, idx: index.New(), opts: o,
+		enc: enc, dec: dec, loadedIndex: map[string]bool{}}
+	if o.CacheDir != "" {
+		r.cache = &cache{dir: filepath.Join(o.CacheDir, cfg.ID)}
+	}
+	return r, nil
+}
+
+// Close releases the repository's resources.
+func (r *Repository) Close() error {
+	r.enc.Close()
+	r.dec.Close()
+	if c, ok := r.be.(interface{ Close() error }); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// Backend returns the storage the repository lives in.
+func (r *Repository) Backend() backend.Backend { return r.be }
+
+// Config returns the repository's config.
+func (r *Repository) Config() Config { return r.cfg }
+
+// Chunker returns the keyed chunker parameters.
+func (r *Repository) Chunker() *chunker.Params { return r.chunker }
+
+// Index returns the in-memory index (loaded by LoadIndex).
+func (r *Repository) Index() *index.Index { return r.idx }
+
+// Key returns the repository's keys.
+func (r *Repository) Key() *crypto.Key { return r.key }
+
+// CacheDir returns the folder of this repository's local cache ("" if none).
+func (r *Repository) CacheDir() string {
+	if r.cache == nil {
+		return ""
+	}
+	return r.cache.dir
+}
+
+// LoadIndex reads the index files not read yet (from the cache where it
+// has them) and merges them into the in-memory index.
+func (r *Repository) LoadIndex(ctx context.Context) error {
+	var names []string
+	if err := r.be.List(ctx, IndexDir, func(fi backend.FileInfo) error {
+		names = append(names, fi.Name)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("list index files: %w", err)
+	}
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	var todo []string
+	for _, n := range names {
+		if !r.loadedIndex[n] {
+			todo = append(todo, n)
+		}
+	}
+	results := make([][]index.PackEntries, len(todo))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0) * 2)
+	for i, n := range todo {
+		g.Go(func() error {
+			packs, err := r.ReadIndexFile(gctx, n)
+			results[i] = packs
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	for i, n := range todo {
+		r.idx.Add(results[i]...)
+		r.loadedIndex[n] = true
+	}
+	r.idx.Compact()
+	return nil
+}
+
+// IndexFiles returns the names of the index files loaded so far.
+func (r *Repository) IndexFiles() []string {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	out := make([]string, 0, len(r.loadedIndex))
+	for n := range r.loadedIndex {
+		out = append(out, n)
+	}
+	return out
+}
+
+// ReadIndexFile reads, verifies and decodes one index file.
+func (r *Repository) ReadIndexFile(ctx context.Context, name string) ([]index.PackEntries, error) {
+	data, err := r.getVerified(ctx, IndexDir, name)
+	if err != nil {
+		return nil, err
+	}
+	plain, err := r.key.Open(nil, data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index/%s: %v", ErrDamaged, name, err)
+	}
+	packs, err := index.Decode(plain)
+	if err != nil {
+		return nil, fmt.Errorf("%w: index/%s: %v", ErrDamaged, name, err)
+	}
+	return packs, nil
+}
+
+// getVerified reads a content-addressed file (cache first) and checks that
+// its SHA-256 matches its name.
+func (r *Repository) getVerified(ctx context.Context, dir, name string) ([]byte, error) {
+	if data := r.cache.get(dir, name); data != nil {
+		if sum := sha256.Sum256(data); fmt.Sprintf("%x", sum) == name {
+			return data, nil
+		}
+	}
+	data, err := r.be.Get(ctx, dir+"/"+name, 0, 0)
+	if err != nil {
+		return nil, err
+	}
+	if sum := sha256.Sum256(data); fmt.Sprintf("%x", sum) != name {
+		return nil, fmt.Errorf("%w: %s/%s: content does not match its name (damaged or truncated file)", ErrDamaged, dir, name)
+	}
+	r.cache.put(dir, name, data)
+	return data, nil
+}
+
+// PackName returns the backend name of a cabinet.
+func PackName(id blob.ID) string {
+	s := id.String()
+	return DataDir + "/" + s[:2] + "/" + s
+}
+
+// SealObject seals plaintext with the repository key (for session objects
+// and other small sealed files).
+func (r *Repository) SealObject(plaintext []byte) []byte { return r.key.Seal(nil, plaintext) }
+
+// OpenObject opens a sealed object; name is used in the error.
+func (r *Repository) OpenObject(name string, sealed []byte) ([]byte, error) {
+	plain, err := r.key.Open(nil, sealed)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrDamaged, name, err)
+	}
+	return plain, nil
+}
+
+// cache keeps content-addressed files in a local folder. A nil cache does nothing.
+type cache struct{ dir string }
+
+func (c *cache) path(dir, name string) string { return filepath.Join(c.dir, dir, name) }
+
+func (c *cache) get(dir, name string) []byte {
+	if c == nil {
+		return nil
+	}
+	data, err := os.ReadFile(c.path(dir, name))
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+func (c *cache) put(dir, name string, data []byte) {
+	if c == nil {
+		return
+	}
+	p := c.path(dir, name)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return
+	}
+	tmp := p + ".tmp"
+	if os.WriteFile(tmp, data, 0o600) == nil {
+		os.Rename(tmp, p) // the cache is best effort: a failure costs a download later
+	}
+}
+
+func (c *cache) open(dir, name string) (*os.File, error) {
+	if c == nil {
+		return nil, os.ErrNotExist
+	}
+	return os.Open(c.path(dir, name))
+}

@@ -1,0 +1,253 @@
+package snapshot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+)
+
+// SessionVersion is the format version of session objects.
+const SessionVersion = 1
+
+// Data sources.
+const (
+	SourceFiles   = "files"
+	SourcePersona = "persona"
+	SourceCommand = "command"
+)
+
+// Session statuses.
+const (
+	StatusCompleted             = "completed"
+	StatusCompletedWithWarnings = "completed with warnings"
+)
+
+// TimeLayout formats session times as folder names valid on every OS.
+const TimeLayout = "2006-01-02 15.04.05"
+
+// Summary counts what a backup session did.
+type Summary struct {
+	FilesNew       int64   `json:"files_new"`
+	FilesChanged   int64   `json:"files_changed"`
+	FilesUnchanged int64   `json:"files_unchanged"`
+	Dirs           int64   `json:"dirs"`
+	TotalFiles     int64   `json:"total_files"`
+	TotalBytes     int64   `json:"total_bytes"`
+	BytesRead      int64   `json:"bytes_read"`
+	BytesAdded     int64   `json:"bytes_added"`
+	BlobsAdded     int64   `json:"blobs_added"`
+	Warnings       int64   `json:"warnings"`
+	DurationSecs   float64 `json:"duration_seconds"`
+}
+
+// Session is one backup session.
+type Session struct {
+	FormatVersion int       `json:"format_version"`
+	Device        string    `json:"device"`
+	User          string    `json:"user"`
+	Hostname      string    `json:"hostname"`
+	OS            string    `json:"os"`
+	Arch          string    `json:"arch"`
+	Source        string    `json:"source"`
+	Time          time.Time `json:"time"`
+	Paths         []string  `json:"paths"`
+	Tags          []string  `json:"tags,omitempty"`
+	Parent        string    `json:"parent,omitempty"`
+	Status        string    `json:"status"`
+	Summary       Summary   `json:"summary"`
+	Archived      bool      `json:"archived"`
+	Tree          blob.ID   `json:"tree"`
+
+	// Ref is where the session is stored (not encoded).
+	Ref repo.SessionRef `json:"-"`
+}
+
+// ID returns the session's ID (the stored object's name).
+func (s *Session) ID() string { return s.Ref.Name }
+
+// ShortID returns the first 8 digits of the ID.
+func (s *Session) ShortID() string {
+	if len(s.Ref.Name) < 8 {
+		return s.Ref.Name
+	}
+	return s.Ref.Name[:8]
+}
+
+// EncodeSession returns the plaintext of a session object.
+func EncodeSession(s *Session) ([]byte, error) {
+	type alias Session
+	return json.Marshal(struct {
+		*alias
+		Tree string `json:"tree"`
+	}{(*alias)(s), s.Tree.String()})
+}
+
+// DecodeSession parses a session object's plaintext.
+func DecodeSession(data []byte) (*Session, error) {
+	type alias Session
+	var aux struct {
+		*alias
+		Tree string `json:"tree"`
+	}
+	s := &Session{}
+	aux.alias = (*alias)(s)
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	if s.FormatVersion != SessionVersion {
+		return nil, fmt.Errorf("session format version %d, this program reads version %d: upgrade cabinet", s.FormatVersion, SessionVersion)
+	}
+	id, err := blob.ParseID(aux.Tree)
+	if err != nil {
+		return nil, fmt.Errorf("session tree: %w", err)
+	}
+	s.Tree = id
+	if s.Time.IsZero() {
+		return nil, errors.New("session has no time")
+	}
+	return s, nil
+}
+
+// SaveSession stores s as the last step of a backup.
+func SaveSession(ctx context.Context, r *repo.Repository, s *Session) error {
+	s.FormatVersion = SessionVersion
+	data, err := EncodeSession(s)
+	if err != nil {
+		return err
+	}
+	ref, err := r.PutSession(ctx, s.Device, data)
+	if err != nil {
+		return fmt.Errorf("write session: %w", err)
+	}
+	s.Ref = ref
+	return nil
+}
+
+// LoadSession reads one session.
+func LoadSession(ctx context.Context, r *repo.Repository, ref repo.SessionRef) (*Session, error) {
+	data, err := r.GetSession(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	s, err := DecodeSession(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", repo.ErrDamaged, ref.Path(), err)
+	}
+	s.Ref = ref
+	return s, nil
+}
+
+// ListSessions loads the sessions of device, or of every device when
+// device is "", sorted by time. Unreadable session objects go to onError
+// (nil: they are skipped).
+func ListSessions(ctx context.Context, r *repo.Repository, device string, onError func(error)) ([]*Session, error) {
+	devices := []string{device}
+	if device == "" {
+		var err error
+		if devices, err = r.Devices(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var out []*Session
+	for _, d := range devices {
+		refs, err := r.SessionRefs(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			s, err := LoadSession(ctx, r, ref)
+			if err != nil {
+				if onError != nil {
+					onError(err)
+				}
+				continue
+			}
+			out = append(out, s)
+		}
+	}
+	SortSessions(out)
+	return out, nil
+}
+
+// SortSessions orders sessions by time, then ID.
+func SortSessions(ss []*Session) {
+	sort.SliceStable(ss, func(i, j int) bool {
+		if !ss[i].Time.Equal(ss[j].Time) {
+			return ss[i].Time.Before(ss[j].Time)
+		}
+		return ss[i].Ref.Name < ss[j].Ref.Name
+	})
+}
+
+// TimeNames gives each session (sorted by time) its display name in loc:
+// "2026-11-21 10.30.05", with " (2)", " (3)" for sessions in the same second.
+func TimeNames(ss []*Session, loc *time.Location) []string {
+	names := make([]string, len(ss))
+	seen := map[string]int{}
+	for i, s := range ss {
+		base := s.Time.In(loc).Format(TimeLayout)
+		seen[base]++
+		if n := seen[base]; n > 1 {
+			names[i] = fmt.Sprintf("%s (%d)", base, n)
+		} else {
+			names[i] = base
+		}
+	}
+	return names
+}
+
+// Find picks one session from ss (sorted by time) by spec: "latest", an ID
+// prefix, or a time name as TimeNames shows it.
+func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
+	if len(ss) == 0 {
+		return nil, errors.New("the repository has no sessions yet: run 'cabinet backup' first")
+	}
+	if spec == "latest" {
+		return ss[len(ss)-1], nil
+	}
+	names := TimeNames(ss, loc)
+	for i, n := range names {
+		if n == spec {
+			return ss[i], nil
+		}
+	}
+	var match []*Session
+	for _, s := range ss {
+		if spec != "" && strings.HasPrefix(s.Ref.Name, spec) {
+			match = append(match, s)
+		}
+	}
+	switch len(match) {
+	case 1:
+		return match[0], nil
+	case 0:
+		return nil, fmt.Errorf("no session %q: give 'latest', an ID prefix or a time as 'cabinet sessions' shows it", spec)
+	}
+	return nil, fmt.Errorf("session ID prefix %q matches %d sessions: give more digits", spec, len(match))
+}
+
+// LoadTree reads and decodes one tree blob.
+func LoadTree(ctx context.Context, r *repo.Repository, id blob.ID) (*Tree, error) {
+	data, err := r.LoadBlob(ctx, id, nil)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
+	}
+	t, err := DecodeTree(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tree %s: %v", repo.ErrDamaged, id.Short(), err)
+	}
+	return t, nil
+}
+
+// SaveTree encodes t and stores it (deduplicated) through w.
+func SaveTree(ctx context.Context, w *repo.Writer, t *Tree) (blob.ID, error) {
+	id, _, err := w.SaveBlob(ctx, blob.Tree, EncodeTree(t))
+	return id, err
+}

@@ -1,0 +1,306 @@
+package snapshot
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/cabinetbackup/cabinet/repo/blob"
+)
+
+// TreeVersion is the first byte of an encoded tree.
+const TreeVersion = 1
+
+// ErrTreeFormat is wrapped by tree decoding errors.
+var ErrTreeFormat = errors.New("malformed tree")
+
+// NodeType says what a node is.
+type NodeType uint8
+
+// Node types.
+const (
+	TypeFile NodeType = iota + 1
+	TypeDir
+	TypeSymlink
+	TypeDevice
+	TypeCharDevice
+	TypeFIFO
+	TypeSocket
+)
+
+func (t NodeType) String() string {
+	switch t {
+	case TypeFile:
+		return "file"
+	case TypeDir:
+		return "dir"
+	case TypeSymlink:
+		return "symlink"
+	case TypeDevice:
+		return "device"
+	case TypeCharDevice:
+		return "chardev"
+	case TypeFIFO:
+		return "fifo"
+	case TypeSocket:
+		return "socket"
+	}
+	return fmt.Sprintf("type(%d)", uint8(t))
+}
+
+// Xattr is one extended attribute.
+type Xattr struct {
+	Name  string
+	Value []byte
+}
+
+// Node is one entry of a directory. Name holds the raw bytes of the name
+// (any bytes but '/' and NUL; not "." or "..").
+type Node struct {
+	Name    string
+	Type    NodeType
+	Mode    uint32 // permission bits plus setuid, setgid, sticky (07777)
+	UID     uint32
+	GID     uint32
+	User    string
+	Group   string
+	ModTime int64 // Unix nanoseconds
+	Size    uint64
+	// Inode, DeviceID and Links are kept only for files with more than one
+	// link, so restore can recreate hard links.
+	Inode    uint64
+	DeviceID uint64
+	Links    uint32
+	Target   string // symlink target
+	Rdev     uint64 // device number of device nodes
+	Subtree  blob.ID
+	Content  []blob.ID // slices of a file, in order
+	Sizes    []uint32  // plaintext length of each slice
+	Xattrs   []Xattr
+}
+
+// Tree is the decoded listing of one directory, sorted by name.
+type Tree struct {
+	Nodes []Node
+}
+
+// Sort orders the nodes by name bytes.
+func (t *Tree) Sort() {
+	sort.Slice(t.Nodes, func(i, j int) bool { return t.Nodes[i].Name < t.Nodes[j].Name })
+}
+
+// Find returns the node called name, or nil.
+func (t *Tree) Find(name string) *Node {
+	i := sort.Search(len(t.Nodes), func(i int) bool { return t.Nodes[i].Name >= name })
+	if i < len(t.Nodes) && t.Nodes[i].Name == name {
+		return &t.Nodes[i]
+	}
+	return nil
+}
+
+// ValidName reports whether name may be a node name: no separator, no NUL,
+// not empty, not "." or "..". Restore refuses any other name.
+func ValidName(name string) error {
+	switch {
+	case name == "":
+		return errors.New("empty name")
+	case name == "." || name == "..":
+		return fmt.Errorf("name %q would leave its folder", name)
+	case strings.ContainsAny(name, "/\x00"):
+		return fmt.Errorf("name %q contains a path separator or NUL", name)
+	}
+	return nil
+}
+
+// EncodeTree returns the deterministic encoding of t (nodes must be sorted).
+func EncodeTree(t *Tree) []byte {
+	buf := make([]byte, 0, 64+len(t.Nodes)*96)
+	buf = append(buf, TreeVersion)
+	buf = binary.AppendUvarint(buf, uint64(len(t.Nodes)))
+	for i := range t.Nodes {
+		buf = appendNode(buf, &t.Nodes[i])
+	}
+	return buf
+}
+
+func appendBytes(buf []byte, s string) []byte {
+	buf = binary.AppendUvarint(buf, uint64(len(s)))
+	return append(buf, s...)
+}
+
+func appendNode(buf []byte, n *Node) []byte {
+	buf = appendBytes(buf, n.Name)
+	buf = append(buf, byte(n.Type))
+	buf = binary.AppendUvarint(buf, uint64(n.Mode))
+	buf = binary.AppendUvarint(buf, uint64(n.UID))
+	buf = binary.AppendUvarint(buf, uint64(n.GID))
+	buf = appendBytes(buf, n.User)
+	buf = appendBytes(buf, n.Group)
+	buf = binary.AppendVarint(buf, n.ModTime)
+	buf = binary.AppendUvarint(buf, n.Size)
+	buf = binary.AppendUvarint(buf, n.Inode)
+	buf = binary.AppendUvarint(buf, n.DeviceID)
+	buf = binary.AppendUvarint(buf, uint64(n.Links))
+	buf = appendBytes(buf, n.Target)
+	buf = binary.AppendUvarint(buf, n.Rdev)
+	if n.Type == TypeDir {
+		buf = append(buf, n.Subtree[:]...)
+	}
+	if n.Type == TypeFile {
+		buf = binary.AppendUvarint(buf, uint64(len(n.Content)))
+		for i, id := range n.Content {
+			buf = append(buf, id[:]...)
+			buf = binary.AppendUvarint(buf, uint64(n.Sizes[i]))
+		}
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(n.Xattrs)))
+	for _, x := range n.Xattrs {
+		buf = appendBytes(buf, x.Name)
+		buf = appendBytes(buf, string(x.Value))
+	}
+	return buf
+}
+
+type decoder struct {
+	buf []byte
+	err error
+}
+
+func (d *decoder) fail(format string, args ...any) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: "+format, append([]any{ErrTreeFormat}, args...)...)
+	}
+}
+
+func (d *decoder) uvarint(max uint64, what string) uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Uvarint(d.buf)
+	if n <= 0 || v > max {
+		d.fail("bad %s", what)
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) varint(what string) int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, n := binary.Varint(d.buf)
+	if n <= 0 {
+		d.fail("bad %s", what)
+		return 0
+	}
+	d.buf = d.buf[n:]
+	return v
+}
+
+func (d *decoder) bytes(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n > len(d.buf) {
+		d.fail("truncated %s", what)
+		return nil
+	}
+	b := d.buf[:n]
+	d.buf = d.buf[n:]
+	return b
+}
+
+func (d *decoder) str(what string) string {
+	n := d.uvarint(uint64(len(d.buf)), what+" length")
+	return string(d.bytes(int(n), what))
+}
+
+func (d *decoder) byte1(what string) byte {
+	b := d.bytes(1, what)
+	if b == nil {
+		return 0
+	}
+	return b[0]
+}
+
+// DecodeTree parses an encoded tree and checks its invariants: known
+// version, sorted unique valid names, consistent content lists.
+func DecodeTree(data []byte) (*Tree, error) {
+	d := &decoder{buf: data}
+	if v := d.byte1("version"); d.err == nil && v != TreeVersion {
+		return nil, fmt.Errorf("%w: tree format version %d, this program reads version %d: upgrade cabinet", ErrTreeFormat, v, TreeVersion)
+	}
+	count := d.uvarint(uint64(len(data)), "node count")
+	t := &Tree{Nodes: make([]Node, 0, count)}
+	for i := uint64(0); i < count && d.err == nil; i++ {
+		var n Node
+		n.Name = d.str("name")
+		n.Type = NodeType(d.byte1("type"))
+		n.Mode = uint32(d.uvarint(07777, "mode"))
+		n.UID = uint32(d.uvarint(1<<32-1, "uid"))
+		n.GID = uint32(d.uvarint(1<<32-1, "gid"))
+		n.User = d.str("user")
+		n.Group = d.str("group")
+		n.ModTime = d.varint("mtime")
+		n.Size = d.uvarint(1<<63, "size")
+		n.Inode = d.uvarint(1<<64-1, "inode")
+		n.DeviceID = d.uvarint(1<<64-1, "device")
+		n.Links = uint32(d.uvarint(1<<32-1, "links"))
+		n.Target = d.str("symlink target")
+		n.Rdev = d.uvarint(1<<64-1, "rdev")
+		if d.err != nil {
+			break
+		}
+		if n.Type < TypeFile || n.Type > TypeSocket {
+			d.fail("node %q has unknown type %d", n.Name, n.Type)
+			break
+		}
+		if err := ValidName(n.Name); err != nil {
+			d.fail("node %d: %v", i, err)
+			break
+		}
+		if len(t.Nodes) > 0 && t.Nodes[len(t.Nodes)-1].Name >= n.Name {
+			d.fail("names not sorted or repeated at %q", n.Name)
+			break
+		}
+		if n.Type == TypeDir {
+			copy(n.Subtree[:], d.bytes(32, "subtree"))
+		}
+		if n.Type == TypeFile {
+			nc := d.uvarint(uint64(len(d.buf)/33), "slice count")
+			if nc > 0 {
+				n.Content = make([]blob.ID, nc)
+				n.Sizes = make([]uint32, nc)
+			}
+			var total uint64
+			for j := range n.Content {
+				copy(n.Content[j][:], d.bytes(32, "slice id"))
+				n.Sizes[j] = uint32(d.uvarint(1<<32-1, "slice size"))
+				total += uint64(n.Sizes[j])
+			}
+			if d.err == nil && total != n.Size {
+				d.fail("file %q: slices add up to %d bytes, size says %d", n.Name, total, n.Size)
+			}
+		}
+		nx := d.uvarint(uint64(len(d.buf)/2), "xattr count")
+		for j := uint64(0); j < nx && d.err == nil; j++ {
+			name := d.str("xattr name")
+			n.Xattrs = append(n.Xattrs, Xattr{Name: name, Value: []byte(d.str("xattr value"))})
+		}
+		t.Nodes = append(t.Nodes, n)
+	}
+	if d.err == nil && len(d.buf) != 0 {
+		d.fail("%d trailing bytes", len(d.buf))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return t, nil
+}
+
+// Equal reports whether two trees encode identically.
+func (t *Tree) Equal(o *Tree) bool { return bytes.Equal(EncodeTree(t), EncodeTree(o)) }
