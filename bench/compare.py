@@ -122,6 +122,13 @@ def ratio_cell(c, o, field, target):
     return cell
 
 
+def sanitize(text, here):
+    """Keep this machine's checkout path out of RESULTS.md: paths relative to the checkout."""
+    root = os.path.dirname(here)
+    shared = os.path.realpath(os.path.join(root, "..", "shared", "bench"))
+    return text.replace(shared, "../shared/bench").replace(root + "/", "./").replace(root, ".")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser()
@@ -212,7 +219,22 @@ def main():
             out.append("")
             out.append("Failed steps of %s: %s (logs under /tmp/bench-logs/%s/)." % (
                 a.tool, ", ".join("%s (%s)" % (x["step"], x["status"]) for x in failed), run_id))
-    text = "\n".join(out) + "\n"
+            logdir = os.path.join("/tmp/bench-logs", run_id)
+            for x in failed:
+                for suffix in (".cmd", ".err", ".out"):
+                    p = os.path.join(logdir, "custom-%s%s" % (x["step"], suffix))
+                    if x["step"] == "mount-ready":
+                        p = os.path.join(logdir, "custom-mount-daemon%s" % suffix)
+                    if suffix == ".out" and x["step"] != "mount-ready":
+                        continue
+                    if os.path.exists(p) and os.path.getsize(p) > 0:
+                        lines = open(p, errors="replace").read().splitlines()[-6:]
+                        out.append("")
+                        out.append("%s (%s):" % (x["step"], os.path.basename(p)))
+                        out.append("```")
+                        out.extend(l[:300] for l in lines)
+                        out.append("```")
+    text = sanitize("\n".join(out) + "\n", here)
     sys.stdout.write(text)
 
     if a.update:

@@ -137,9 +137,11 @@ if [[ $PROFILE_LIMITS == 1 ]]; then
   } >> "$OUT/summary.md"
 fi
 cat "$OUT/summary.md"
-python3 - "$OUT/summary.md" "$ROOT/bench/RESULTS.md" <<'EOF'
+python3 - "$OUT/summary.md" "$ROOT/bench/RESULTS.md" "$ROOT" <<'EOF'
 import os, sys
+root = sys.argv[3]
 text = open(sys.argv[1]).read().rstrip("\n") + "\n"
+text = text.replace(root + "/", "./").replace(root, ".")   # no machine paths in RESULTS.md
 path = sys.argv[2]
 begin, end = "<!-- BEGIN bench:profile -->", "<!-- END bench:profile -->"
 old = open(path).read() if os.path.exists(path) else "# Benchmark results\n"

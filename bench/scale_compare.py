@@ -86,7 +86,8 @@ def main():
             fmt = "%.2f" if field == "wall_s" else "%.1f"
             out.append("| %s | %s | %s | %s | %s |" % (
                 label, fmt % cv if cv is not None else "NA", fmt % rv if rv is not None else "NA", ratio, st))
-    text = "\n".join(out) + "\n"
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    text = ("\n".join(out) + "\n").replace(root + "/", "./").replace(root, ".")
     sys.stdout.write(text)
     if a.update:
         begin, end = "<!-- BEGIN bench:scale -->", "<!-- END bench:scale -->"
