@@ -135,6 +135,8 @@ def main():
     ap.add_argument("csv")
     ap.add_argument("--anchors", default=os.path.join(here, "..", "..", "shared", "bench", "results"))
     ap.add_argument("--tool", default="cabinet")
+    ap.add_argument("--baseline", action="append", default=[],
+                    help="run CSV(s) to take restic/borg from when this run lacks them (before the stored anchors)")
     ap.add_argument("--update")
     ap.add_argument("--section", default="full")
     ap.add_argument("--title", default="")
@@ -152,6 +154,13 @@ def main():
         if name in tools:
             figs[name] = Figures(tools[name], "this run")
     notes = []
+    if a.baseline and ("restic" not in figs or "borg" not in figs):
+        base = load(a.baseline)
+        ids = sorted(set(r["run_id"] for r in base))
+        for name in ("restic", "borg"):
+            rows = [r for r in base if r["tool"] == name]
+            if name not in figs and rows:
+                figs[name] = Figures(rows, "baseline run(s) %s on this machine (median), not this run" % ", ".join(ids))
     if "restic" not in figs or "borg" not in figs:
         if quick:
             notes.append("restic/borg not in this run and the stored anchors are full-corpus figures: "

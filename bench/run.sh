@@ -9,6 +9,8 @@
 #      QUICK=1       the ~300 MB corpus (tuning only).
 #      SHARED_BENCH  the shared benchmark folder (default ../shared/bench from the checkout).
 #      CABINET       the cabinet binary (default bin/cabinet).
+#      BENCH_BASELINE  run CSV(s) (space-separated) to take restic/borg from when this run
+#                    lacks them, before falling back to the stored anchors.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -49,7 +51,9 @@ section=full
 [[ $QUICK == 1 ]] && section=quick
 [[ " ${tools[*]} " == *" restic "* && " ${tools[*]} " == *" borg "* ]] || section=$section-cabinet-only
 echo
-python3 "$ROOT/bench/compare.py" "$RESULTS_DIR/run-$RUN_ID.csv" --anchors "$SHARED_BENCH/results" \
+baseline=()
+for b in ${BENCH_BASELINE:-}; do baseline+=(--baseline "$b"); done
+python3 "$ROOT/bench/compare.py" "$RESULTS_DIR/run-$RUN_ID.csv" --anchors "$SHARED_BENCH/results" "${baseline[@]}" \
   --update "$ROOT/bench/RESULTS.md" --section "$section"
 echo
 echo "bench: per-step table of all tools: bench/results/run-$RUN_ID.md; RESULTS.md section '$section' updated"
