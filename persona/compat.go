@@ -9,13 +9,13 @@ import (
 
 // Compatibility rules, named in refusals (PERSONA.md, "Compatibility rules").
 const (
-	RuleCrossFamily    = "cross-family"      // Windows, macOS and Linux personas stay in their family
-	RuleOlderOS        = "later-to-earlier"  // no later OS version onto an earlier one
-	RuleBitness        = "64-to-32-bit"      // no 64-bit persona onto a 32-bit OS
-	RuleUnsupported    = "unsupported-os"    // Windows Server and starter editions are not captured
-	RuleOffice         = "office-bitness"    // Office/Outlook: same bitness
-	RuleOfficeVersion  = "office-version"    // Office/Outlook: same or later version
-	RuleLanguage       = "ui-language"       // same UI language unless --force
+	RuleCrossFamily   = "cross-family"     // Windows, macOS and Linux personas stay in their family
+	RuleOlderOS       = "later-to-earlier" // no later OS version onto an earlier one
+	RuleBitness       = "64-to-32-bit"     // no 64-bit persona onto a 32-bit OS
+	RuleUnsupported   = "unsupported-os"   // Windows Server and starter editions are not captured
+	RuleOffice        = "office-bitness"   // Office/Outlook: same bitness
+	RuleOfficeVersion = "office-version"   // Office/Outlook: same or later version
+	RuleLanguage      = "ui-language"      // same UI language unless --force
 )
 
 // ErrIncompatible is wrapped by every refusal of Check.

@@ -24,7 +24,9 @@ func detectLanguage(ctx context.Context, run Runner) string { return languageFro
 
 func detectHardwareUUID(ctx context.Context, run Runner) string { return "" }
 
-func detectPlatformApps(ctx context.Context, run Runner) map[string]AppInfo { return map[string]AppInfo{} }
+func detectPlatformApps(ctx context.Context, run Runner) map[string]AppInfo {
+	return map[string]AppInfo{}
+}
 
 // runningProcesses scans /proc/*/comm.
 func runningProcesses(ctx context.Context, run Runner) ([]string, error) {

@@ -15,7 +15,9 @@ func detectLanguage(ctx context.Context, run Runner) string { return languageFro
 
 func detectHardwareUUID(ctx context.Context, run Runner) string { return "" }
 
-func detectPlatformApps(ctx context.Context, run Runner) map[string]AppInfo { return map[string]AppInfo{} }
+func detectPlatformApps(ctx context.Context, run Runner) map[string]AppInfo {
+	return map[string]AppInfo{}
+}
 
 func runningProcesses(ctx context.Context, run Runner) ([]string, error) {
 	out, err := run.Run(ctx, Command{Name: "ps", Args: []string{"-axo", "comm="}})

@@ -1,0 +1,1065 @@
+package persona
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// ApplyOptions configure Apply. Zero values mean "detect" or "default".
+type ApplyOptions struct {
+	// From is a persona folder: a mounted MOUNT/<device>/persona/<time>/,
+	// or a folder a persona session was restored into.
+	From string
+	// Home is the target home; default: the system's home.
+	Home string
+	// User is the target user name used when remapping; default: the
+	// system's user, or the base name of Home when Home is given.
+	User string
+	// Select picks entries by --only / --exclude.
+	Select Selector
+	// DryRun plans and reports, and writes nothing.
+	DryRun bool
+	// Force applies despite forceable rule violations (UI language).
+	Force bool
+	// KeepExisting writes "name (1).ext" beside a differing existing file
+	// instead of overwriting it.
+	KeepExisting bool
+	// UndoDir holds undo sets; default DefaultUndoDir(family, Home).
+	UndoDir string
+	// System describes the target; default: DetectSystem. Tests inject it.
+	System *System
+	// Root reports whether system-wide entries may be written; default: euid 0.
+	Root *bool
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Runner runs import tools; default ExecRunner.
+	Runner Runner
+	// Processes lists running process names; default per platform
+	// (/proc/*/comm on Linux, ps on macOS, tasklist on Windows).
+	Processes func(ctx context.Context) ([]string, error)
+	// Wait is how long to wait for a running application to close before
+	// its entry is skipped (0: do not wait).
+	Wait time.Duration
+}
+
+// ApplyReport says what was applied, what was skipped and why.
+type ApplyReport struct {
+	From      string        `json:"from"`
+	Source    string        `json:"source"`
+	Home      string        `json:"home"`
+	User      string        `json:"user"`
+	DryRun    bool          `json:"dryRun,omitempty"`
+	UndoSet   string        `json:"undoSet,omitempty"`
+	Warnings  []string      `json:"warnings,omitempty"`
+	Entries   []EntryResult `json:"entries"`
+	Changed   int           `json:"changed"`
+	Unchanged int           `json:"unchanged"`
+	Skipped   int           `json:"skipped"`
+}
+
+// Apply statuses of an entry.
+const (
+	ApplyApplied   = "applied"
+	ApplyUnchanged = "unchanged"
+	ApplyPlanned   = "planned" // dry run: would change
+	ApplySkipped   = "skipped"
+	ApplyPartial   = "partial"
+	ApplyFailed    = "failed"
+)
+
+// EntryResult is the outcome of one entry.
+type EntryResult struct {
+	ID      string        `json:"id"`
+	Status  string        `json:"status"`
+	Reason  string        `json:"reason,omitempty"`
+	Actions []Action      `json:"actions,omitempty"`
+	Skipped []SkippedItem `json:"skipped,omitempty"`
+}
+
+// Action is one change (or, in a dry run, one planned change).
+type Action struct {
+	// Op is write, keep-both, restore-pst, mkdir, chmod, import, add-printer,
+	// default-printer or reload.
+	Op     string `json:"op"`
+	Path   string `json:"path"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// SkippedItem is something not applied, with the reason.
+type SkippedItem struct {
+	Path   string `json:"path"`
+	Reason string `json:"reason"`
+}
+
+// ErrMissingFile is wrapped when the persona folder lacks a file its
+// manifest lists, or the file's size or checksum differ.
+var ErrMissingFile = errors.New("persona folder is incomplete")
+
+func (o *ApplyOptions) applyDefaults(ctx context.Context) error {
+	if o.From == "" {
+		return fmt.Errorf("persona apply: no persona folder")
+	}
+	if o.Runner == nil {
+		o.Runner = ExecRunner{}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.System == nil {
+		s, err := DetectSystem(ctx, o.Runner)
+		if err != nil {
+			return err
+		}
+		o.System = &s
+	}
+	if o.Home == "" {
+		o.Home = o.System.Home
+		if o.User == "" {
+			o.User = o.System.User
+		}
+	}
+	if o.Home == "" {
+		return fmt.Errorf("persona apply: no home folder")
+	}
+	h, err := filepath.Abs(o.Home)
+	if err != nil {
+		return fmt.Errorf("persona apply: home %s: %w", o.Home, err)
+	}
+	o.Home = h
+	if o.User == "" {
+		if filepath.Clean(o.Home) == filepath.Clean(o.System.Home) {
+			o.User = o.System.User
+		} else {
+			o.User = filepath.Base(o.Home)
+		}
+	}
+	if o.UndoDir == "" {
+		o.UndoDir = DefaultUndoDir(o.System.OS.Family, o.Home)
+	}
+	if o.Root == nil {
+		r := os.Geteuid() == 0
+		o.Root = &r
+	}
+	if o.Processes == nil {
+		run := o.Runner
+		o.Processes = func(ctx context.Context) ([]string, error) { return runningProcesses(ctx, run) }
+	}
+	return nil
+}
+
+// DefaultUndoDir is where undo sets go: under the target user's data folder.
+func DefaultUndoDir(family, home string) string {
+	switch family {
+	case Windows:
+		return filepath.Join(home, "AppData", "Local", "cabinet", "persona-undo")
+	case MacOS:
+		return filepath.Join(home, "Library", "Application Support", "cabinet", "persona-undo")
+	}
+	return filepath.Join(home, ".local", "share", "cabinet", "persona-undo")
+}
+
+// ReadManifest reads and validates the manifest of a persona folder.
+func ReadManifest(dir string) (*Manifest, error) {
+	p := filepath.Join(dir, ManifestName)
+	data, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("persona: %w", err)
+	}
+	m, err := DecodeManifest(data)
+	if err != nil {
+		return nil, fmt.Errorf("persona: %s: %w", p, err)
+	}
+	return m, nil
+}
+
+// Apply applies a persona folder to a home. It reads the manifest, checks
+// compatibility (an *IncompatibleError names the rule), verifies that every
+// selected file is present and intact (ErrMissingFile), plans, and only then
+// writes: each file it overwrites is first saved into a new undo set under
+// opts.UndoDir. Nothing is written in a dry run or when any check fails.
+// Applying the same persona twice changes nothing the second time.
+func Apply(ctx context.Context, opts ApplyOptions) (*ApplyReport, error) {
+	if err := opts.applyDefaults(ctx); err != nil {
+		return nil, err
+	}
+	m, err := ReadManifest(opts.From)
+	if err != nil {
+		return nil, err
+	}
+	rep := &ApplyReport{From: opts.From, Source: m.Summary(), Home: opts.Home, User: opts.User, DryRun: opts.DryRun}
+	warnings, err := Check(m, opts.System.Target(), opts.Select, opts.Force)
+	for _, w := range warnings {
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("rule %s: %s (applied anyway: --force)", w.Rule, w.Message))
+	}
+	if err != nil {
+		return rep, err
+	}
+	if st, err := os.Stat(opts.Home); err != nil {
+		return rep, fmt.Errorf("persona apply: home %s: %w", opts.Home, err)
+	} else if !st.IsDir() {
+		return rep, fmt.Errorf("persona apply: home %s is not a folder", opts.Home)
+	}
+	a := &applier{
+		opts: &opts, m: m, rep: rep,
+		remap: NewRemapper(m.OS.Family, m.Home, opts.Home, m.User, opts.User, m.HardwareUUID, opts.System.HardwareUUID),
+	}
+	// 1. Plan every selected entry; this reads and verifies the persona folder.
+	running, err := a.runningSet(ctx)
+	if err != nil {
+		rep.Warnings = append(rep.Warnings, "cannot list running applications: "+err.Error())
+	}
+	var plans []*entryPlan
+	for i := range m.Entries {
+		rec := &m.Entries[i]
+		if !opts.Select.Selected(rec.Entry.ID) || rec.Status == StatusExcluded {
+			continue
+		}
+		p, err := a.plan(ctx, rec, running)
+		if err != nil {
+			return rep, err
+		}
+		plans = append(plans, p)
+	}
+	// 2. Wait for running applications, when asked to.
+	if opts.Wait > 0 && !opts.DryRun {
+		a.waitForApps(ctx, plans)
+	}
+	// 3. Write.
+	for _, p := range plans {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if !opts.DryRun && p.res.Status == "" {
+			if err := a.execute(ctx, p); err != nil {
+				return rep, err
+			}
+		}
+		a.finish(p)
+		rep.Entries = append(rep.Entries, p.res)
+	}
+	if a.undo != nil {
+		if err := a.undo.close(); err != nil {
+			return rep, err
+		}
+		rep.UndoSet = a.undo.dir
+	}
+	return rep, nil
+}
+
+type applier struct {
+	opts  *ApplyOptions
+	m     *Manifest
+	rep   *ApplyReport
+	remap *Remapper
+	undo  *undoWriter
+}
+
+type entryPlan struct {
+	rec     *EntryRecord
+	res     EntryResult
+	dirs    []dirOp
+	files   []*fileOp
+	exports []*exportOp
+	blocked string // running process name
+	changed int
+}
+
+type dirOp struct {
+	dst     string
+	mode    fs.FileMode
+	create  bool
+	oldMode fs.FileMode
+}
+
+type fileOp struct {
+	rec     FileRecord
+	src     string
+	dst     string
+	mode    fs.FileMode
+	data    []byte // remapped content; nil: copy src as is
+	sum     string // SHA-256 of the content to write
+	modTime time.Time
+	op      string // write, keep-both, chmod
+	oldMode fs.FileMode
+}
+
+type exportOp struct {
+	rec        ExportRecord
+	data       []byte
+	current    []byte // for defaults/cups: state before
+	printers   []Printer
+	setDefault string
+	fstab      []string
+}
+
+// maxRemapSize bounds the files read into memory for remapping.
+const maxRemapSize = 16 << 20
+
+func (a *applier) runningSet(ctx context.Context) (map[string]bool, error) {
+	names, err := a.opts.Processes(ctx)
+	set := map[string]bool{}
+	for _, n := range names {
+		set[strings.ToLower(n)] = true
+	}
+	return set, err
+}
+
+func runningOne(e *Entry, running map[string]bool) string {
+	for _, p := range e.Processes {
+		lp := strings.ToLower(p)
+		if running[lp] || len(lp) > 15 && running[lp[:15]] {
+			return p
+		}
+	}
+	return ""
+}
+
+func (a *applier) target(base, rel string) string {
+	if base == BaseSystem {
+		return filepath.FromSlash(rel)
+	}
+	return filepath.Join(a.opts.Home, filepath.FromSlash(a.remap.Path(rel)))
+}
+
+// ruleFor finds the catalog rule a record came from (for enforced modes).
+func ruleFor(e *Entry, f FileRecord) *FileRule {
+	for i := range e.Files {
+		r := &e.Files[i]
+		if (r.Base == BaseSystem) != (f.Base == BaseSystem) {
+			continue
+		}
+		if f.Path == r.Path {
+			return r
+		}
+		rel, ok := strings.CutPrefix(f.Path, r.Path+"/")
+		if !ok || matchAny(r.Exclude, rel) {
+			continue
+		}
+		if f.Dir || len(r.Include) == 0 || matchAny(r.Include, rel) {
+			return r
+		}
+	}
+	return nil
+}
+
+func (a *applier) plan(ctx context.Context, rec *EntryRecord, running map[string]bool) (*entryPlan, error) {
+	p := &entryPlan{rec: rec, res: EntryResult{ID: rec.Entry.ID}}
+	e := &rec.Entry
+	for _, np := range rec.NotPortable {
+		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: np.Path + np.Item, Reason: np.Reason})
+	}
+	// Verify the persona folder first: a damaged persona must fail the
+	// whole apply before anything is written, whatever else is skipped.
+	for _, f := range rec.Files {
+		if f.Dir {
+			continue
+		}
+		if err := verifyStored(a.opts.From, f.Stored, f.Size, f.SHA256); err != nil {
+			return nil, err
+		}
+	}
+	for _, x := range rec.Exports {
+		if err := verifyStored(a.opts.From, x.Stored, x.Size, x.SHA256); err != nil {
+			return nil, err
+		}
+	}
+	switch {
+	case len(rec.Files) == 0 && len(rec.Exports) == 0:
+		p.res.Status, p.res.Reason = ApplySkipped, "nothing captured: "+orDefault(rec.Reason, rec.Status)
+		return p, nil
+	case e.Root && !*a.opts.Root:
+		p.res.Status, p.res.Reason = ApplySkipped, "permission needed: run as root (administrator) to apply"
+		return p, nil
+	}
+	if name := runningOne(e, running); name != "" {
+		p.blocked = name
+		p.res.Status, p.res.Reason = ApplySkipped, fmt.Sprintf("app running: %s; close it and apply again (or use --wait)", name)
+		a.rep.Warnings = append(a.rep.Warnings, fmt.Sprintf("%s: skipped because %s is running", e.ID, name))
+		return p, nil
+	}
+	for _, f := range rec.Files {
+		if f.Dir {
+			if err := a.planDir(p, f); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err := a.planFile(p, f); err != nil {
+			return nil, err
+		}
+	}
+	for _, x := range rec.Exports {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		op, err := a.planExport(ctx, p, x)
+		if err != nil {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: x.Kind + " " + x.Key, Reason: err.Error()})
+			continue
+		}
+		if op != nil {
+			p.exports = append(p.exports, op)
+		}
+	}
+	return p, nil
+}
+
+func orDefault(s, d string) string {
+	if s != "" {
+		return s
+	}
+	return d
+}
+
+// verifyStored checks a stored file's presence, size and checksum.
+func verifyStored(from, stored string, size int64, sum string) error {
+	p := filepath.Join(from, filepath.FromSlash(stored))
+	f, err := os.Open(p)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrMissingFile, p, err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return fmt.Errorf("%w: read %s: %w", ErrMissingFile, p, err)
+	}
+	if n != size {
+		return fmt.Errorf("%w: %s has %d bytes, the manifest says %d", ErrMissingFile, p, n, size)
+	}
+	if sum != "" && hex.EncodeToString(h.Sum(nil)) != sum {
+		return fmt.Errorf("%w: %s does not match its checksum", ErrMissingFile, p)
+	}
+	return nil
+}
+
+func (a *applier) planDir(p *entryPlan, f FileRecord) error {
+	dst := a.target(f.Base, f.Path)
+	mode := fs.FileMode(f.Mode).Perm()
+	if r := ruleFor(&p.rec.Entry, f); r != nil && r.DirMode != "" {
+		mode, _ = parseMode(r.DirMode)
+	}
+	st, err := os.Lstat(dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		p.dirs = append(p.dirs, dirOp{dst: dst, mode: mode, create: true})
+	case err != nil:
+		return fmt.Errorf("persona apply: %w", err)
+	case !st.IsDir():
+		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: dst, Reason: "a file is in the way of this folder"})
+	case st.Mode().Perm() != mode:
+		p.dirs = append(p.dirs, dirOp{dst: dst, mode: mode, oldMode: st.Mode().Perm()})
+	}
+	return nil
+}
+
+func (a *applier) planFile(p *entryPlan, f FileRecord) error {
+	src := filepath.Join(a.opts.From, filepath.FromSlash(f.Stored))
+	op := &fileOp{rec: f, src: src, dst: a.target(f.Base, f.Path), mode: fs.FileMode(f.Mode).Perm(), sum: f.SHA256, modTime: f.ModTime, op: "write"}
+	if r := ruleFor(&p.rec.Entry, f); r != nil && r.FileMode != "" {
+		op.mode, _ = parseMode(r.FileMode)
+	}
+	if f.Size <= maxRemapSize && !a.remap.Identity() {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			return fmt.Errorf("%w: %s: %w", ErrMissingFile, src, err)
+		}
+		if out, ok := a.remap.Text(data); ok && !bytes.Equal(out, data) {
+			op.data = out
+			s := sha256.Sum256(out)
+			op.sum = hex.EncodeToString(s[:])
+		}
+	}
+	st, err := os.Lstat(op.dst)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		if errors.Is(err, fs.ErrPermission) || errors.Is(err, errNotDir) {
+			break // handled when writing (PST fallback) or reported then
+		}
+		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: op.dst, Reason: err.Error()})
+		return nil
+	case st.IsDir():
+		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: op.dst, Reason: "a folder is in the way of this file"})
+		return nil
+	case st.Mode().IsRegular() && fileSum(op.dst) == op.sum:
+		if st.Mode().Perm() == op.mode {
+			return nil // unchanged
+		}
+		op.op, op.oldMode = "chmod", st.Mode().Perm()
+	case a.opts.KeepExisting:
+		alt, same := keepBothName(op.dst, op.sum)
+		if same {
+			return nil
+		}
+		op.dst, op.op = alt, "keep-both"
+	}
+	p.files = append(p.files, op)
+	return nil
+}
+
+var errNotDir = errors.New("not a directory")
+
+// keepBothName returns "name (n).ext" beside dst: the first that does not
+// exist, or one that already holds the content (same true).
+func keepBothName(dst, sum string) (string, bool) {
+	ext := filepath.Ext(dst)
+	stem := strings.TrimSuffix(dst, ext)
+	for n := 1; ; n++ {
+		alt := fmt.Sprintf("%s (%d)%s", stem, n, ext)
+		st, err := os.Lstat(alt)
+		if errors.Is(err, fs.ErrNotExist) {
+			return alt, false
+		}
+		if err == nil && st.Mode().IsRegular() && fileSum(alt) == sum {
+			return alt, true
+		}
+	}
+}
+
+func fileSum(p string) string {
+	f, err := os.Open(p)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return ""
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func (a *applier) waitForApps(ctx context.Context, plans []*entryPlan) {
+	deadline := a.opts.Now().Add(a.opts.Wait)
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		blocked := 0
+		for _, p := range plans {
+			if p.blocked != "" {
+				blocked++
+			}
+		}
+		if blocked == 0 || !a.opts.Now().Before(deadline) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		running, err := a.runningSet(ctx)
+		if err != nil {
+			return
+		}
+		for i, p := range plans {
+			if p.blocked != "" && runningOne(&p.rec.Entry, running) == "" {
+				np, err := a.plan(ctx, p.rec, running)
+				if err == nil {
+					plans[i] = np
+				}
+			}
+		}
+	}
+}
+
+// finish sets an entry's status and the report's counters.
+func (a *applier) finish(p *entryPlan) {
+	r := &p.res
+	if r.Status == "" {
+		n := len(p.dirs) + len(p.files) + len(p.exports)
+		if a.opts.DryRun {
+			for _, d := range p.dirs {
+				op := "mkdir"
+				if !d.create {
+					op = "chmod"
+				}
+				r.Actions = append(r.Actions, Action{Op: op, Path: d.dst, Detail: fmt.Sprintf("%04o", d.mode)})
+			}
+			for _, f := range p.files {
+				r.Actions = append(r.Actions, Action{Op: f.op, Path: f.dst})
+			}
+			for _, x := range p.exports {
+				r.Actions = append(r.Actions, Action{Op: "import", Path: x.rec.Kind + " " + x.rec.Key})
+			}
+			p.changed = n
+		}
+		switch {
+		case p.changed == 0 && len(r.Skipped) > 0 && len(p.rec.Files)+len(p.rec.Exports) == 0:
+			r.Status = ApplySkipped
+		case p.changed == 0:
+			r.Status = ApplyUnchanged
+		case a.opts.DryRun:
+			r.Status = ApplyPlanned
+		default:
+			r.Status = ApplyApplied
+		}
+		if len(r.Skipped) > 0 && r.Status != ApplySkipped && r.Status != ApplyUnchanged {
+			if r.Status == ApplyApplied {
+				r.Status = ApplyPartial
+			}
+		}
+	}
+	switch r.Status {
+	case ApplyApplied, ApplyPartial, ApplyPlanned:
+		a.rep.Changed += p.changed
+	}
+	if r.Status == ApplyUnchanged {
+		a.rep.Unchanged++
+	}
+	if r.Status == ApplySkipped || r.Status == ApplyFailed {
+		a.rep.Skipped++
+	}
+	a.rep.Skipped += len(r.Skipped)
+}
+
+func (a *applier) ensureUndo() error {
+	if a.undo != nil {
+		return nil
+	}
+	u, err := newUndoWriter(a.opts.UndoDir, a.opts.Now(), undoHeader{
+		Format: FormatVersion, Home: a.opts.Home, Persona: a.m.Summary(), From: a.opts.From,
+	})
+	if err != nil {
+		return err
+	}
+	a.undo = u
+	return nil
+}
+
+// execute writes one entry's plan. Per-item failures are reported in the
+// entry; an error returned means the undo journal could not be written.
+func (a *applier) execute(ctx context.Context, p *entryPlan) error {
+	if len(p.dirs)+len(p.files)+len(p.exports) == 0 {
+		return nil
+	}
+	if err := a.ensureUndo(); err != nil {
+		return err
+	}
+	owner := homeOwner(a.opts.Home, *a.opts.Root)
+	for _, d := range p.dirs {
+		if d.create {
+			created, err := a.mkdirAll(d.dst, d.mode, owner)
+			if err != nil {
+				if isUndoErr(err) {
+					return err
+				}
+				p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: d.dst, Reason: err.Error()})
+				continue
+			}
+			if created {
+				p.changed++
+				p.res.Actions = append(p.res.Actions, Action{Op: "mkdir", Path: d.dst, Detail: fmt.Sprintf("%04o", d.mode)})
+			}
+			continue
+		}
+		if err := a.undo.record(undoRecord{Op: "chmod", Path: d.dst, Mode: uint32(d.oldMode)}); err != nil {
+			return err
+		}
+		if err := os.Chmod(d.dst, d.mode); err != nil {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: d.dst, Reason: err.Error()})
+			continue
+		}
+		p.changed++
+		p.res.Actions = append(p.res.Actions, Action{Op: "chmod", Path: d.dst, Detail: fmt.Sprintf("%04o", d.mode)})
+	}
+	for _, f := range p.files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		act, err := a.writeFile(f, owner)
+		if err != nil {
+			if isUndoErr(err) {
+				return err
+			}
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: f.dst, Reason: err.Error()})
+			continue
+		}
+		if act != nil {
+			p.changed++
+			p.res.Actions = append(p.res.Actions, *act)
+		}
+	}
+	for _, x := range p.exports {
+		act, err := a.applyExport(ctx, x, owner)
+		if err != nil {
+			if isUndoErr(err) {
+				return err
+			}
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: x.rec.Kind + " " + x.rec.Key, Reason: err.Error()})
+			continue
+		}
+		p.changed++
+		p.res.Actions = append(p.res.Actions, act...)
+	}
+	if p.changed > 0 && p.rec.Entry.Reload == ReloadNetworkManager {
+		if _, err := a.opts.Runner.Run(ctx, Command{Name: "nmcli", Args: []string{"connection", "reload"}}); err != nil {
+			a.rep.Warnings = append(a.rep.Warnings, fmt.Sprintf("%s: nmcli connection reload: %v", p.rec.Entry.ID, err))
+		} else {
+			p.res.Actions = append(p.res.Actions, Action{Op: "reload", Path: "NetworkManager"})
+		}
+	}
+	return nil
+}
+
+// mkdirAll creates dst and missing parents, journaling each created folder.
+func (a *applier) mkdirAll(dst string, mode fs.FileMode, owner *fileOwner) (bool, error) {
+	st, err := os.Stat(dst)
+	if err == nil {
+		if !st.IsDir() {
+			return false, fmt.Errorf("%s: %w", dst, errNotDir)
+		}
+		return false, nil
+	}
+	parent := filepath.Dir(dst)
+	if parent != dst {
+		if _, err := a.mkdirAll(parent, 0o755, owner); err != nil {
+			return false, err
+		}
+	}
+	if err := a.undo.record(undoRecord{Op: "mkdir", Path: dst}); err != nil {
+		return false, err
+	}
+	if err := os.Mkdir(dst, mode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	if err := os.Chmod(dst, mode); err != nil {
+		return true, err
+	}
+	owner.chown(dst)
+	return true, nil
+}
+
+func (a *applier) writeFile(f *fileOp, owner *fileOwner) (*Action, error) {
+	if f.op == "chmod" {
+		if err := a.undo.record(undoRecord{Op: "chmod", Path: f.dst, Mode: uint32(f.oldMode)}); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(f.dst, f.mode); err != nil {
+			return nil, err
+		}
+		return &Action{Op: "chmod", Path: f.dst, Detail: fmt.Sprintf("%04o", f.mode)}, nil
+	}
+	err := a.writeTo(f.dst, f, owner)
+	if err == nil || isUndoErr(err) || !f.rec.PST {
+		if err != nil {
+			return nil, err
+		}
+		return &Action{Op: f.op, Path: f.dst}, nil
+	}
+	// A PST goes back to its original path; when that cannot be written,
+	// to the Desktop as restore.pst.
+	orig := f.dst
+	dst := filepath.Join(a.opts.Home, "Desktop", "restore.pst")
+	if st, serr := os.Lstat(dst); serr == nil && st.Mode().IsRegular() && fileSum(dst) == f.sum {
+		return nil, nil
+	} else if serr == nil {
+		alt, same := keepBothName(dst, f.sum)
+		if same {
+			return nil, nil
+		}
+		dst = alt
+	}
+	if _, err := a.mkdirAll(filepath.Dir(dst), 0o755, owner); err != nil {
+		return nil, err
+	}
+	if err2 := a.writeTo(dst, f, owner); err2 != nil {
+		return nil, fmt.Errorf("%s: %v; Desktop fallback: %w", orig, err, err2)
+	}
+	return &Action{Op: "restore-pst", Path: dst, Detail: fmt.Sprintf("original path %s not writable: %v", orig, err)}, nil
+}
+
+// writeTo saves what dst holds into the undo set, then replaces it.
+func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
+	if _, err := a.mkdirAll(filepath.Dir(dst), 0o755, owner); err != nil {
+		return err
+	}
+	if err := a.undo.saveBefore(dst); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".cabinet-tmp-*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName)
+	if f.data != nil {
+		_, err = tmp.Write(f.data)
+	} else {
+		var in *os.File
+		in, err = os.Open(f.src)
+		if err == nil {
+			_, err = io.Copy(tmp, in)
+			in.Close()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := os.Chmod(tmpName, f.mode); err != nil {
+		return err
+	}
+	if !f.modTime.IsZero() {
+		_ = os.Chtimes(tmpName, f.modTime, f.modTime)
+	}
+	owner.chown(tmpName)
+	if err := os.Rename(tmpName, dst); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	return nil
+}
+
+// planExport prepares one native export; nil when the target already has it.
+func (a *applier) planExport(ctx context.Context, p *entryPlan, x ExportRecord) (*exportOp, error) {
+	data, err := os.ReadFile(filepath.Join(a.opts.From, filepath.FromSlash(x.Stored)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMissingFile, err)
+	}
+	op := &exportOp{rec: x}
+	run := a.opts.Runner
+	switch x.Kind {
+	case ExportDconf:
+		op.data, _ = a.remap.Text(data)
+		cur, err := run.Run(ctx, Command{Name: "dconf", Args: []string{"dump", x.Key}, Env: toolEnv(a.opts.Home)})
+		if err != nil {
+			return nil, fmt.Errorf("dconf dump %s: %w", x.Key, err)
+		}
+		if keyfileCovered(parseKeyfile(string(op.data)), parseKeyfile(string(cur))) {
+			return nil, nil
+		}
+		op.current = cur
+	case ExportReg:
+		f, err := DecodeReg(data)
+		if err != nil {
+			return nil, err
+		}
+		f.Remap(a.remap)
+		op.data = f.Encode()
+		if cur, err := a.regExport(ctx, x.Key); err == nil && cur != nil {
+			if cf, err := DecodeReg(cur); err == nil && regCovered(f, cf) {
+				return nil, nil
+			}
+			op.current = cur
+		}
+	case ExportDefaults:
+		op.data, _ = a.remap.Text(data)
+		if !bytes.HasPrefix(op.data, []byte("bplist")) {
+			if _, err := DecodePlist(op.data); err != nil {
+				return nil, fmt.Errorf("defaults %s: %w", x.Key, err)
+			}
+		}
+		if cur, err := run.Run(ctx, Command{Name: "defaults", Args: []string{"export", x.Key, "-"}}); err == nil {
+			if bytes.Equal(bytes.TrimSpace(cur), bytes.TrimSpace(op.data)) {
+				return nil, nil
+			}
+			op.current = cur
+		}
+	case ExportCUPS:
+		var pl PrinterList
+		if err := json.Unmarshal(data, &pl); err != nil {
+			return nil, fmt.Errorf("printers: %w", err)
+		}
+		out, _ := run.Run(ctx, Command{Name: "lpstat", Args: []string{"-v"}})
+		have := map[string]string{}
+		for _, q := range parseLpstatV(out) {
+			have[q.Name] = q.URI
+		}
+		for _, q := range networkPrinters(pl.Printers) {
+			if have[q.Name] != q.URI {
+				op.printers = append(op.printers, q)
+			}
+		}
+		if pl.Default != "" {
+			if d, _ := run.Run(ctx, Command{Name: "lpstat", Args: []string{"-d"}}); parseLpstatD(d) != pl.Default {
+				op.setDefault = pl.Default
+				op.current = []byte(parseLpstatD(d))
+			}
+		}
+		if len(op.printers) == 0 && op.setDefault == "" {
+			return nil, nil
+		}
+	case ExportFstab:
+		cur, err := os.ReadFile("/etc/fstab")
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+		have := map[string]bool{}
+		for _, l := range strings.Split(string(cur), "\n") {
+			have[strings.Join(strings.Fields(l), " ")] = true
+		}
+		remapped, _ := a.remap.Text(data)
+		for _, l := range networkMounts(remapped) {
+			if !have[strings.Join(strings.Fields(l), " ")] {
+				op.fstab = append(op.fstab, l)
+			}
+		}
+		if len(op.fstab) == 0 {
+			return nil, nil
+		}
+		op.current = cur
+	default:
+		return nil, fmt.Errorf("unknown export kind %q", x.Kind)
+	}
+	return op, nil
+}
+
+// regCovered reports whether every value of want is in have.
+func regCovered(want, have *RegFile) bool {
+	for _, k := range want.Keys {
+		hk, ok := have.Key(k.Name)
+		if !ok {
+			return false
+		}
+		for _, v := range k.Values {
+			hv, ok := hk.Value(v.Name)
+			if !ok || hv.Type != v.Type || hv.Str != v.Str || hv.DWord != v.DWord || !bytes.Equal(hv.Data, v.Data) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// regExport exports a key to memory; nil data when the key does not exist.
+func (a *applier) regExport(ctx context.Context, key string) ([]byte, error) {
+	tmp, err := os.CreateTemp("", "cabinet-reg-*.reg")
+	if err != nil {
+		return nil, err
+	}
+	tmp.Close()
+	defer os.Remove(tmp.Name())
+	if _, err := a.opts.Runner.Run(ctx, Command{Name: "reg", Args: []string{"export", key, tmp.Name(), "/y"}}); err != nil {
+		if regKeyMissing(err) {
+			return nil, nil
+		}
+		return nil, err
+	}
+	return os.ReadFile(tmp.Name())
+}
+
+// dconfCommand runs dconf for a home. Writing goes through dconf-service
+// on the session bus; for another home than the caller's (or without a
+// session bus) a private bus is started with dbus-run-session, so the
+// service writes that home's database.
+func dconfCommand(home string, stdin []byte, args ...string) Command {
+	c := Command{Name: "dconf", Args: args, Env: toolEnv(home), Stdin: stdin}
+	cur, _ := os.UserHomeDir()
+	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" || filepath.Clean(cur) != filepath.Clean(home) {
+		c.Name, c.Args = "dbus-run-session", append([]string{"--", "dconf"}, args...)
+		c.Env = append(c.Env, "DBUS_SESSION_BUS_ADDRESS=")
+	}
+	return c
+}
+
+func (a *applier) applyExport(ctx context.Context, x *exportOp, owner *fileOwner) ([]Action, error) {
+	run := a.opts.Runner
+	switch x.rec.Kind {
+	case ExportDconf:
+		saved, err := a.undo.saveData(x.current)
+		if err != nil {
+			return nil, err
+		}
+		if err := a.undo.record(undoRecord{Op: "dconf", Key: x.rec.Key, Saved: saved, Path: a.opts.Home}); err != nil {
+			return nil, err
+		}
+		if _, err := run.Run(ctx, dconfCommand(a.opts.Home, x.data, "load", x.rec.Key)); err != nil {
+			return nil, fmt.Errorf("dconf load %s: %w", x.rec.Key, err)
+		}
+		db := filepath.Join(a.opts.Home, ".config", "dconf")
+		owner.chown(db)
+		owner.chown(filepath.Join(db, "user"))
+		return []Action{{Op: "import", Path: "dconf " + x.rec.Key}}, nil
+	case ExportReg, ExportDefaults:
+		rec := undoRecord{Op: x.rec.Kind, Key: x.rec.Key, Existed: x.current != nil}
+		if x.current != nil {
+			saved, err := a.undo.saveData(x.current)
+			if err != nil {
+				return nil, err
+			}
+			rec.Saved = saved
+		}
+		if err := a.undo.record(rec); err != nil {
+			return nil, err
+		}
+		tmp, err := os.CreateTemp("", "cabinet-import-*")
+		if err != nil {
+			return nil, err
+		}
+		defer os.Remove(tmp.Name())
+		_, err = tmp.Write(x.data)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, err
+		}
+		c := Command{Name: "reg", Args: []string{"import", tmp.Name()}}
+		if x.rec.Kind == ExportDefaults {
+			c = Command{Name: "defaults", Args: []string{"import", x.rec.Key, tmp.Name()}}
+		}
+		if _, err := run.Run(ctx, c); err != nil {
+			return nil, err
+		}
+		return []Action{{Op: "import", Path: x.rec.Kind + " " + x.rec.Key}}, nil
+	case ExportCUPS:
+		var acts []Action
+		for _, q := range x.printers {
+			if err := a.undo.record(undoRecord{Op: "printer", Key: q.Name}); err != nil {
+				return nil, err
+			}
+			args := []string{"-p", q.Name, "-E", "-v", q.URI}
+			if strings.HasPrefix(q.URI, "ipp") {
+				args = append(args, "-m", "everywhere")
+			}
+			if _, err := run.Run(ctx, Command{Name: "lpadmin", Args: args}); err != nil {
+				return acts, fmt.Errorf("add printer %s: %w", q.Name, err)
+			}
+			acts = append(acts, Action{Op: "add-printer", Path: q.Name, Detail: q.URI})
+		}
+		if x.setDefault != "" {
+			if err := a.undo.record(undoRecord{Op: "printer-default", Key: string(x.current)}); err != nil {
+				return nil, err
+			}
+			if _, err := run.Run(ctx, Command{Name: "lpadmin", Args: []string{"-d", x.setDefault}}); err != nil {
+				return acts, fmt.Errorf("default printer %s: %w", x.setDefault, err)
+			}
+			acts = append(acts, Action{Op: "default-printer", Path: x.setDefault})
+		}
+		return acts, nil
+	case ExportFstab:
+		content := x.current
+		if len(content) > 0 && !bytes.HasSuffix(content, []byte("\n")) {
+			content = append(content, '\n')
+		}
+		content = append(append([]byte(nil), content...), []byte(strings.Join(x.fstab, "\n")+"\n")...)
+		sum := sha256.Sum256(content)
+		mode := fs.FileMode(0o644)
+		if st, err := os.Stat("/etc/fstab"); err == nil {
+			mode = st.Mode().Perm()
+		}
+		f := &fileOp{dst: "/etc/fstab", data: content, sum: hex.EncodeToString(sum[:]), mode: mode, op: "write"}
+		if err := a.writeTo("/etc/fstab", f, nil); err != nil {
+			return nil, err
+		}
+		return []Action{{Op: "write", Path: "/etc/fstab", Detail: fmt.Sprintf("%d network mount line(s) added", len(x.fstab))}}, nil
+	}
+	return nil, fmt.Errorf("unknown export kind %q", x.rec.Kind)
+}

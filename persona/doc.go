@@ -1,0 +1,60 @@
+// Package persona captures and applies a user's system and application
+// settings (a "persona"): the catalog of what to capture per OS, capture
+// into a plain folder, compatibility rules, apply with undo, and the
+// remapping of home paths and user names. It works on plain directories
+// and imports neither the engine nor the repository: the engine backs the
+// capture folder up as a session with data source "persona", and restores
+// a persona session into a folder that Apply reads (or Apply reads a
+// mounted MOUNT/<device>/persona/<session time>/ directly).
+//
+// # Catalog
+//
+// Entries are declarative JSON (catalog/windows.json, macos.json,
+// linux.json, embedded with go:embed), one per application or OS area,
+// with ID "<os>/<name>". Users and admins add or replace entries with
+// their own files: every *.json in DefaultCatalogDir(os.UserConfigDir())
+// and each --catalog FILE (LoadCatalog). Unknown fields are refused, and
+// no path of an entry may leave the home (ErrEscapesHome) unless its base
+// is "system" (absolute, root only).
+//
+// # Persona folder layout (format 1)
+//
+//	manifest.json                       Manifest, indented JSON
+//	files/<os>/<name>/home/<path>        a file of the home, <path> relative to it
+//	files/<os>/<name>/system/<path>      a system file (/etc/..., /Library/...)
+//	exports/<os>/<name>/<n>-<kind>.<ext> native export n of the entry:
+//	                                    .reg (reg export, UTF-16LE with BOM),
+//	                                    .plist (defaults export, XML),
+//	                                    .ini (dconf dump), .json (CUPS queues),
+//	                                    .fstab (network mount lines)
+//
+// Paths inside the manifest are slash-separated. Files are copied, never
+// linked (a symbolic link to a file is captured as the file; links to
+// folders are not followed). Every file record carries its mode, time,
+// size and SHA-256; Apply verifies all of them before it writes anything
+// (ErrMissingFile). Machine-bound secrets (Chrome/DPAPI logins, keyrings,
+// Internet Accounts tokens) are never copied; they are listed per entry
+// as "not portable" with the reason.
+//
+// Format history: 1 (first version). A reader refuses a newer format with
+// ErrNewerFormat naming both versions.
+//
+// # Apply
+//
+// Apply checks compatibility first (CheckCompatibility: the rules of the
+// PERSONA.md table; an *IncompatibleError names each broken rule), then
+// plans every selected entry, and only then writes. Before a file is
+// overwritten its old content, mode and time go into an undo set
+// (<UndoDir>/<time>/journal.jsonl plus saved/), written ahead of each
+// change; Undo replays it backwards. Files already identical in content
+// and mode are left alone, so a second apply changes nothing and creates
+// no undo set. Text settings files are remapped (Remapper): the source
+// home and user name become the target's; binary files are copied as they
+// are. Entries whose application is running are skipped with a warning.
+//
+// # Platform code
+//
+// OS detection and process listing live in osinfo_<goos>.go, one
+// signature on every platform; the parsers they use are plain functions
+// tested on every platform. External tools run through a Runner.
+package persona

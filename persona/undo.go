@@ -1,0 +1,399 @@
+package persona
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+)
+
+// An undo set is a folder <UndoDir>/<time>/ holding journal.jsonl (a
+// header line, then one record per change, each written before the change
+// is made) and saved/<n>: the content of every overwritten file and the
+// state of every native export before it was imported.
+
+const journalName = "journal.jsonl"
+
+// ErrNoUndo is returned by Undo when there is no undo set.
+var ErrNoUndo = errors.New("no persona apply to undo")
+
+type undoHeader struct {
+	Format  int       `json:"format"`
+	Created time.Time `json:"created"`
+	Home    string    `json:"home"`
+	Persona string    `json:"persona"`
+	From    string    `json:"from"`
+}
+
+type undoRecord struct {
+	// Op: file, mkdir, chmod, dconf, reg, defaults, printer, printer-default.
+	Op      string    `json:"op"`
+	Path    string    `json:"path,omitempty"`
+	Key     string    `json:"key,omitempty"`
+	Existed bool      `json:"existed,omitempty"`
+	Saved   string    `json:"saved,omitempty"`
+	Mode    uint32    `json:"mode,omitempty"`
+	ModTime time.Time `json:"mtime,omitzero"`
+	Link    string    `json:"link,omitempty"`
+}
+
+type undoWriter struct {
+	dir string
+	f   *os.File
+	n   int
+}
+
+// undoError marks failures to write the undo set: they stop the apply.
+type undoError struct{ err error }
+
+func (e *undoError) Error() string { return "persona undo set: " + e.err.Error() }
+func (e *undoError) Unwrap() error { return e.err }
+
+func isUndoErr(err error) bool {
+	var u *undoError
+	return errors.As(err, &u)
+}
+
+func newUndoWriter(root string, now time.Time, h undoHeader) (*undoWriter, error) {
+	if err := os.MkdirAll(root, 0o700); err != nil {
+		return nil, &undoError{err}
+	}
+	name := now.UTC().Format("20060102T150405Z")
+	dir := filepath.Join(root, name)
+	for i := 2; ; i++ {
+		err := os.Mkdir(dir, 0o700)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, &undoError{err}
+		}
+		dir = filepath.Join(root, fmt.Sprintf("%s-%d", name, i))
+	}
+	if err := os.Mkdir(filepath.Join(dir, "saved"), 0o700); err != nil {
+		return nil, &undoError{err}
+	}
+	f, err := os.OpenFile(filepath.Join(dir, journalName), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, &undoError{err}
+	}
+	h.Created = now.UTC()
+	u := &undoWriter{dir: dir, f: f}
+	if err := u.line(h); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return u, nil
+}
+
+func (u *undoWriter) line(v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return &undoError{err}
+	}
+	if _, err := u.f.Write(append(b, '\n')); err != nil {
+		return &undoError{fmt.Errorf("%s: %w", u.f.Name(), err)}
+	}
+	if err := u.f.Sync(); err != nil {
+		return &undoError{fmt.Errorf("%s: %w", u.f.Name(), err)}
+	}
+	return nil
+}
+
+func (u *undoWriter) record(r undoRecord) error { return u.line(r) }
+
+func (u *undoWriter) close() error {
+	if err := u.f.Close(); err != nil {
+		return &undoError{err}
+	}
+	return nil
+}
+
+func (u *undoWriter) nextSaved() (string, string) {
+	u.n++
+	rel := fmt.Sprintf("saved/%d", u.n)
+	return rel, filepath.Join(u.dir, filepath.FromSlash(rel))
+}
+
+// saveData keeps bytes in the undo set and returns their name.
+func (u *undoWriter) saveData(data []byte) (string, error) {
+	rel, p := u.nextSaved()
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		return "", &undoError{err}
+	}
+	return rel, nil
+}
+
+// saveBefore journals what dst is before it is replaced: its content,
+// mode and time, a symbolic link's target, or that it did not exist.
+func (u *undoWriter) saveBefore(dst string) error {
+	st, err := os.Lstat(dst)
+	if errors.Is(err, fs.ErrNotExist) {
+		return u.record(undoRecord{Op: "file", Path: dst})
+	}
+	if err != nil {
+		return err
+	}
+	r := undoRecord{Op: "file", Path: dst, Existed: true, Mode: uint32(st.Mode().Perm()), ModTime: st.ModTime().UTC()}
+	if st.Mode()&fs.ModeSymlink != 0 {
+		if r.Link, err = os.Readlink(dst); err != nil {
+			return err
+		}
+		return u.record(r)
+	}
+	rel, p := u.nextSaved()
+	if err := copyPlain(dst, p); err != nil {
+		return &undoError{err}
+	}
+	r.Saved = rel
+	return u.record(r)
+}
+
+func copyPlain(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// UndoOptions configure Undo.
+type UndoOptions struct {
+	// Dir is the undo folder (ApplyOptions.UndoDir, or its default).
+	Dir string
+	// Set names one undo set inside Dir; default: the newest.
+	Set string
+	// Runner runs the import tools; default ExecRunner.
+	Runner Runner
+}
+
+// UndoReport lists what Undo put back.
+type UndoReport struct {
+	Set      string   `json:"set"`
+	Restored []string `json:"restored,omitempty"`
+	Removed  []string `json:"removed,omitempty"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+// UndoSets lists the undo sets in dir, oldest first.
+func UndoSets(dir string) ([]string, error) {
+	ents, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("persona undo: %w", err)
+	}
+	var sets []string
+	for _, e := range ents {
+		if e.IsDir() {
+			if _, err := os.Stat(filepath.Join(dir, e.Name(), journalName)); err == nil {
+				sets = append(sets, e.Name())
+			}
+		}
+	}
+	sort.Slice(sets, func(i, j int) bool { return undoLess(sets[i], sets[j]) })
+	return sets, nil
+}
+
+// undoLess orders "T", "T-2", "T-10".
+func undoLess(a, b string) bool {
+	ab, as, _ := strings.Cut(a, "-")
+	bb, bs, _ := strings.Cut(b, "-")
+	if ab != bb {
+		return ab < bb
+	}
+	if len(as) != len(bs) {
+		return len(as) < len(bs)
+	}
+	return as < bs
+}
+
+// Undo reverts the newest (or the named) apply: overwritten files get
+// their content, mode and time back, created files and folders are
+// removed, native exports are re-imported. The undo set is deleted when
+// everything was put back.
+func Undo(ctx context.Context, opts UndoOptions) (*UndoReport, error) {
+	if opts.Runner == nil {
+		opts.Runner = ExecRunner{}
+	}
+	set := opts.Set
+	if set == "" {
+		sets, err := UndoSets(opts.Dir)
+		if err != nil {
+			return nil, err
+		}
+		if len(sets) == 0 {
+			return nil, fmt.Errorf("persona undo: %s: %w", opts.Dir, ErrNoUndo)
+		}
+		set = sets[len(sets)-1]
+	}
+	dir := filepath.Join(opts.Dir, set)
+	f, err := os.Open(filepath.Join(dir, journalName))
+	if err != nil {
+		return nil, fmt.Errorf("persona undo: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 16<<20)
+	var h undoHeader
+	var recs []undoRecord
+	for first := true; sc.Scan(); first = false {
+		if first {
+			if err := json.Unmarshal(sc.Bytes(), &h); err != nil {
+				return nil, fmt.Errorf("persona undo: %s: header: %w", f.Name(), err)
+			}
+			if h.Format > FormatVersion {
+				return nil, fmt.Errorf("persona undo: %s: %w: format %d, this cabinet reads up to %d", f.Name(), ErrNewerFormat, h.Format, FormatVersion)
+			}
+			continue
+		}
+		var r undoRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			break // a torn last line: the change it announced was not made
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("persona undo: %s: %w", f.Name(), err)
+	}
+	rep := &UndoReport{Set: dir}
+	for i := len(recs) - 1; i >= 0; i-- {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		r := recs[i]
+		if err := undoOne(ctx, opts.Runner, dir, h.Home, r, rep); err != nil {
+			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s%s: %v", r.Op, r.Path, r.Key, err))
+		}
+	}
+	if len(rep.Problems) == 0 {
+		f.Close()
+		if err := os.RemoveAll(dir); err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
+		}
+	}
+	return rep, nil
+}
+
+func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, rep *UndoReport) error {
+	saved := func() []byte {
+		if r.Saved == "" {
+			return nil
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, filepath.FromSlash(r.Saved)))
+		return b
+	}
+	switch r.Op {
+	case "file":
+		if !r.Existed {
+			if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			rep.Removed = append(rep.Removed, r.Path)
+			return nil
+		}
+		if r.Link != "" {
+			if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			if err := os.Symlink(r.Link, r.Path); err != nil {
+				return err
+			}
+			rep.Restored = append(rep.Restored, r.Path)
+			return nil
+		}
+		tmp := r.Path + ".cabinet-undo"
+		if err := copyPlain(filepath.Join(dir, filepath.FromSlash(r.Saved)), tmp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := os.Chmod(tmp, fs.FileMode(r.Mode)); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		_ = os.Chtimes(tmp, r.ModTime, r.ModTime)
+		if err := os.Rename(tmp, r.Path); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		rep.Restored = append(rep.Restored, r.Path)
+	case "mkdir":
+		if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("folder not removed (not empty?): %w", err)
+		}
+		rep.Removed = append(rep.Removed, r.Path)
+	case "chmod":
+		if err := os.Chmod(r.Path, fs.FileMode(r.Mode)); err != nil {
+			return err
+		}
+		rep.Restored = append(rep.Restored, r.Path)
+	case "dconf":
+		if _, err := run.Run(ctx, dconfCommand(r.Path, nil, "reset", "-f", r.Key)); err != nil {
+			return err
+		}
+		if b := saved(); len(b) > 0 {
+			if _, err := run.Run(ctx, dconfCommand(r.Path, b, "load", r.Key)); err != nil {
+				return err
+			}
+		}
+		rep.Restored = append(rep.Restored, "dconf "+r.Key)
+	case "reg":
+		if !r.Existed {
+			if _, err := run.Run(ctx, Command{Name: "reg", Args: []string{"delete", r.Key, "/f"}}); err != nil {
+				return err
+			}
+			rep.Removed = append(rep.Removed, "reg "+r.Key)
+			return nil
+		}
+		if _, err := run.Run(ctx, Command{Name: "reg", Args: []string{"import", filepath.Join(dir, filepath.FromSlash(r.Saved))}}); err != nil {
+			return err
+		}
+		rep.Restored = append(rep.Restored, "reg "+r.Key)
+	case "defaults":
+		if !r.Existed {
+			if _, err := run.Run(ctx, Command{Name: "defaults", Args: []string{"delete", r.Key}}); err != nil {
+				return err
+			}
+			rep.Removed = append(rep.Removed, "defaults "+r.Key)
+			return nil
+		}
+		if _, err := run.Run(ctx, Command{Name: "defaults", Args: []string{"import", r.Key, filepath.Join(dir, filepath.FromSlash(r.Saved))}}); err != nil {
+			return err
+		}
+		rep.Restored = append(rep.Restored, "defaults "+r.Key)
+	case "printer":
+		if _, err := run.Run(ctx, Command{Name: "lpadmin", Args: []string{"-x", r.Key}}); err != nil {
+			return err
+		}
+		rep.Removed = append(rep.Removed, "printer "+r.Key)
+	case "printer-default":
+		if r.Key != "" {
+			if _, err := run.Run(ctx, Command{Name: "lpadmin", Args: []string{"-d", r.Key}}); err != nil {
+				return err
+			}
+		}
+		rep.Restored = append(rep.Restored, "default printer "+r.Key)
+	default:
+		return fmt.Errorf("unknown undo record %q", r.Op)
+	}
+	_ = home
+	return nil
+}
