@@ -12,6 +12,7 @@ import (
 
 	"github.com/cabinetbackup/cabinet/repo/backend"
 	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
 	"github.com/cabinetbackup/cabinet/repo/index"
 	"github.com/cabinetbackup/cabinet/repo/pack"
 )
@@ -257,7 +258,7 @@ func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]by
 
 // DecodeBlob opens and decodes a sealed blob read from loc.
 func (r *Repository) DecodeBlob(id blob.ID, loc index.Location, sealed, dst []byte) ([]byte, error) {
-	plain, err := r.key.Open(sealed[:0], sealed)
+	plain, err := r.key.Open(sealed[crypto.NonceSize:crypto.NonceSize], sealed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s blob %s in cabinet %s: %v", ErrDamaged, loc.Type, id.Short(), loc.Pack, err)
 	}

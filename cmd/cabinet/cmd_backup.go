@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"os/user"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cabinetbackup/cabinet/engine"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+func newBackupCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "backup",
+		Usage:     "back up files and folders as a new session",
+		ArgsUsage: "PATH...",
+		Description: `Backs up the named paths as one session of this device. Files whose
+size, times, mode and inode match the register (a local cache of the last
+session) are not read again. Unreadable files are reported as warnings;
+the session then completes "with warnings" and the exit code is 3.
+
+Example:
+  cabinet backup --tag daily --exclude '*.tmp' ~/Documents ~/Pictures
+
+` + exitCodesHelp,
+		Flags: []cli.Flag{
+			deviceFlag(),
+			&cli.StringSliceFlag{Name: "tag", Usage: "add `TAG` to the session (repeatable)"},
+			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path)"},
+			&cli.IntFlag{Name: "readers", Usage: "files read at once", Value: 2, Hidden: true},
+		},
+		Action: runBackup,
+	}
+}
+
+func runBackup(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return usagef("backup needs at least one PATH")
+	}
+	r, err := openRepository(c)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	jsonOut := flagBool(c, "json")
+	pv := newProgressView(flagBool(c, "quiet") || (jsonOut && !isTerminal()))
+	s, err := engine.Backup(c.Context, r, engine.BackupOptions{
+		Device:      deviceName(c),
+		Paths:       c.Args().Slice(),
+		Tags:        c.StringSlice("tag"),
+		Excludes:    c.StringSlice("exclude"),
+		User:        currentUserName(),
+		RegisterDir: r.CacheDir(),
+		Readers:     c.Int("readers"),
+		Warn:        warnPrinter(""),
+		Progress: func(p engine.Progress) {
+			if p.Stage == "scanning" {
+				pv.update(fmt.Sprintf("scanning: %d files", p.FilesScanned), p.BytesScanned, p.BytesScanned)
+				return
+			}
+			pv.update(fmt.Sprintf("%d/%d files", p.FilesDone, p.FilesTotal), p.BytesDone, p.BytesTotal)
+		},
+		ProgressEvery: 200 * time.Millisecond,
+	})
+	pv.finish()
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		if err := printJSON(sessionJSON(s, time.Local)); err != nil {
+			return err
+		}
+	} else {
+		sm := s.Summary
+		fmt.Printf("session %s of %s saved (%s)\n", s.ShortID(), s.Device, s.Time.Local().Format(snapshot.TimeLayout))
+		fmt.Printf("files: %d new, %d changed, %d unchanged; %s read, %s added to the repository in %.1fs\n",
+			sm.FilesNew, sm.FilesChanged, sm.FilesUnchanged, humanBytes(sm.BytesRead), humanBytes(sm.BytesAdded), sm.DurationSecs)
+	}
+	if s.Status == snapshot.StatusCompletedWithWarnings {
+		fmt.Fprintf(os.Stderr, "cabinet: session completed with %d warnings (see above)\n", s.Summary.Warnings)
+		return errWarnings
+	}
+	return nil
+}
+
+func currentUserName() string {
+	if u, err := user.Current(); err == nil {
+		return u.Username
+	}
+	return os.Getenv("USER")
+}
+
+// sessionJSON is the JSON form of a session shown by backup and sessions.
+func sessionJSON(s *snapshot.Session, loc *time.Location) map[string]any {
+	return map[string]any{
+		"id": s.ID(), "short_id": s.ShortID(), "device": s.Device, "user": s.User, "hostname": s.Hostname,
+		"os": s.OS, "arch": s.Arch, "source": s.Source, "time": s.Time, "time_name": s.Time.In(loc).Format(snapshot.TimeLayout),
+		"paths": s.Paths, "tags": s.Tags, "parent": s.Parent, "status": s.Status, "archived": s.Archived,
+		"tree": s.Tree.String(), "summary": s.Summary,
+	}
+}

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cabinetbackup/cabinet/repo"
+)
+
+func newKeyCommand() *cli.Command {
+	newPw := &cli.StringFlag{Name: "new-password-file", Usage: "read the new password from `FILE` (default: prompt)"}
+	return &cli.Command{
+		Name:  "key",
+		Usage: "manage the passwords that open the repository",
+		Description: `Several passwords can open one repository: each wraps the same master key.
+
+Examples:
+  cabinet key add --new-password-file ~/second-pw
+  cabinet key list
+  cabinet key remove 3f9a2c1b
+  cabinet key passwd --new-password-file ~/new-pw
+
+` + exitCodesHelp,
+		Subcommands: []*cli.Command{
+			{Name: "add", Usage: "add a password", Flags: []cli.Flag{newPw}, Action: runKeyAdd,
+				Description: "Example:\n  cabinet key add --new-password-file ~/second-pw"},
+			{Name: "list", Usage: "list the keys", Action: runKeyList,
+				Description: "Example:\n  cabinet key list --json"},
+			{Name: "remove", Usage: "remove a key by ID", ArgsUsage: "ID", Action: runKeyRemove,
+				Description: "Example:\n  cabinet key remove 3f9a2c1b"},
+			{Name: "passwd", Usage: "change the password in use", Flags: []cli.Flag{newPw}, Action: runKeyPasswd,
+				Description: "Example:\n  cabinet key passwd --new-password-file ~/new-pw"},
+		},
+	}
+}
+
+func newPassword(c *cli.Context) ([]byte, error) {
+	if f := c.String("new-password-file"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read new password: %w", err)
+		}
+		return trimPassword(data, "new password file "+f)
+	}
+	if !isTerminal() {
+		return nil, usagef("give the new password with --new-password-file")
+	}
+	// password() prompts twice when creating.
+	return password(&cli.Context{Context: c.Context}, false, true)
+}
+
+func keyOptions() repo.KeyOptions {
+	host, _ := os.Hostname()
+	return repo.KeyOptions{Hostname: host, Username: currentUserName(), Now: time.Now()}
+}
+
+func runKeyAdd(c *cli.Context) error {
+	r, err := openRepository(c)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	pw, err := newPassword(c)
+	if err != nil {
+		return err
+	}
+	id, err := r.AddKey(c.Context, pw, keyOptions())
+	if err != nil {
+		return err
+	}
+	if flagBool(c, "json") {
+		return printJSON(map[string]string{"added": id})
+	}
+	fmt.Printf("added key %s\n", id[:8])
+	return nil
+}
+
+func runKeyList(c *cli.Context) error {
+	r, err := openRepository(c)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	keys, err := r.Keys(c.Context)
+	if err != nil {
+		return err
+	}
+	if flagBool(c, "json") {
+		return printJSON(keys)
+	}
+	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, " \tID\tUSER\tHOST\tCREATED")
+	for _, k := range keys {
+		cur := " "
+		if k.Current {
+			cur = "*"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cur, k.ID[:8], k.Username, k.Hostname, k.Created.Local().Format("2006-01-02 15:04:05"))
+	}
+	return tw.Flush()
+}
+
+func runKeyRemove(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("key remove needs the key ID (see 'cabinet key list')")
+	}
+	r, err := openRepository(c)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	id, err := r.RemoveKey(c.Context, c.Args().First())
+	if err != nil {
+		return err
+	}
+	if flagBool(c, "json") {
+		return printJSON(map[string]string{"removed": id})
+	}
+	fmt.Printf("removed key %s\n", id[:8])
+	return nil
+}
+
+func runKeyPasswd(c *cli.Context) error {
+	r, err := openRepository(c)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	pw, err := newPassword(c)
+	if err != nil {
+		return err
+	}
+	id, err := r.ChangePassword(c.Context, pw, keyOptions())
+	if err != nil {
+		return err
+	}
+	if flagBool(c, "json") {
+		return printJSON(map[string]string{"key": id})
+	}
+	fmt.Printf("password changed; the repository now opens with key %s\n", id[:8])
+	return nil
+}

@@ -1,0 +1,107 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/cabinetbackup/cabinet/engine"
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+func newRestoreCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "restore",
+		Usage:     "restore a session, or part of it",
+		ArgsUsage: "SESSION",
+		Description: `Restores SESSION ('latest', an ID prefix, or a time as 'cabinet sessions'
+shows it, e.g. "2026-11-21 10.30.05") below --target, where the backed-up
+absolute paths are recreated (/home/ann/x goes to TARGET/home/ann/x).
+Without --target, files go back to their original locations.
+
+Example:
+  cabinet restore --target /tmp/r --include '/home/ann/Documents' latest
+
+` + exitCodesHelp,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "device", Usage: "pick the session among those of device `NAME`"},
+			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "restore below `DIR` (default: the original locations)"},
+			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "restore only paths matching `PATTERN` (repeatable)"},
+			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable)"},
+			&cli.StringFlag{Name: "overwrite", Value: engine.OverwriteIfChanged, Usage: "existing files: `never`, if-changed or always"},
+			&cli.BoolFlag{Name: "verify", Usage: "re-read every restored file and compare it with the repository"},
+			&cli.StringFlag{Name: "source", Value: snapshot.SourceFiles, Usage: "data source of the session: files or persona"},
+		},
+		Action: runRestore,
+	}
+}
+
+// findSession resolves a SESSION argument among the sessions of a device
+// (all devices when device is "") and data source.
+func findSession(c *cli.Context, r *repo.Repository, device, source, spec string) (*snapshot.Session, error) {
+	ss, err := snapshot.ListSessions(c.Context, r, device, func(err error) {
+		fmt.Fprintln(os.Stderr, "warning:", err)
+	})
+	if err != nil {
+		return nil, err
+	}
+	var picked []*snapshot.Session
+	for _, s := range ss {
+		if source == "" || s.Source == source {
+			picked = append(picked, s)
+		}
+	}
+	return snapshot.Find(picked, spec, time.Local)
+}
+
+func runRestore(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return usagef("restore needs one SESSION ('latest', an ID prefix or a session time)")
+	}
+	r, err := openRepository(c)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	s, err := findSession(c, r, c.String("device"), c.String("source"), c.Args().First())
+	if err != nil {
+		return err
+	}
+	jsonOut := flagBool(c, "json")
+	pv := newProgressView(flagBool(c, "quiet") || (jsonOut && !isTerminal()))
+	stats, err := engine.Restore(c.Context, r, s, engine.RestoreOptions{
+		Target:    c.String("target"),
+		Include:   c.StringSlice("include"),
+		Exclude:   c.StringSlice("exclude"),
+		Overwrite: c.String("overwrite"),
+		Verify:    c.Bool("verify"),
+		Warn:      warnPrinter(""),
+		Progress: func(p engine.RestoreProgress) {
+			pv.update(fmt.Sprintf("%d/%d files", p.FilesDone, p.FilesTotal), p.BytesDone, p.BytesTotal)
+		},
+		ProgressEvery: 200 * time.Millisecond,
+	})
+	pv.finish()
+	if err != nil {
+		return err
+	}
+	if jsonOut {
+		if err := printJSON(map[string]any{"session": s.ID(), "stats": stats}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Printf("restored session %s (%s): %d files, %d folders, %d hard links, %s; %d skipped\n",
+			s.ShortID(), s.Time.Local().Format(snapshot.TimeLayout), stats.Files, stats.Dirs, stats.Links, humanBytes(stats.Bytes), stats.Skipped)
+		if c.Bool("verify") {
+			fmt.Printf("verified %d files, %d differ\n", stats.Verified, stats.VerifyFailed)
+		}
+	}
+	if stats.Warnings > 0 {
+		fmt.Fprintf(os.Stderr, "cabinet: restore finished with %d warnings (see above)\n", stats.Warnings)
+		return errWarnings
+	}
+	return nil
+}

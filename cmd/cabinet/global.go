@@ -1,0 +1,245 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
+)
+
+func globalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "repo", Aliases: []string{"r"}, EnvVars: []string{"CABINET_REPOSITORY"}, Usage: "repository `LOCATION` (default: the embedded default repository in your data folder)"},
+		&cli.StringFlag{Name: "password-file", EnvVars: []string{"CABINET_PASSWORD_FILE"}, Usage: "read the password from `FILE`"},
+		&cli.StringFlag{Name: "password-command", EnvVars: []string{"CABINET_PASSWORD_COMMAND"}, Usage: "run `COMMAND` (with sh -c) and use its output as the password"},
+		&cli.StringFlag{Name: "cache-dir", EnvVars: []string{"CABINET_CACHE_DIR"}, Usage: "local cache and register `DIR` (default: your cache folder)"},
+		&cli.BoolFlag{Name: "json", Usage: "print machine-readable JSON"},
+		&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
+	}
+}
+
+// flag returns a global or command flag: the same flags are accepted
+// before and after the command name.
+func flagString(c *cli.Context, name string) string {
+	for _, x := range c.Lineage() {
+		if x.IsSet(name) {
+			return x.String(name)
+		}
+	}
+	return c.String(name)
+}
+
+func flagBool(c *cli.Context, name string) bool {
+	for _, x := range c.Lineage() {
+		if x.IsSet(name) && x.Bool(name) {
+			return true
+		}
+	}
+	return false
+}
+
+// dataDir is where the embedded default repository lives.
+func dataDir() (string, error) {
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LOCALAPPDATA"); d != "" {
+			return d, nil
+		}
+	case "darwin":
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, "Library", "Application Support"), nil
+		}
+	default:
+		if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+			return d, nil
+		}
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, ".local", "share"), nil
+		}
+	}
+	return "", errors.New("cannot find your data folder: name a repository with --repo or CABINET_REPOSITORY")
+}
+
+// repoLocation returns the repository path and whether it is the default one.
+func repoLocation(c *cli.Context) (string, bool, error) {
+	if loc := flagString(c, "repo"); loc != "" {
+		return loc, false, nil
+	}
+	d, err := dataDir()
+	if err != nil {
+		return "", false, err
+	}
+	return filepath.Join(d, "cabinet", "repository"), true, nil
+}
+
+// defaultPasswordFile holds the generated password of the default repository.
+func defaultPasswordFile() (string, error) {
+	d, err := dataDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(d, "cabinet", "default-repository.password"), nil
+}
+
+// password finds the password: flag or environment, then a terminal prompt,
+// then (for the default repository) its generated password file.
+func password(c *cli.Context, isDefault, creating bool) ([]byte, error) {
+	if f := flagString(c, "password-file"); f != "" {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("read password file: %w", err)
+		}
+		return trimPassword(data, "password file "+f)
+	}
+	if cmd := flagString(c, "password-command"); cmd != "" {
+		out, err := exec.CommandContext(c.Context, "sh", "-c", cmd).Output()
+		if err != nil {
+			return nil, fmt.Errorf("password command %q failed: %w", cmd, err)
+		}
+		return trimPassword(out, "password command")
+	}
+	if isDefault {
+		pf, err := defaultPasswordFile()
+		if err != nil {
+			return nil, err
+		}
+		if data, err := os.ReadFile(pf); err == nil {
+			return trimPassword(data, "password file "+pf)
+		}
+		if creating && !term.IsTerminal(int(os.Stdin.Fd())) {
+			return generateDefaultPassword(pf)
+		}
+	}
+	if term.IsTerminal(int(os.Stdin.Fd())) {
+		fmt.Fprint(os.Stderr, "repository password: ")
+		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		if creating {
+			fmt.Fprint(os.Stderr, "repeat the password: ")
+			again, err := term.ReadPassword(int(os.Stdin.Fd()))
+			fmt.Fprintln(os.Stderr)
+			if err != nil {
+				return nil, err
+			}
+			if !bytes.Equal(pw, again) {
+				return nil, errors.New("the passwords differ: try again")
+			}
+		}
+		return trimPassword(pw, "password")
+	}
+	return nil, usagef("no password given: set CABINET_PASSWORD_FILE or CABINET_PASSWORD_COMMAND, or use --password-file")
+}
+
+// generateDefaultPassword creates a random password for the default
+// repository and keeps it (mode 0600) beside it.
+func generateDefaultPassword(pf string) ([]byte, error) {
+	var raw [24]byte
+	if _, err := rand.Read(raw[:]); err != nil {
+		return nil, err
+	}
+	pw := []byte(base64.RawURLEncoding.EncodeToString(raw[:]))
+	if err := os.MkdirAll(filepath.Dir(pf), 0o700); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(pf, append(pw, '\n'), 0o600); err != nil {
+		return nil, fmt.Errorf("save the default repository's password: %w", err)
+	}
+	return pw, nil
+}
+
+func trimPassword(data []byte, what string) ([]byte, error) {
+	pw := bytes.TrimRight(data, "\r\n")
+	if len(pw) == 0 {
+		return nil, fmt.Errorf("%s is empty", what)
+	}
+	return pw, nil
+}
+
+// cacheDir returns the local cache and register folder.
+func cacheDir(c *cli.Context) string {
+	if d := flagString(c, "cache-dir"); d != "" {
+		return d
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "cabinet")
+	}
+	return ""
+}
+
+// openRepository opens the repository the flags and environment name.
+func openRepository(c *cli.Context) (*repo.Repository, error) {
+	loc, isDefault, err := repoLocation(c)
+	if err != nil {
+		return nil, err
+	}
+	be := local.New(loc)
+	// Refuse a missing repository or an unknown version before asking for a password.
+	if _, err := repo.ReadConfig(c.Context, be); err != nil {
+		if errors.Is(err, repo.ErrNoRepository) && isDefault {
+			return nil, fmt.Errorf("%w: the default repository %s does not exist yet", repo.ErrNoRepository, loc)
+		}
+		return nil, err
+	}
+	pw, err := password(c, isDefault, false)
+	if err != nil {
+		return nil, err
+	}
+	r, err := repo.Open(c.Context, be, pw, repo.Options{CacheDir: cacheDir(c)})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", loc, err)
+	}
+	return r, nil
+}
+
+// deviceName is --device, or CABINET_DEVICE, or the host name.
+func deviceName(c *cli.Context) string {
+	if d := flagString(c, "device"); d != "" {
+		return d
+	}
+	if d := os.Getenv("CABINET_DEVICE"); d != "" {
+		return d
+	}
+	h, _ := os.Hostname()
+	return h
+}
+
+func deviceFlag() cli.Flag {
+	return &cli.StringFlag{Name: "device", EnvVars: []string{"CABINET_DEVICE"}, Usage: "device `NAME` (default: the host name)"}
+}
+
+// printJSON writes v as indented JSON on standard output.
+func printJSON(v any) error {
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func isTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
+
+
+// warnPrinter prints per-file warnings on standard error.
+func warnPrinter(prefix string) func(string, error) {
+	return func(path string, err error) {
+		msg := err.Error()
+		if !strings.Contains(msg, path) {
+			msg = path + ": " + msg
+		}
+		fmt.Fprintf(os.Stderr, "warning: %s%s\n", prefix, msg)
+	}
+}

@@ -1,0 +1,120 @@
+// Command cabinet backs up files and settings into a deduplicated,
+// compressed, encrypted repository, restores them, and mounts every backup
+// session read-only.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"runtime/pprof"
+	"syscall"
+
+	"github.com/urfave/cli/v2"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "0.1.0-dev"
+
+func main() {
+	os.Exit(run(os.Args))
+}
+
+func run(args []string) int {
+	stopProfile := startProfiles()
+	defer stopProfile()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	app := newApp()
+	err := app.RunContext(ctx, args)
+	if err == nil {
+		return exitOK
+	}
+	if ctx.Err() != nil && !errors.Is(err, errWarnings) {
+		fmt.Fprintln(os.Stderr, "cabinet: interrupted; the repository is consistent, run the command again to continue")
+		return exitInterrupted
+	}
+	code, msg := describeError(err)
+	if msg != "" {
+		fmt.Fprintln(os.Stderr, "cabinet: "+msg)
+	}
+	return code
+}
+
+func newApp() *cli.App {
+	app := &cli.App{
+		Name:    "cabinet",
+		Usage:   "back up files and settings; restore them; mount every session read-only",
+		Version: version,
+		Flags:   globalFlags(),
+		Commands: []*cli.Command{
+			newInitCommand(),
+			newBackupCommand(),
+			newSessionsCommand(),
+			newRestoreCommand(),
+			newCheckCommand(),
+			newKeyCommand(),
+			newVersionCommand(),
+		},
+		ExitErrHandler:  func(*cli.Context, error) {},
+		HideHelpCommand: true,
+		Description:     exitCodesHelp,
+		OnUsageError:    onUsageError,
+	}
+	for _, c := range app.Commands {
+		addCommonFlags(c)
+	}
+	return app
+}
+
+// addCommonFlags lets the global flags also follow the command name
+// ("cabinet backup --repo X"), as scripts and the benchmark write them.
+func addCommonFlags(c *cli.Command) {
+	have := map[string]bool{}
+	for _, f := range c.Flags {
+		for _, n := range f.Names() {
+			have[n] = true
+		}
+	}
+	for _, f := range globalFlags() {
+		if !have[f.Names()[0]] {
+			c.Flags = append(c.Flags, f)
+		}
+	}
+	c.OnUsageError = onUsageError
+	for _, sc := range c.Subcommands {
+		addCommonFlags(sc)
+	}
+}
+
+func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
+	return usagef("%v", err)
+}
+
+// startProfiles writes CPU and heap profiles when CABINET_CPUPROFILE or
+// CABINET_MEMPROFILE name files (used by make bench-profile).
+func startProfiles() func() {
+	var stops []func()
+	if p := os.Getenv("CABINET_CPUPROFILE"); p != "" {
+		if f, err := os.Create(p); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+			}
+		}
+	}
+	if p := os.Getenv("CABINET_MEMPROFILE"); p != "" {
+		stops = append(stops, func() {
+			if f, err := os.Create(p); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		})
+	}
+	return func() {
+		for _, s := range stops {
+			s()
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+)
+
+// progressView shows a bar on a terminal and a quiet line every few
+// seconds otherwise.
+type progressView struct {
+	quiet    bool
+	terminal bool
+	mu       sync.Mutex
+	bar      *progressbar.ProgressBar
+	last     time.Time
+	every    time.Duration
+}
+
+func newProgressView(quiet bool) *progressView {
+	return &progressView{quiet: quiet, terminal: isTerminal(), every: 5 * time.Second}
+}
+
+// update shows done of total bytes with a description (files, stage).
+func (p *progressView) update(desc string, done, total int64) {
+	if p.quiet {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.terminal {
+		if p.bar == nil {
+			p.bar = progressbar.NewOptions64(total,
+				progressbar.OptionSetWriter(os.Stderr),
+				progressbar.OptionShowBytes(true),
+				progressbar.OptionSetPredictTime(true),
+				progressbar.OptionSetWidth(30),
+				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionClearOnFinish(),
+				progressbar.OptionFullWidth(),
+			)
+		}
+		if p.bar.GetMax64() != total {
+			p.bar.ChangeMax64(total)
+		}
+		p.bar.Describe(desc)
+		p.bar.Set64(done)
+		return
+	}
+	if time.Since(p.last) < p.every {
+		return
+	}
+	p.last = time.Now()
+	pct := 0.0
+	if total > 0 {
+		pct = 100 * float64(done) / float64(total)
+	}
+	fmt.Fprintf(os.Stderr, "%s, %s of %s (%.0f%%)\n", desc, humanBytes(done), humanBytes(total), pct)
+}
+
+func (p *progressView) finish() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
+	}
+}
+
+func humanBytes(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

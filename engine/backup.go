@@ -1,0 +1,714 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/chunker"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+type blobID = blob.ID
+
+// BackupOptions describe one backup session.
+type BackupOptions struct {
+	Device   string
+	Source   string   // snapshot.SourceFiles (default) or SourcePersona
+	Paths    []string // what to back up
+	Tags     []string
+	Excludes []string // patterns, see Match
+	// RootIsPath makes the session's root tree the single path itself
+	// instead of the tree of absolute paths (persona sessions).
+	RootIsPath bool
+	Hostname   string
+	User       string
+	// RegisterDir holds the register; "" backs up without one (every file is read).
+	RegisterDir string
+	// Readers is the number of files read at once (default 2); Workers the
+	// number of slice workers (default GOMAXPROCS).
+	Readers, Workers int
+	Now             func() time.Time
+	// Progress is called about every ProgressEvery with the running totals.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+	// Warn is called for every file that could not be read; the session
+	// goes on and ends "completed with warnings".
+	Warn func(path string, err error)
+}
+
+// Progress is a running view of a session.
+type Progress struct {
+	Stage          string // "scanning" or "processing"
+	FilesScanned   int64
+	BytesScanned   int64
+	FilesTotal     int64 // estimate known after scanning
+	BytesTotal     int64
+	FilesDone      int64
+	BytesDone      int64
+	BytesToProcess int64
+	BytesProcessed int64
+	Elapsed        time.Duration
+}
+
+func (o *BackupOptions) applyDefaults() {
+	if o.Source == "" {
+		o.Source = snapshot.SourceFiles
+	}
+	if o.Readers <= 0 {
+		o.Readers = 2
+	}
+	if o.Workers <= 0 {
+		o.Workers = runtime.GOMAXPROCS(0)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.ProgressEvery <= 0 {
+		o.ProgressEvery = time.Second
+	}
+	if o.Warn == nil {
+		o.Warn = func(string, error) {}
+	}
+	if o.Hostname == "" {
+		o.Hostname, _ = os.Hostname()
+	}
+	if o.Device == "" {
+		o.Device = o.Hostname
+	}
+}
+
+// dirNode is a directory being assembled during a backup.
+type dirNode struct {
+	node     snapshot.Node
+	mu       sync.Mutex
+	files    []*fileNode
+	children []*dirNode
+	others   []snapshot.Node // symlinks, devices, ...
+}
+
+// fileNode is a regular file; pending files are read in processing.
+type fileNode struct {
+	node    snapshot.Node
+	path    string
+	fp      fingerprint
+	pending bool
+	changed bool // in the register but different
+	failed  bool
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+}
+
+type backupRun struct {
+	r     *repo.Repository
+	o     BackupOptions
+	reg   *register
+	start time.Time
+	names *idNames
+
+	filesScanned, bytesScanned                       atomic.Int64
+	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64
+	filesNew, filesChanged, filesUnchanged, dirs     atomic.Int64
+	bytesRead, warnings                              atomic.Int64
+	stage                                            atomic.Value
+
+	pending   []*fileNode
+	pendingMu sync.Mutex
+}
+
+// Backup runs one backup session and returns the stored session.
+// Unreadable files are reported through Warn and counted in the summary;
+// the session status then says "completed with warnings".
+func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot.Session, error) {
+	o.applyDefaults()
+	if len(o.Paths) == 0 {
+		return nil, errors.New("nothing to back up: name at least one path")
+	}
+	if o.RootIsPath && len(o.Paths) != 1 {
+		return nil, errors.New("a session rooted at its path takes exactly one path")
+	}
+	b := &backupRun{r: r, o: o, start: o.Now(), names: newIDNames()}
+	b.stage.Store("scanning")
+	reg, err := openRegister(o.RegisterDir, o.Device, o.Source)
+	if err != nil {
+		return nil, err
+	}
+	b.reg = reg
+	defer reg.close()
+	if err := r.LoadIndex(ctx); err != nil {
+		return nil, err
+	}
+	var parent *snapshot.Session
+	if prev, err := snapshot.ListSessions(ctx, r, o.Device, nil); err == nil {
+		for i := len(prev) - 1; i >= 0; i-- {
+			if prev[i].Source == o.Source {
+				parent = prev[i]
+				break
+			}
+		}
+	}
+
+	stopProgress := b.reportProgress(ctx)
+	defer stopProgress()
+
+	// Stage 1: scanning.
+	abs := make([]string, len(o.Paths))
+	for i, p := range o.Paths {
+		a, err := filepath.Abs(p)
+		if err != nil {
+			return nil, fmt.Errorf("backup path %s: %w", p, err)
+		}
+		if _, err := os.Lstat(a); err != nil {
+			return nil, fmt.Errorf("backup path %s: %w", p, err)
+		}
+		abs[i] = a
+	}
+	root := &dirNode{node: snapshot.Node{Type: snapshot.TypeDir, Mode: 0o755}}
+	if o.RootIsPath {
+		fi, err := os.Lstat(abs[0])
+		if err != nil {
+			return nil, err
+		}
+		if !fi.IsDir() {
+			return nil, fmt.Errorf("backup path %s is not a folder", abs[0])
+		}
+		root.node = b.nodeFromInfo("", abs[0], fi)
+		if err := b.scanTree(ctx, abs[0], root); err != nil {
+			return nil, err
+		}
+	} else {
+		for _, a := range abs {
+			if err := b.scanPath(ctx, root, a); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	// Stage 2: processing, most recently changed first.
+	b.stage.Store("processing")
+	sort.Slice(b.pending, func(i, j int) bool { return b.pending[i].node.ModTime > b.pending[j].node.ModTime })
+	var rootID blob.ID
+	stats, err := r.Write(ctx, func(ctx context.Context, w *repo.Writer) error {
+		if err := b.process(ctx, w); err != nil {
+			return err
+		}
+		var err error
+		rootID, err = b.saveDir(ctx, w, root)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	status := snapshot.StatusCompleted
+	if b.warnings.Load() > 0 {
+		status = snapshot.StatusCompletedWithWarnings
+	}
+	user := o.User
+	if user == "" {
+		user = currentUser()
+	}
+	s := &snapshot.Session{
+		Device: o.Device, User: user, Hostname: o.Hostname, OS: runtime.GOOS, Arch: runtime.GOARCH,
+		Source: o.Source, Time: b.start, Paths: abs, Tags: o.Tags, Status: status, Tree: rootID,
+		Summary: snapshot.Summary{
+			FilesNew: b.filesNew.Load(), FilesChanged: b.filesChanged.Load(), FilesUnchanged: b.filesUnchanged.Load(),
+			Dirs: b.dirs.Load(), TotalFiles: b.filesScanned.Load(), TotalBytes: b.bytesScanned.Load(),
+			BytesRead: b.bytesRead.Load(), BytesAdded: stats.Stored, BlobsAdded: stats.Blobs,
+			Warnings: b.warnings.Load(), DurationSecs: o.Now().Sub(b.start).Seconds(),
+		},
+	}
+	if parent != nil {
+		s.Parent = parent.ID()
+	}
+	if err := snapshot.SaveSession(ctx, r, s); err != nil {
+		return nil, err
+	}
+	b.updateRegister()
+	return s, nil
+}
+
+func (b *backupRun) reportProgress(ctx context.Context) func() {
+	if b.o.Progress == nil {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(b.o.ProgressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				b.o.Progress(b.progress())
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		wg.Wait()
+		b.o.Progress(b.progress())
+	}
+}
+
+func (b *backupRun) progress() Progress {
+	return Progress{
+		Stage:        b.stage.Load().(string),
+		FilesScanned: b.filesScanned.Load(), BytesScanned: b.bytesScanned.Load(),
+		FilesTotal: b.filesScanned.Load(), BytesTotal: b.bytesScanned.Load(),
+		FilesDone: b.filesDone.Load(), BytesDone: b.bytesDone.Load(),
+		BytesToProcess: b.bytesQueue.Load(), BytesProcessed: b.bytesProcessed.Load(),
+		Elapsed: b.o.Now().Sub(b.start),
+	}
+}
+
+func (b *backupRun) warn(path string, err error) {
+	b.warnings.Add(1)
+	b.o.Warn(path, err)
+}
+
+// scanPath adds the absolute path a (and the folders leading to it) to root.
+func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error {
+	parts := splitPath(a)
+	d := root
+	cur := volumeRoot(a)
+	for i, name := range parts {
+		cur = filepath.Join(cur, name)
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return fmt.Errorf("backup path %s: %w", cur, err)
+		}
+		last := i == len(parts)-1
+		if !last || fi.IsDir() {
+			child := d.childDir(name)
+			if child == nil {
+				child = &dirNode{node: b.nodeFromInfo(name, cur, fi)}
+				d.children = append(d.children, child)
+			}
+			if last {
+				return b.scanTree(ctx, cur, child)
+			}
+			d = child
+			continue
+		}
+		b.addEntry(d, name, cur, fi)
+	}
+	if len(parts) == 0 { // backing up "/" itself
+		return b.scanTree(ctx, cur, root)
+	}
+	return nil
+}
+
+func (d *dirNode) childDir(name string) *dirNode {
+	for _, c := range d.children {
+		if c.node.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// scanTree scans the folder at path into d, fanning sub-folders out to
+// other goroutines while the walker limit allows.
+func (b *backupRun) scanTree(ctx context.Context, path string, d *dirNode) error {
+	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
+	var wg sync.WaitGroup
+	var firstErr error
+	var errMu sync.Mutex
+	var walk func(path string, d *dirNode)
+	walk = func(path string, d *dirNode) {
+		if ctx.Err() != nil {
+			return
+		}
+		subdirs, err := b.scanDir(path, d)
+		if err != nil {
+			errMu.Lock()
+			if firstErr == nil {
+				firstErr = err
+			}
+			errMu.Unlock()
+			return
+		}
+		for _, s := range subdirs {
+			select {
+			case sem <- struct{}{}:
+				wg.Add(1)
+				go func(s *dirNode, p string) {
+					defer func() { <-sem; wg.Done() }()
+					walk(p, s)
+				}(s, filepath.Join(path, s.node.Name))
+			default:
+				walk(filepath.Join(path, s.node.Name), s)
+			}
+		}
+	}
+	walk(path, d)
+	wg.Wait()
+	if firstErr != nil {
+		return firstErr
+	}
+	return ctx.Err()
+}
+
+// scanDir lists one folder, stats its entries and checks files against the
+// register. It returns the sub-folders to walk.
+func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
+	b.dirs.Add(1)
+	f, err := os.Open(path)
+	if err != nil {
+		b.warn(path, err)
+		return nil, nil
+	}
+	names, err := f.Readdirnames(-1)
+	f.Close()
+	if err != nil {
+		b.warn(path, err)
+		return nil, nil
+	}
+	sort.Strings(names)
+	var tx *bolt.Tx
+	if b.reg != nil {
+		if tx, err = b.reg.db.Begin(false); err == nil {
+			defer tx.Rollback()
+		}
+	}
+	var subdirs []*dirNode
+	for _, name := range names {
+		full := filepath.Join(path, name)
+		if b.excluded(full, name) {
+			continue
+		}
+		fi, err := os.Lstat(full)
+		if err != nil {
+			if !errors.Is(err, os.ErrNotExist) {
+				b.warn(full, err)
+			}
+			continue
+		}
+		if fi.IsDir() {
+			c := &dirNode{node: b.nodeFromInfo(name, full, fi)}
+			d.children = append(d.children, c)
+			subdirs = append(subdirs, c)
+			continue
+		}
+		b.addEntryTx(tx, d, name, full, fi)
+	}
+	return subdirs, nil
+}
+
+func (b *backupRun) addEntry(d *dirNode, name, full string, fi os.FileInfo) {
+	var tx *bolt.Tx
+	if b.reg != nil {
+		if t, err := b.reg.db.Begin(false); err == nil {
+			tx = t
+			defer t.Rollback()
+		}
+	}
+	b.addEntryTx(tx, d, name, full, fi)
+}
+
+func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os.FileInfo) {
+	n := b.nodeFromInfo(name, full, fi)
+	if n.Type != snapshot.TypeFile {
+		if n.Type == snapshot.TypeSymlink {
+			target, err := os.Readlink(full)
+			if err != nil {
+				b.warn(full, err)
+				return
+			}
+			n.Target = target
+		}
+		d.others = append(d.others, n)
+		return
+	}
+	f := &fileNode{node: n, path: full, fp: fingerprintOf(fi)}
+	b.filesScanned.Add(1)
+	b.bytesScanned.Add(fi.Size())
+	if tx != nil {
+		if v := tx.Bucket(registerBucket).Get([]byte(full)); v != nil {
+			var cached snapshot.Node
+			fp, ok := decodeRegisterValue(v, &cached)
+			if ok && fp == f.fp && b.allIndexed(cached.Content) {
+				f.node.Content, f.node.Sizes = cached.Content, cached.Sizes
+				b.filesUnchanged.Add(1)
+				b.filesDone.Add(1)
+				b.bytesDone.Add(fi.Size())
+				d.files = append(d.files, f)
+				return
+			}
+			f.changed = true
+		}
+	}
+	f.pending = true
+	b.bytesQueue.Add(fi.Size())
+	d.files = append(d.files, f)
+	b.pendingMu.Lock()
+	b.pending = append(b.pending, f)
+	b.pendingMu.Unlock()
+}
+
+func (b *backupRun) allIndexed(ids []blob.ID) bool {
+	idx := b.r.Index()
+	for _, id := range ids {
+		if !idx.Has(id) {
+			return false
+		}
+	}
+	return true
+}
+
+func (b *backupRun) excluded(full, name string) bool {
+	for _, p := range b.o.Excludes {
+		if Match(p, full) {
+			return true
+		}
+	}
+	return false
+}
+
+type sliceJob struct {
+	f    *fileNode
+	i    int
+	data []byte
+}
+
+// process reads every pending file and sends its slices to the workers.
+func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
+	if len(b.pending) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cp := b.r.Chunker()
+	maxSlice := cp.Sizes().Max
+	bufs := sync.Pool{New: func() any { return make([]byte, 0, maxSlice) }}
+	jobs := make(chan sliceJob, 2*b.o.Workers)
+	files := make(chan *fileNode)
+
+	var workers sync.WaitGroup
+	for range b.o.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range jobs {
+				if ctx.Err() == nil {
+					id, _, err := w.SaveBlob(ctx, blob.Data, j.data)
+					if err != nil {
+						cancel(err)
+					}
+					j.f.mu.Lock()
+					j.f.node.Content[j.i] = id
+					j.f.mu.Unlock()
+					b.bytesProcessed.Add(int64(len(j.data)))
+				}
+				bufs.Put(j.data[:0])
+				j.f.wg.Done()
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	var finishers sync.WaitGroup
+	for range b.o.Readers {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			var cbuf []byte
+			for f := range files {
+				cbuf = b.readFile(ctx, f, cp, cbuf, &bufs, jobs)
+				finishers.Add(1)
+				go func() {
+					defer finishers.Done()
+					f.wg.Wait()
+					b.filesDone.Add(1)
+					b.bytesDone.Add(int64(f.node.Size))
+				}()
+			}
+		}()
+	}
+	go func() {
+		defer close(files)
+		for _, f := range b.pending {
+			select {
+			case files <- f:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	readers.Wait()
+	close(jobs)
+	workers.Wait()
+	finishers.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// readFile slices one file and sends the slices to the workers as they are
+// cut, so a large file never sits in memory. Content and Sizes grow under
+// f.mu while workers fill in the IDs.
+func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, cbuf []byte, bufs *sync.Pool, jobs chan<- sliceJob) []byte {
+	fh, err := os.Open(f.path)
+	if err != nil {
+		b.fileFailed(f, err)
+		return cbuf
+	}
+	defer fh.Close()
+	f.node.Content, f.node.Sizes = nil, nil
+	var total uint64
+	send := func(data []byte) bool {
+		f.mu.Lock()
+		f.node.Content = append(f.node.Content, blob.ID{})
+		f.node.Sizes = append(f.node.Sizes, uint32(len(data)))
+		i := len(f.node.Content) - 1
+		f.mu.Unlock()
+		total += uint64(len(data))
+		f.wg.Add(1)
+		select {
+		case jobs <- sliceJob{f: f, i: i, data: data}:
+			return true
+		case <-ctx.Done():
+			f.wg.Done()
+			return false
+		}
+	}
+	if f.node.Size < uint64(cp.Sizes().Min) {
+		// Small files are one slice: one read, no chunker.
+		buf := bufs.Get().([]byte)
+		n, err := io.ReadFull(fh, buf[:f.node.Size+1])
+		switch {
+		case err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
+			bufs.Put(buf)
+			b.fileFailed(f, err)
+			return cbuf
+		case n > int(f.node.Size): // grew while we read: slice it as a large file
+			bufs.Put(buf)
+			fh.Seek(0, io.SeekStart)
+			cbuf = b.chunkAll(ctx, f, fh, cp, cbuf, bufs, send)
+		case n > 0:
+			send(buf[:n])
+		default:
+			bufs.Put(buf)
+		}
+	} else {
+		cbuf = b.chunkAll(ctx, f, fh, cp, cbuf, bufs, send)
+	}
+	if f.failed {
+		return cbuf
+	}
+	f.node.Size = total
+	b.bytesRead.Add(int64(total))
+	if f.changed {
+		b.filesChanged.Add(1)
+	} else {
+		b.filesNew.Add(1)
+	}
+	return cbuf
+}
+
+// chunkAll cuts the file into slices and sends each as it is cut.
+func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, cbuf []byte, bufs *sync.Pool, send func([]byte) bool) []byte {
+	c := chunker.New(cp, fh, cbuf)
+	for {
+		if ctx.Err() != nil {
+			f.failed = true
+			return c.Buffer()
+		}
+		buf := bufs.Get().([]byte)
+		data, err := c.Next(buf)
+		if errors.Is(err, io.EOF) {
+			bufs.Put(buf)
+			return c.Buffer()
+		}
+		if err != nil {
+			bufs.Put(buf)
+			b.fileFailed(f, err)
+			return c.Buffer()
+		}
+		if !send(data) {
+			f.failed = true
+			return c.Buffer()
+		}
+	}
+}
+
+func (b *backupRun) fileFailed(f *fileNode, err error) {
+	f.failed = true
+	b.warn(f.path, err)
+}
+
+// saveDir stores the trees of d and below, children first.
+func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (blob.ID, error) {
+	t := &snapshot.Tree{Nodes: make([]snapshot.Node, 0, len(d.files)+len(d.children)+len(d.others))}
+	for _, c := range d.children {
+		id, err := b.saveDir(ctx, w, c)
+		if err != nil {
+			return id, err
+		}
+		c.node.Subtree = id
+		t.Nodes = append(t.Nodes, c.node)
+	}
+	for _, f := range d.files {
+		if f.failed {
+			continue
+		}
+		t.Nodes = append(t.Nodes, f.node)
+	}
+	t.Nodes = append(t.Nodes, d.others...)
+	t.Sort()
+	return snapshot.SaveTree(ctx, w, t)
+}
+
+// updateRegister records the files read in this session. Failures only
+// cost speed next time, so they are ignored.
+func (b *backupRun) updateRegister() {
+	if b.reg == nil || len(b.pending) == 0 {
+		return
+	}
+	b.reg.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(registerBucket)
+		for _, f := range b.pending {
+			if f.failed {
+				continue
+			}
+			fp := f.fp
+			if uint64(f.node.Size) != fp.size {
+				continue // changed while read: read it again next time
+			}
+			bk.Put([]byte(f.path), encodeRegisterValue(fp, &f.node))
+		}
+		return nil
+	})
+}
+
+// splitPath returns the components of an absolute path below its volume root.
+func splitPath(a string) []string {
+	rest := strings.TrimPrefix(filepath.ToSlash(a[len(filepath.VolumeName(a)):]), "/")
+	if rest == "" {
+		return nil
+	}
+	return strings.Split(rest, "/")
+}
+
+func volumeRoot(a string) string {
+	return filepath.VolumeName(a) + string(filepath.Separator)
+}

@@ -1,0 +1,7 @@
+//go:build !linux && !darwin && !windows
+
+package engine
+
+import "syscall"
+
+func ctimeOf(st *syscall.Stat_t) int64 { return 0 }

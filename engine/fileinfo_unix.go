@@ -1,0 +1,53 @@
+//go:build !windows
+
+package engine
+
+import (
+	"os"
+	"syscall"
+
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+func fingerprintOf(fi os.FileInfo) fingerprint {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	fp := fingerprint{size: uint64(fi.Size()), mtime: uint64(fi.ModTime().UnixNano()), mode: uint32(fi.Mode())}
+	if ok {
+		fp.ctime = uint64(ctimeOf(st))
+		fp.inode = uint64(st.Ino)
+	}
+	return fp
+}
+
+func (b *backupRun) nodeFromInfo(name, full string, fi os.FileInfo) snapshot.Node {
+	n := snapshot.Node{Name: name, Mode: modeBits(fi.Mode()), ModTime: fi.ModTime().UnixNano()}
+	switch m := fi.Mode(); {
+	case m.IsRegular():
+		n.Type = snapshot.TypeFile
+		n.Size = uint64(fi.Size())
+	case m.IsDir():
+		n.Type = snapshot.TypeDir
+	case m&os.ModeSymlink != 0:
+		n.Type = snapshot.TypeSymlink
+	case m&os.ModeCharDevice != 0:
+		n.Type = snapshot.TypeCharDevice
+	case m&os.ModeDevice != 0:
+		n.Type = snapshot.TypeDevice
+	case m&os.ModeNamedPipe != 0:
+		n.Type = snapshot.TypeFIFO
+	case m&os.ModeSocket != 0:
+		n.Type = snapshot.TypeSocket
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		n.UID, n.GID = st.Uid, st.Gid
+		n.User, n.Group = b.names.user(st.Uid), b.names.group(st.Gid)
+		if n.Type == snapshot.TypeFile && st.Nlink > 1 {
+			n.Inode, n.DeviceID, n.Links = uint64(st.Ino), uint64(st.Dev), uint32(st.Nlink)
+		}
+		if n.Type == snapshot.TypeDevice || n.Type == snapshot.TypeCharDevice {
+			n.Rdev = uint64(st.Rdev)
+		}
+	}
+	n.Xattrs = readXattrs(full)
+	return n
+}

@@ -1,0 +1,50 @@
+//go:build !windows
+
+package engine
+
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// applyMeta sets ownership (as root), mode, extended attributes and times.
+func (rr *restoreRun) applyMeta(path string, n *snapshot.Node) {
+	if os.Geteuid() == 0 {
+		if err := os.Lchown(path, int(n.UID), int(n.GID)); err != nil {
+			rr.warn(path, err)
+		}
+	}
+	if n.Type != snapshot.TypeSymlink {
+		if err := os.Chmod(path, fileMode(n.Mode)); err != nil {
+			rr.warn(path, err)
+		}
+	}
+	if len(n.Xattrs) > 0 {
+		if err := writeXattrs(path, n.Xattrs); err != nil {
+			rr.warn(path, err)
+		}
+	}
+	ts := []unix.Timespec{unix.NsecToTimespec(n.ModTime), unix.NsecToTimespec(n.ModTime)}
+	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		rr.warn(path, err)
+	}
+}
+
+func makeSpecial(path string, n *snapshot.Node) error {
+	os.Remove(path)
+	var mode uint32
+	switch n.Type {
+	case snapshot.TypeFIFO:
+		mode = unix.S_IFIFO
+	case snapshot.TypeDevice:
+		mode = unix.S_IFBLK
+	case snapshot.TypeCharDevice:
+		mode = unix.S_IFCHR
+	case snapshot.TypeSocket:
+		return nil // sockets are recreated by the programs that own them
+	}
+	return unix.Mknod(path, mode|n.Mode&0o7777, int(n.Rdev))
+}

@@ -1,0 +1,121 @@
+package engine
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// ErrBusy means another session of the same device and data source runs.
+var ErrBusy = errors.New("another session of this device and data source is running")
+
+var registerBucket = []byte("files")
+
+// register remembers, per device and data source, each file's attributes
+// and slices from the last session. It is a cache: losing it costs a full
+// read of the files, never data.
+type register struct {
+	db   *bolt.DB
+	path string
+}
+
+// fingerprint is what scanning compares to decide a file is unchanged.
+type fingerprint struct {
+	size, mtime, ctime, inode uint64
+	mode                      uint32
+}
+
+func openRegister(dir, device, source string) (*register, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("register folder %s: %w", dir, err)
+	}
+	p := filepath.Join(dir, "register-"+repo.DeviceFolder(device)+"-"+source+".db")
+	opts := &bolt.Options{Timeout: 500 * time.Millisecond, NoSync: true, NoFreelistSync: true}
+	db, err := bolt.Open(p, 0o600, opts)
+	if errors.Is(err, bolt.ErrTimeout) {
+		return nil, fmt.Errorf("%w (register %s is locked): wait for it to finish", ErrBusy, p)
+	}
+	if err != nil {
+		// A damaged cache is rebuilt from scratch.
+		os.Remove(p)
+		if db, err = bolt.Open(p, 0o600, opts); err != nil {
+			return nil, fmt.Errorf("open register %s: %w", p, err)
+		}
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(registerBucket)
+		return err
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("register %s: %w", p, err)
+	}
+	return &register{db: db, path: p}, nil
+}
+
+func (g *register) close() {
+	if g != nil {
+		g.db.Close()
+	}
+}
+
+func encodeRegisterValue(fp fingerprint, n *snapshot.Node) []byte {
+	buf := make([]byte, 0, 48+len(n.Content)*37)
+	buf = binary.AppendUvarint(buf, fp.size)
+	buf = binary.AppendUvarint(buf, fp.mtime)
+	buf = binary.AppendUvarint(buf, fp.ctime)
+	buf = binary.AppendUvarint(buf, fp.inode)
+	buf = binary.AppendUvarint(buf, uint64(fp.mode))
+	buf = binary.AppendUvarint(buf, uint64(len(n.Content)))
+	for i, id := range n.Content {
+		buf = append(buf, id[:]...)
+		buf = binary.AppendUvarint(buf, uint64(n.Sizes[i]))
+	}
+	return buf
+}
+
+// decodeRegisterValue returns the stored fingerprint and slices; ok is
+// false for anything malformed (treated as "not in the register").
+func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, ok bool) {
+	var vals [6]uint64
+	for i := range vals {
+		x, k := binary.Uvarint(v)
+		if k <= 0 {
+			return fp, false
+		}
+		vals[i] = x
+		v = v[k:]
+	}
+	fp = fingerprint{size: vals[0], mtime: vals[1], ctime: vals[2], inode: vals[3], mode: uint32(vals[4])}
+	count := vals[5]
+	if count > uint64(len(v)/33) {
+		return fp, false
+	}
+	n.Content = make([]blobID, count)
+	n.Sizes = make([]uint32, count)
+	var total uint64
+	for i := range n.Content {
+		if len(v) < 33 {
+			return fp, false
+		}
+		copy(n.Content[i][:], v[:32])
+		x, k := binary.Uvarint(v[32:])
+		if k <= 0 {
+			return fp, false
+		}
+		n.Sizes[i] = uint32(x)
+		total += x
+		v = v[32+k:]
+	}
+	return fp, total == fp.size
+}

@@ -1,0 +1,500 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// Overwrite policies for files that exist at the restore target.
+const (
+	OverwriteNever     = "never"
+	OverwriteIfChanged = "if-changed"
+	OverwriteAlways    = "always"
+)
+
+// RestoreOptions describe a restore.
+type RestoreOptions struct {
+	// Target is the folder the session's paths are restored below; "" (or
+	// "/") restores to the original locations.
+	Target    string
+	Include   []string // patterns (see Match) on the original path; none = all
+	Exclude   []string
+	Overwrite string // OverwriteNever, OverwriteIfChanged (default), OverwriteAlways
+	Verify    bool   // re-read restored files and compare with the repository
+	Workers   int
+	// Warn is called for each file or folder that could not be restored.
+	Warn func(path string, err error)
+	// Progress is called about every ProgressEvery.
+	Progress      func(RestoreProgress)
+	ProgressEvery time.Duration
+}
+
+// RestoreProgress is a running view of a restore.
+type RestoreProgress struct {
+	FilesTotal, FilesDone int64
+	BytesTotal, BytesDone int64
+}
+
+// RestoreStats summarise a restore.
+type RestoreStats struct {
+	Files        int64 `json:"files"`
+	Dirs         int64 `json:"dirs"`
+	Links        int64 `json:"links"`
+	Bytes        int64 `json:"bytes"`
+	Skipped      int64 `json:"skipped"`
+	Verified     int64 `json:"verified"`
+	Warnings     int64 `json:"warnings"`
+	VerifyFailed int64 `json:"verify_failed"`
+}
+
+type restoreFile struct {
+	node *snapshot.Node
+	path string
+	left atomic.Int32 // parts still to write
+}
+
+type restorePart struct {
+	f          *restoreFile
+	first, end int   // slice range
+	offset     int64 // file offset of the first slice
+}
+
+type restoreRun struct {
+	r     *repo.Repository
+	o     RestoreOptions
+	stats RestoreStats
+	warnN atomic.Int64
+
+	files     []*restoreFile
+	dirs      []dirMeta
+	hardlinks []hardlink
+	firstLink map[[2]uint64]string
+	total     RestoreProgress
+	filesDone atomic.Int64
+	bytesDone atomic.Int64
+}
+
+type dirMeta struct {
+	node *snapshot.Node
+	path string
+}
+
+type hardlink struct {
+	target, path string
+}
+
+// ErrUnsafePath is wrapped when a tree names an entry that would be
+// written outside the restore target.
+var ErrUnsafePath = errors.New("unsafe entry name in tree")
+
+// Restore writes session s (or the parts selected) below o.Target.
+func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o RestoreOptions) (RestoreStats, error) {
+	if o.Overwrite == "" {
+		o.Overwrite = OverwriteIfChanged
+	}
+	switch o.Overwrite {
+	case OverwriteNever, OverwriteIfChanged, OverwriteAlways:
+	default:
+		return RestoreStats{}, fmt.Errorf("unknown overwrite policy %q: use never, if-changed or always", o.Overwrite)
+	}
+	if o.Workers <= 0 {
+		o.Workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	if o.Warn == nil {
+		o.Warn = func(string, error) {}
+	}
+	target := o.Target
+	if target == "" {
+		target = string(filepath.Separator)
+	}
+	target, err := filepath.Abs(target)
+	if err != nil {
+		return RestoreStats{}, err
+	}
+	if err := r.LoadIndex(ctx); err != nil {
+		return RestoreStats{}, err
+	}
+	rr := &restoreRun{r: r, o: o, firstLink: map[[2]uint64]string{}}
+	if err := os.MkdirAll(target, 0o755); err != nil {
+		return RestoreStats{}, fmt.Errorf("restore target %s: %w", target, err)
+	}
+	if err := rr.plan(ctx, s.Tree, target, "/"); err != nil {
+		return rr.stats, err
+	}
+	stop := rr.reportProgress(ctx)
+	err = rr.writeFiles(ctx)
+	stop()
+	if err != nil {
+		return rr.stats, err
+	}
+	for _, h := range rr.hardlinks {
+		os.Remove(h.path)
+		if err := os.Link(h.target, h.path); err != nil {
+			rr.warn(h.path, err)
+			continue
+		}
+		rr.stats.Links++
+	}
+	// Folder metadata last (deepest first), so writing files does not
+	// change folder times and read-only folders can still be filled.
+	sort.Slice(rr.dirs, func(i, j int) bool { return len(rr.dirs[i].path) > len(rr.dirs[j].path) })
+	for _, d := range rr.dirs {
+		rr.applyMeta(d.path, d.node)
+	}
+	if o.Verify {
+		rr.verify(ctx)
+	}
+	rr.stats.Warnings = rr.warnN.Load()
+	return rr.stats, nil
+}
+
+func (rr *restoreRun) warn(path string, err error) {
+	rr.warnN.Add(1)
+	rr.o.Warn(path, err)
+}
+
+func (rr *restoreRun) selected(orig string, isDir bool) (take, descend bool) {
+	for _, p := range rr.o.Exclude {
+		if Match(p, orig) {
+			return false, false
+		}
+	}
+	if len(rr.o.Include) == 0 {
+		return true, true
+	}
+	for _, p := range rr.o.Include {
+		if Match(p, orig) {
+			return true, true
+		}
+		// A folder above an included path is walked into.
+		if isDir && strings.HasPrefix(filepath.ToSlash(p), strings.TrimSuffix(orig, "/")+"/") {
+			return false, true
+		}
+	}
+	// Patterns without a separator may match deeper components.
+	for _, p := range rr.o.Include {
+		if !strings.Contains(p, "/") && isDir {
+			return false, true
+		}
+	}
+	return false, false
+}
+
+// plan walks the tree and creates folders, symlinks and other nodes; files
+// are queued for writeFiles.
+func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string) error {
+	t, err := snapshot.LoadTree(ctx, rr.r, treeID)
+	if err != nil {
+		return err
+	}
+	for i := range t.Nodes {
+		n := &t.Nodes[i]
+		if err := snapshot.ValidName(n.Name); err != nil {
+			return fmt.Errorf("%w: tree %s below %s: %v; refusing to restore it", ErrUnsafePath, treeID.Short(), orig, err)
+		}
+		path := filepath.Join(dir, n.Name)
+		origPath := strings.TrimSuffix(orig, "/") + "/" + n.Name
+		take, descend := rr.selected(origPath, n.Type == snapshot.TypeDir)
+		if !take && !descend {
+			continue
+		}
+		switch n.Type {
+		case snapshot.TypeDir:
+			if err := os.Mkdir(path, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+				rr.warn(path, err)
+				continue
+			}
+			if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
+				rr.warn(path, fmt.Errorf("exists and is not a folder"))
+				continue
+			}
+			if err := rr.plan(ctx, n.Subtree, path, origPath); err != nil {
+				return err
+			}
+			if take {
+				rr.dirs = append(rr.dirs, dirMeta{node: n, path: path})
+				rr.stats.Dirs++
+			}
+		case snapshot.TypeFile:
+			if !take {
+				continue
+			}
+			if n.Links > 1 {
+				key := [2]uint64{n.DeviceID, n.Inode}
+				if first, ok := rr.firstLink[key]; ok {
+					rr.hardlinks = append(rr.hardlinks, hardlink{target: first, path: path})
+					continue
+				}
+				rr.firstLink[key] = path
+			}
+			if rr.skipExisting(path, n) {
+				rr.stats.Skipped++
+				continue
+			}
+			rr.files = append(rr.files, &restoreFile{node: n, path: path})
+			rr.total.FilesTotal++
+			rr.total.BytesTotal += int64(n.Size)
+		case snapshot.TypeSymlink:
+			if !take {
+				continue
+			}
+			if _, err := os.Lstat(path); err == nil {
+				if rr.o.Overwrite == OverwriteNever {
+					rr.stats.Skipped++
+					continue
+				}
+				os.Remove(path)
+			}
+			if err := os.Symlink(n.Target, path); err != nil {
+				rr.warn(path, err)
+				continue
+			}
+			rr.applyMeta(path, n)
+		default:
+			if take {
+				if err := makeSpecial(path, n); err != nil {
+					rr.warn(path, err)
+					continue
+				}
+				rr.applyMeta(path, n)
+			}
+		}
+	}
+	return nil
+}
+
+func (rr *restoreRun) skipExisting(path string, n *snapshot.Node) bool {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return false
+	}
+	switch rr.o.Overwrite {
+	case OverwriteNever:
+		return true
+	case OverwriteIfChanged:
+		return fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.ModTime
+	}
+	return false
+}
+
+// partSlices is how many slices one restore job writes.
+const partSlices = 16
+
+func (rr *restoreRun) writeFiles(ctx context.Context) error {
+	parts := make(chan restorePart, rr.o.Workers)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	for range rr.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for p := range parts {
+				if ctx.Err() != nil {
+					continue
+				}
+				var err error
+				buf, err = rr.writePart(ctx, p, buf)
+				if err != nil {
+					if errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) {
+						rr.warn(p.f.path, err)
+					} else {
+						cancel(fmt.Errorf("restore %s: %w", p.f.path, err))
+					}
+				}
+				if p.f.left.Add(-1) == 0 {
+					rr.finishFile(p.f)
+				}
+			}
+		}()
+	}
+	// Large files first: their parts spread over all workers.
+	sort.SliceStable(rr.files, func(i, j int) bool { return rr.files[i].node.Size > rr.files[j].node.Size })
+feed:
+	for _, f := range rr.files {
+		fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) {
+				rr.warn(f.path, err)
+				continue
+			}
+			cancel(fmt.Errorf("restore %s: %w", f.path, err))
+			break
+		}
+		// Setting the size first keeps all-zero slices as holes (sparse files).
+		err = fh.Truncate(int64(f.node.Size))
+		fh.Close()
+		if err != nil {
+			cancel(fmt.Errorf("restore %s: %w", f.path, err))
+			break
+		}
+		n := len(f.node.Content)
+		if n == 0 {
+			rr.finishFile(f)
+			continue
+		}
+		f.left.Store(int32((n + partSlices - 1) / partSlices))
+		var off int64
+		for first := 0; first < n; first += partSlices {
+			end := min(first+partSlices, n)
+			select {
+			case parts <- restorePart{f: f, first: first, end: end, offset: off}:
+			case <-ctx.Done():
+				break feed
+			}
+			for i := first; i < end; i++ {
+				off += int64(f.node.Sizes[i])
+			}
+		}
+	}
+	close(parts)
+	wg.Wait()
+	return context.Cause(ctx)
+}
+
+func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) ([]byte, error) {
+	fh, err := os.OpenFile(p.f.path, os.O_WRONLY, 0)
+	if err != nil {
+		return buf, err
+	}
+	defer fh.Close()
+	off := p.offset
+	for i := p.first; i < p.end; i++ {
+		buf, err = rr.r.LoadBlob(ctx, p.f.node.Content[i], buf)
+		if err != nil {
+			return buf, fmt.Errorf("slice %d at offset %d: %w", i, off, err)
+		}
+		if !allZero(buf) {
+			if _, err := fh.WriteAt(buf, off); err != nil {
+				return buf, err
+			}
+		}
+		off += int64(len(buf))
+		rr.bytesDone.Add(int64(len(buf)))
+	}
+	return buf, fh.Close()
+}
+
+var zeroPage [64 << 10]byte
+
+func allZero(b []byte) bool {
+	for len(b) > 0 {
+		n := min(len(b), len(zeroPage))
+		if !bytes.Equal(b[:n], zeroPage[:n]) {
+			return false
+		}
+		b = b[n:]
+	}
+	return true
+}
+
+func (rr *restoreRun) finishFile(f *restoreFile) {
+	rr.applyMeta(f.path, f.node)
+	rr.filesDone.Add(1)
+	atomic.AddInt64(&rr.stats.Files, 1)
+	atomic.AddInt64(&rr.stats.Bytes, int64(f.node.Size))
+}
+
+func (rr *restoreRun) reportProgress(ctx context.Context) func() {
+	if rr.o.Progress == nil {
+		return func() {}
+	}
+	every := rr.o.ProgressEvery
+	if every <= 0 {
+		every = time.Second
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	snap := func() RestoreProgress {
+		p := rr.total
+		p.FilesDone, p.BytesDone = rr.filesDone.Load(), rr.bytesDone.Load()
+		return p
+	}
+	go func() {
+		defer wg.Done()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				rr.o.Progress(snap())
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait(); rr.o.Progress(snap()) }
+}
+
+// verify re-reads every restored file and checks each slice's keyed hash
+// against the session's slice IDs.
+func (rr *restoreRun) verify(ctx context.Context) {
+	key := rr.r.Key()
+	var wg sync.WaitGroup
+	ch := make(chan *restoreFile)
+	for range rr.o.Workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf []byte
+			for f := range ch {
+				err := func() error {
+					fh, err := os.Open(f.path)
+					if err != nil {
+						return err
+					}
+					defer fh.Close()
+					for i, id := range f.node.Content {
+						if cap(buf) < int(f.node.Sizes[i]) {
+							buf = make([]byte, f.node.Sizes[i])
+						}
+						b := buf[:f.node.Sizes[i]]
+						if _, err := io.ReadFull(fh, b); err != nil {
+							return fmt.Errorf("slice %d: %w", i, err)
+						}
+						if key.ID(b) != id {
+							return fmt.Errorf("slice %d differs from the repository", i)
+						}
+					}
+					if n, _ := fh.Read(make([]byte, 1)); n != 0 {
+						return errors.New("file is longer than in the session")
+					}
+					return nil
+				}()
+				if err != nil {
+					atomic.AddInt64(&rr.stats.VerifyFailed, 1)
+					rr.warn(f.path, fmt.Errorf("verify: %w", err))
+				} else {
+					atomic.AddInt64(&rr.stats.Verified, 1)
+				}
+			}
+		}()
+	}
+	for _, f := range rr.files {
+		if ctx.Err() != nil {
+			break
+		}
+		ch <- f
+	}
+	close(ch)
+	wg.Wait()
+}
