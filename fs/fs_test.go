@@ -1,0 +1,244 @@
+package fs_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/fs"
+	"github.com/cabinetbackup/cabinet/fs/fstest"
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type fixture struct {
+	src, repoDir string
+	r            *repo.Repository
+	f            *fs.FS
+	clk          *clock
+	logs         *logBuf
+}
+
+type logBuf struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logBuf) Logf(format string, args ...any) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, strings.TrimSpace(sprintf(format, args...)))
+}
+
+func (l *logBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	fx := &fixture{src: filepath.Join(t.TempDir(), "src"), repoDir: t.TempDir(), logs: &logBuf{},
+		clk: &clock{t: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}}
+	fstest.MakeSource(t, fx.src, 1, 3<<20)
+	fx.r = fstest.NewRepo(t, fx.repoDir)
+	fstest.Backup(t, fx.r, "laptop", snapshot.SourceFiles, time.Date(2026, 11, 21, 10, 30, 5, 0, time.UTC), fx.src)
+	fstest.Backup(t, fx.r, "laptop", snapshot.SourceFiles, time.Date(2026, 11, 21, 10, 30, 5, 500, time.UTC), fx.src)
+	fstest.Backup(t, fx.r, "laptop", snapshot.SourcePersona, time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC), filepath.Join(fx.src, "docs"))
+	r2 := fstest.OpenRepo(t, fx.repoDir) // a fresh reader, as a mount is
+	f, err := fs.New(context.Background(), r2, fs.Options{Location: time.UTC, Now: fx.clk.Now, Logf: fx.logs.Logf, CacheSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	fx.f = f
+	return fx
+}
+
+func walk(t *testing.T, f *fs.FS, path string) fs.Node {
+	t.Helper()
+	var n fs.Node = f.Root()
+	for _, c := range strings.Split(path, "/") {
+		if c == "" {
+			continue
+		}
+		d, ok := n.(fs.Dir)
+		if !ok {
+			t.Fatalf("%s: %s is not a directory", path, c)
+		}
+		var err error
+		if n, err = d.Lookup(context.Background(), c); err != nil {
+			t.Fatalf("lookup %s: %v", path, err)
+		}
+	}
+	return n
+}
+
+func names(t *testing.T, d fs.Node) []string {
+	t.Helper()
+	ents, err := d.(fs.Dir).Readdir(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+func readAll(t *testing.T, n fs.Node) []byte {
+	t.Helper()
+	h, err := n.(fs.File).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	var out []byte
+	buf := make([]byte, 100_000)
+	for {
+		b, err := h.ReadAt(context.Background(), buf, int64(len(out)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(b) == 0 {
+			return out
+		}
+		out = append(out, b...)
+	}
+}
+
+func TestLayout(t *testing.T) {
+	fx := newFixture(t)
+	if got := strings.Join(names(t, fx.f.Root()), ","); got != "laptop" {
+		t.Fatalf("root: %s", got)
+	}
+	if got := strings.Join(names(t, walk(t, fx.f, "laptop")), ","); got != "files,persona" {
+		t.Fatalf("device: %s", got)
+	}
+	if got := strings.Join(names(t, walk(t, fx.f, "laptop/files")), ","); got != "2026-11-21 10.30.05,2026-11-21 10.30.05 (2),latest" {
+		t.Fatalf("files: %s", got)
+	}
+	l := walk(t, fx.f, "laptop/files/latest").(fs.Symlink)
+	if target, _ := l.Readlink(context.Background()); target != "2026-11-21 10.30.05 (2)" {
+		t.Fatalf("latest -> %q", target)
+	}
+	if got := strings.Join(names(t, walk(t, fx.f, "laptop/persona/2026-11-22 09.00.00")), ","); got != "a.txt,b.txt,link" {
+		t.Fatalf("persona: %s", got)
+	}
+	base := "laptop/files/2026-11-21 10.30.05" + fx.src
+	want, _ := os.ReadFile(filepath.Join(fx.src, fstest.BigFile))
+	big := walk(t, fx.f, base+"/"+fstest.BigFile)
+	if got := readAll(t, big); !bytes.Equal(got, want) {
+		t.Fatalf("big file differs (%d vs %d bytes)", len(got), len(want))
+	}
+	if a := big.Attr(); a.Size != uint64(len(want)) || a.Perm != 0o644 || a.Type != snapshot.TypeFile {
+		t.Fatalf("big attr %+v", a)
+	}
+	a, b := walk(t, fx.f, base+"/"+fstest.HardLinkA).Attr(), walk(t, fx.f, base+"/"+fstest.HardLinkB).Attr()
+	if a.Ino != b.Ino || a.Links != 2 {
+		t.Fatalf("hard links: %+v %+v", a, b)
+	}
+	other := walk(t, fx.f, "laptop/files/2026-11-21 10.30.05 (2)"+fx.src+"/"+fstest.HardLinkA).Attr()
+	if other.Ino == a.Ino {
+		t.Fatal("same inode number in two sessions")
+	}
+	if n := len(names(t, walk(t, fx.f, base+"/"+fstest.ManyDir))); n != fstest.ManyCount {
+		t.Fatalf("many: %d entries", n)
+	}
+	if walk(t, fx.f, base+"/"+fstest.RealProbe).Attr().Size == 0 {
+		t.Fatal("backed-up desktop.ini missing")
+	}
+	for _, p := range []string{".DS_Store", "laptop/files/._x", "laptop/files/desktop.ini", "laptop/nothing"} {
+		dir, name := filepath.Split(p)
+		_, err := walk(t, fx.f, dir).(fs.Dir).Lookup(context.Background(), name)
+		if !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want ErrNotExist", p, err)
+		}
+	}
+}
+
+func TestRandomReads(t *testing.T) {
+	fx := newFixture(t)
+	want, _ := os.ReadFile(filepath.Join(fx.src, fstest.BigFile))
+	n := walk(t, fx.f, "laptop/files/2026-11-21 10.30.05"+fx.src+"/"+fstest.BigFile)
+	h, _ := n.(fs.File).Open(context.Background())
+	rnd := rand.New(rand.NewSource(2))
+	buf := make([]byte, 300_000)
+	for i := 0; i < 200; i++ {
+		off := rnd.Int63n(int64(len(want)))
+		l := rnd.Intn(len(buf)) + 1
+		got, err := h.ReadAt(context.Background(), buf[:l], off)
+		if err != nil {
+			t.Fatal(err)
+		}
+		end := min(off+int64(l), int64(len(want)))
+		if !bytes.Equal(got, want[off:end]) {
+			t.Fatalf("read %d at %d: wrong bytes", l, off)
+		}
+	}
+	if _, used := fx.f.CacheStats(); used > 1<<20+256<<10 {
+		t.Fatalf("cache holds %d bytes, budget 1 MiB", used)
+	}
+}
+
+func TestNewSessionAppears(t *testing.T) {
+	fx := newFixture(t)
+	files := walk(t, fx.f, "laptop/files")
+	before := len(names(t, files))
+	w := fstest.OpenRepo(t, fx.repoDir)
+	fstest.Backup(t, w, "laptop", snapshot.SourceFiles, time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), filepath.Join(fx.src, "docs"))
+	fstest.Backup(t, w, "desktop", snapshot.SourceFiles, time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), filepath.Join(fx.src, "docs"))
+	fx.clk.Add(fs.DefaultRefresh + time.Second)
+	if after := len(names(t, files)); after != before+1 {
+		t.Fatalf("%d entries after a backup, want %d", after, before+1)
+	}
+	got := readAll(t, walk(t, fx.f, "laptop/files/2026-11-23 08.00.00"+fx.src+"/docs/a.txt"))
+	if string(got) != "hard linked\n" {
+		t.Fatalf("new session content %q", got)
+	}
+	if got := strings.Join(names(t, fx.f.Root()), ","); got != "desktop,laptop" {
+		t.Fatalf("root: %s", got)
+	}
+}
+
+func TestDamagedSlice(t *testing.T) {
+	fx := newFixture(t)
+	base := "laptop/files/2026-11-21 10.30.05" + fx.src
+	node := findNode(t, fx.r, mustSession(t, fx).Tree, strings.TrimPrefix(fx.src, "/")+"/"+fstest.DamageFile)
+	fstest.Corrupt(t, fx.r, fx.repoDir, node.Content[0])
+	h, _ := walk(t, fx.f, base+"/"+fstest.DamageFile).(fs.File).Open(context.Background())
+	if _, err := h.ReadAt(context.Background(), make([]byte, 10), 0); !errors.Is(err, repo.ErrDamaged) {
+		t.Fatalf("read of damaged slice: %v", err)
+	}
+	if !strings.Contains(fx.logs.String(), fstest.DamageFile) {
+		t.Fatalf("log does not name the file: %q", fx.logs.String())
+	}
+	// The rest still works.
+	if got := readAll(t, walk(t, fx.f, base+"/"+fstest.HardLinkA)); string(got) != "hard linked\n" {
+		t.Fatalf("other file: %q", got)
+	}
+}
+
+func mustSession(t *testing.T, fx *fixture) *snapshot.Session {
+	ss, err := snapshot.ListSessions(context.Background(), fx.r, "laptop", nil)
+	if err != nil || len(ss) == 0 {
+		t.Fatal(err)
+	}
+	return ss[0]
+}

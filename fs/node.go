@@ -1,0 +1,97 @@
+package fs
+
+import (
+	"context"
+	"errors"
+
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// Sentinel errors. Adapters map them to errno values with errors.Is.
+var (
+	// ErrNotExist: no entry of that name (ENOENT).
+	ErrNotExist = errors.New("no such file or directory")
+	// ErrNotDir: a path component is not a directory (ENOTDIR).
+	ErrNotDir = errors.New("not a directory")
+	// ErrReadOnly: the file system is read-only (EROFS).
+	ErrReadOnly = errors.New("read-only file system")
+	// ErrNotSupported: the node does not support the operation (ENOTSUP).
+	ErrNotSupported = errors.New("operation not supported")
+)
+
+// Attr are a node's attributes.
+type Attr struct {
+	Ino   uint64            // deterministic per (device, session, path); equal for hard links
+	Type  snapshot.NodeType // snapshot.TypeFile, TypeDir, TypeSymlink, ...
+	Perm  uint32            // permission bits plus setuid, setgid, sticky (07777)
+	Size  uint64
+	Links uint32 // 1, or the hard-link count of a file
+	UID   uint32
+	GID   uint32
+	Mtime int64 // Unix nanoseconds
+	Rdev  uint64
+
+	// Volatile is set on nodes that change while mounted (root, device,
+	// files, persona, latest): adapters cache them for about a second
+	// only. Everything inside a session is immutable.
+	Volatile bool
+}
+
+// Blocks returns the number of 512-byte blocks the node occupies, for du.
+func (a Attr) Blocks() uint64 { return (a.Size + 511) / 512 }
+
+// Node is one entry of the tree. Nodes are immutable values, safe for
+// concurrent use; a node implements Dir, File or Symlink according to its
+// Type (device nodes, FIFOs and sockets implement only Node).
+type Node interface {
+	Attr() Attr
+}
+
+// Entry is one directory entry.
+type Entry struct {
+	Name string
+	Node Node
+}
+
+// Dir is a directory node.
+type Dir interface {
+	Node
+	// Lookup returns the child called name, or an error wrapping
+	// ErrNotExist.
+	Lookup(ctx context.Context, name string) (Node, error)
+	// Readdir returns all entries, sorted by name (without "." and "..").
+	// The caller must not modify the returned slice.
+	Readdir(ctx context.Context) ([]Entry, error)
+}
+
+// File is a regular file node.
+type File interface {
+	Node
+	// Open returns a handle for reading.
+	Open(ctx context.Context) (Handle, error)
+}
+
+// Symlink is a symbolic link node.
+type Symlink interface {
+	Node
+	Readlink(ctx context.Context) (string, error)
+}
+
+// Handle reads an opened file. Safe for concurrent use: reads on one handle
+// may arrive concurrently and out of order.
+type Handle interface {
+	// ReadAt returns up to len(dest) bytes at off: either a sub-slice of a
+	// cached slice (no copy) or dest[:n]. The caller must not modify the
+	// returned bytes. It returns an empty result at or past the end.
+	ReadAt(ctx context.Context, dest []byte, off int64) ([]byte, error)
+	// Close releases the handle.
+	Close() error
+}
+
+// Statfs describes the file system for statfs(2).
+type Statfs struct {
+	BlockSize uint32
+	Blocks    uint64 // size of the newest sessions' data, in BlockSize units
+	Files     uint64 // entries in the newest sessions
+	NameLen   uint32
+}

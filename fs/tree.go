@@ -1,0 +1,164 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// loadedTree is a decoded tree blob shared by every folder with that ID.
+type loadedTree struct {
+	t    *snapshot.Tree
+	cost int64
+}
+
+// treeDir is a folder inside a session: a session's root or a backed-up
+// directory. Its attributes come from the parent's tree; its own tree is
+// loaded on the first Lookup or Readdir.
+type treeDir struct {
+	f        *FS
+	id       blob.ID
+	attr     Attr
+	path     string // "<device>/files/<session>/tmp/x", for messages
+	linkSeed uint64 // the session folder's inode number, seeds hard links
+
+	tree atomic.Pointer[loadedTree]
+}
+
+var _ Dir = (*treeDir)(nil)
+
+func (d *treeDir) Attr() Attr { return d.attr }
+
+func (d *treeDir) load(ctx context.Context) (*loadedTree, error) {
+	if lt := d.tree.Load(); lt != nil {
+		return lt, nil
+	}
+	lt, err := d.f.trees.get(ctx, d.id, func(ctx context.Context) (*loadedTree, error) {
+		t, err := snapshot.LoadTree(ctx, d.f.r, d.id)
+		if err != nil {
+			return nil, err
+		}
+		cost := int64(64 + 200*len(t.Nodes))
+		for i := range t.Nodes {
+			n := &t.Nodes[i]
+			cost += int64(len(n.Name) + len(n.Target) + 36*len(n.Content))
+		}
+		return &loadedTree{t: t, cost: cost}, nil
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			d.f.opts.Logf("mount: %s: %v", d.path, err)
+		}
+		return nil, fmt.Errorf("%s: %w", d.path, err)
+	}
+	d.tree.Store(lt)
+	return lt, nil
+}
+
+func (d *treeDir) Lookup(ctx context.Context, name string) (Node, error) {
+	lt, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := lt.t.Find(name)
+	if n == nil {
+		return nil, notExist(d.path, name)
+	}
+	return d.child(n), nil
+}
+
+func (d *treeDir) Readdir(ctx context.Context) ([]Entry, error) {
+	lt, err := d.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return d.entries(lt), nil
+}
+
+// entries builds the folder's entries in one allocation per node kind.
+func (d *treeDir) entries(lt *loadedTree) []Entry {
+	nodes := lt.t.Nodes
+	out := make([]Entry, len(nodes))
+	var nf, nd int
+	for i := range nodes {
+		switch nodes[i].Type {
+		case snapshot.TypeFile:
+			nf++
+		case snapshot.TypeDir:
+			nd++
+		}
+	}
+	files := make([]fileNode, 0, nf)
+	dirs := make([]treeDir, 0, nd)
+	for i := range nodes {
+		n := &nodes[i]
+		var node Node
+		switch n.Type {
+		case snapshot.TypeFile:
+			files = append(files, fileNode{dir: d, n: n, attr: d.attrOf(n)})
+			node = &files[len(files)-1]
+		case snapshot.TypeDir:
+			dirs = append(dirs, treeDir{f: d.f, id: n.Subtree, attr: d.attrOf(n), path: d.path + "/" + n.Name, linkSeed: d.linkSeed})
+			node = &dirs[len(dirs)-1]
+		default:
+			node = d.child(n)
+		}
+		out[i] = Entry{Name: n.Name, Node: node}
+	}
+	return out
+}
+
+// child returns the node of one entry of the folder's tree.
+func (d *treeDir) child(n *snapshot.Node) Node {
+	a := d.attrOf(n)
+	switch n.Type {
+	case snapshot.TypeDir:
+		return &treeDir{f: d.f, id: n.Subtree, attr: a, path: d.path + "/" + n.Name, linkSeed: d.linkSeed}
+	case snapshot.TypeFile:
+		return &fileNode{dir: d, n: n, attr: a}
+	case snapshot.TypeSymlink:
+		return &symlinkNode{target: n.Target, attr: a}
+	}
+	return &specialNode{attr: a}
+}
+
+// attrOf gives a tree entry's attributes. Directories report one link (find
+// and du must not rely on link counts of FUSE folders); hard-linked files
+// share an inode number within their session.
+func (d *treeDir) attrOf(n *snapshot.Node) Attr {
+	a := Attr{Ino: inoOf(d.attr.Ino, 'e', n.Name), Type: n.Type, Perm: n.Mode & 0o7777, Size: n.Size,
+		Links: 1, UID: n.UID, GID: n.GID, Mtime: n.ModTime, Rdev: n.Rdev}
+	switch n.Type {
+	case snapshot.TypeDir:
+		a.Size = 0
+	case snapshot.TypeSymlink:
+		a.Size = uint64(len(n.Target))
+		a.Perm = 0o777
+	case snapshot.TypeFile:
+		if n.Links > 1 {
+			a.Links = n.Links
+			if n.Inode != 0 {
+				a.Ino = hardLinkIno(d.linkSeed, n.DeviceID, n.Inode)
+			}
+		}
+	}
+	return a
+}
+
+type symlinkNode struct {
+	target string
+	attr   Attr
+}
+
+var _ Symlink = (*symlinkNode)(nil)
+
+func (l *symlinkNode) Attr() Attr                               { return l.attr }
+func (l *symlinkNode) Readlink(context.Context) (string, error) { return l.target, nil }
+
+// specialNode is a device node, FIFO or socket: attributes only.
+type specialNode struct{ attr Attr }
+
+func (s *specialNode) Attr() Attr { return s.attr }
