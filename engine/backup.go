@@ -41,7 +41,7 @@ type BackupOptions struct {
 	// Readers is the number of files read at once (default 2); Workers the
 	// number of slice workers (default GOMAXPROCS).
 	Readers, Workers int
-	Now             func() time.Time
+	Now              func() time.Time
 	// Progress is called about every ProgressEvery with the running totals.
 	Progress      func(Progress)
 	ProgressEvery time.Duration

@@ -232,7 +232,6 @@ func printJSON(v any) error {
 
 func isTerminal() bool { return term.IsTerminal(int(os.Stderr.Fd())) }
 
-
 // warnPrinter prints per-file warnings on standard error.
 func warnPrinter(prefix string) func(string, error) {
 	return func(path string, err error) {
