@@ -1,0 +1,55 @@
+# cabinet: the two commands that set up everything on a fresh Debian machine.
+#   make demo   build, then back up, list, restore, mount and apply a persona
+#               on the embedded default repository
+#   make test   install what the tests need (apt-get), then run every test
+SHELL := /bin/bash
+GO ?= go
+export PATH := $(PATH):/usr/local/go/bin
+APT_TEST_PACKAGES := fuse3 libfuse-dev gcc pkg-config dconf-cli attr
+APT_DEMO_PACKAGES := fuse3
+
+.DEFAULT_GOAL := demo
+.PHONY: demo test build deps-demo deps-test unit integration cross fuzz-seeds vet
+
+build:
+	$(GO) build -o bin/cabinet ./cmd/cabinet
+
+# apt-get only what is missing, after refreshing the lists (a new machine's may be stale).
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing:$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+endef
+
+deps-demo:
+	$(call apt_install,$(APT_DEMO_PACKAGES))
+
+deps-test:
+	$(call apt_install,$(APT_TEST_PACKAGES))
+
+demo: deps-demo build
+	./scripts/demo.sh
+
+vet:
+	$(GO) vet ./...
+
+# Every OS builds: cross-compile the binary for Windows and macOS.
+cross:
+	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
+	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
+	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
+
+# Unit tests, with the cgofuse adapter built in so its real-mount tests run.
+unit:
+	$(GO) test -count=1 -timeout 10m -tags cgofuse $$($(GO) list ./... | grep -v /integration)
+
+integration: build
+	$(GO) build -tags cgofuse -o bin/cabinet-cgofuse ./cmd/cabinet
+	CABINET_BIN=$(CURDIR)/bin/cabinet-cgofuse $(GO) test -count=1 -p 1 -timeout 15m ./integration/...
+
+test: deps-test vet cross unit integration
+
+include bench.mk
