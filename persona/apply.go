@@ -515,6 +515,9 @@ var errNotDir = errors.New("not a directory")
 // exist, or one that already holds the content (same true).
 func keepBothName(dst, sum string) (string, bool) {
 	ext := filepath.Ext(dst)
+	if ext == filepath.Base(dst) {
+		ext = "" // .bashrc (1), not " (1).bashrc"
+	}
 	stem := strings.TrimSuffix(dst, ext)
 	for n := 1; ; n++ {
 		alt := fmt.Sprintf("%s (%d)%s", stem, n, ext)
@@ -838,7 +841,7 @@ func (a *applier) planExport(ctx context.Context, p *entryPlan, x ExportRecord) 
 	switch x.Kind {
 	case ExportDconf:
 		op.data, _ = a.remap.Text(data)
-		cur, err := run.Run(ctx, Command{Name: "dconf", Args: []string{"dump", x.Key}, Env: toolEnv(a.opts.Home)})
+		cur, err := runDconf(ctx, run, a.opts.Home, nil, "dump", x.Key)
 		if err != nil {
 			return nil, fmt.Errorf("dconf dump %s: %w", x.Key, err)
 		}
@@ -955,35 +958,32 @@ func (a *applier) regExport(ctx context.Context, key string) ([]byte, error) {
 	return os.ReadFile(tmp.Name())
 }
 
-// dconfCommand runs dconf for a home. Writing goes through dconf-service
-// on the session bus; for another home than the caller's (or without a
-// session bus) a private bus is started with dbus-run-session, so the
-// service writes that home's database.
-func dconfCommand(home string, stdin []byte, args ...string) Command {
-	c := Command{Name: "dconf", Args: args, Env: toolEnv(home), Stdin: stdin}
-	cur, _ := os.UserHomeDir()
-	if os.Getenv("DBUS_SESSION_BUS_ADDRESS") == "" || filepath.Clean(cur) != filepath.Clean(home) {
-		c.Name, c.Args = "dbus-run-session", append([]string{"--", "dconf"}, args...)
-		c.Env = append(c.Env, "DBUS_SESSION_BUS_ADDRESS=")
-	}
-	return c
-}
-
 func (a *applier) applyExport(ctx context.Context, x *exportOp, owner *fileOwner) ([]Action, error) {
 	run := a.opts.Runner
 	switch x.rec.Kind {
 	case ExportDconf:
-		saved, err := a.undo.saveData(x.current)
-		if err != nil {
-			return nil, err
+		db := filepath.Join(a.opts.Home, ".config", "dconf")
+		if privateBus(a.opts.Home) {
+			// No dconf-service holds this database: undo restores the
+			// database file itself, byte for byte.
+			if _, err := a.mkdirAll(db, 0o700, owner); err != nil {
+				return nil, err
+			}
+			if err := a.undo.saveBefore(filepath.Join(db, "user")); err != nil {
+				return nil, err
+			}
+		} else {
+			saved, err := a.undo.saveData(x.current)
+			if err != nil {
+				return nil, err
+			}
+			if err := a.undo.record(undoRecord{Op: "dconf", Key: x.rec.Key, Saved: saved, Path: a.opts.Home}); err != nil {
+				return nil, err
+			}
 		}
-		if err := a.undo.record(undoRecord{Op: "dconf", Key: x.rec.Key, Saved: saved, Path: a.opts.Home}); err != nil {
-			return nil, err
-		}
-		if _, err := run.Run(ctx, dconfCommand(a.opts.Home, x.data, "load", x.rec.Key)); err != nil {
+		if _, err := runDconf(ctx, run, a.opts.Home, x.data, "load", x.rec.Key); err != nil {
 			return nil, fmt.Errorf("dconf load %s: %w", x.rec.Key, err)
 		}
-		db := filepath.Join(a.opts.Home, ".config", "dconf")
 		owner.chown(db)
 		owner.chown(filepath.Join(db, "user"))
 		return []Action{{Op: "import", Path: "dconf " + x.rec.Key}}, nil

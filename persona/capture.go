@@ -489,11 +489,6 @@ func (c *capturer) writeExport(rec *EntryRecord, i int, x Export, ext string, da
 	return nil
 }
 
-// toolEnv points per-user tools (dconf) at the captured home.
-func toolEnv(home string) []string {
-	return []string{"HOME=" + home, "XDG_CONFIG_HOME=" + filepath.Join(home, ".config")}
-}
-
 func (c *capturer) export(ctx context.Context, rec *EntryRecord, i int, x Export) error {
 	run := c.opts.Runner
 	switch x.Kind {
@@ -525,7 +520,7 @@ func (c *capturer) export(ctx context.Context, rec *EntryRecord, i int, x Export
 		}
 		return c.writeExport(rec, i, x, "plist", out)
 	case ExportDconf:
-		out, err := run.Run(ctx, Command{Name: "dconf", Args: []string{"dump", x.Key}, Env: toolEnv(c.home)})
+		out, err := runDconf(ctx, run, c.home, nil, "dump", x.Key)
 		if err != nil {
 			return fmt.Errorf("dconf dump %s: %w", x.Key, err)
 		}

@@ -346,11 +346,11 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 		}
 		rep.Restored = append(rep.Restored, r.Path)
 	case "dconf":
-		if _, err := run.Run(ctx, dconfCommand(r.Path, nil, "reset", "-f", r.Key)); err != nil {
+		if _, err := runDconf(ctx, run, r.Path, nil, "reset", "-f", r.Key); err != nil {
 			return err
 		}
 		if b := saved(); len(b) > 0 {
-			if _, err := run.Run(ctx, dconfCommand(r.Path, b, "load", r.Key)); err != nil {
+			if _, err := runDconf(ctx, run, r.Path, b, "load", r.Key); err != nil {
 				return err
 			}
 		}
