@@ -16,18 +16,24 @@ _bench_default_goal := $(.DEFAULT_GOAL)
 
 SHARED_BENCH ?= ../shared/bench
 BENCH_TOOLS ?= restic borg cabinet
+GO ?= go
 BENCH_APT_PACKAGES ?= restic borgbackup linux-source-6.1 time fuse3 openssl xz-utils python3
 export SHARED_BENCH BENCH_TOOLS
 
 .PHONY: bench bench-quick bench-scale bench-profile bench-deps bench-cabinet
 
 bench-cabinet:
-	go build -o bin/cabinet ./cmd/cabinet
+	$(GO) build -o bin/cabinet ./cmd/cabinet
 
-# apt-get update first, non-interactive; the corpus scripts pin linux-source-6.1 themselves
+# apt-get update first, non-interactive; only when a package is missing (the corpus scripts
+# pin linux-source-6.1 themselves)
 bench-deps:
-	DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_APT_PACKAGES) >/dev/null
+	@missing=""; for p in $(BENCH_APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  echo "bench: installing$$missing"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq $$missing >/dev/null; \
+	fi
 
 bench: bench-cabinet bench-deps
 	QUICK=0 bench/run.sh
