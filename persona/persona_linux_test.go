@@ -271,4 +271,3 @@ func checkApplied(t *testing.T, oldHome, newHome string, haveDconf bool) {
 		containsAll(t, "dconf of the new home", string(out), "gtk-theme='Adwaita-dark'", "file://"+newHome+"/Pictures/wall.jpg")
 	}
 }
-

@@ -29,7 +29,7 @@ type Remapper struct {
 	hostTo   string
 }
 
-type pair struct{ from, to string }
+type pair struct{ from, to, url string } // url: to inside a file:// URL
 
 // NewRemapper returns a Remapper for one persona. family is the OS family
 // of both sides (compatibility checks guarantee they match). hostFrom and
@@ -45,7 +45,7 @@ func NewRemapper(family, srcHome, dstHome, srcUser, dstUser, hostFrom, hostTo st
 	if srcHome == "" || srcHome == dstHome && r.srcUser == "" {
 		return r
 	}
-	add := func(from, to string) {
+	add := func(from, to string, escaped bool) {
 		if from == "" || from == to {
 			return
 		}
@@ -54,18 +54,22 @@ func NewRemapper(family, srcHome, dstHome, srcUser, dstUser, hostFrom, hostTo st
 				return
 			}
 		}
-		r.pairs = append(r.pairs, pair{from, to})
+		u := to
+		if !escaped {
+			u = escapePath(strings.ReplaceAll(to, `\`, "/"))
+		}
+		r.pairs = append(r.pairs, pair{from, to, u})
 	}
 	if family == Windows {
 		bs := func(s string) string { return strings.ReplaceAll(s, "/", `\`) }
 		fw := func(s string) string { return strings.ReplaceAll(s, `\`, "/") }
-		add(strings.ReplaceAll(bs(srcHome), `\`, `\\`), strings.ReplaceAll(bs(dstHome), `\`, `\\`))
-		add(bs(srcHome), bs(dstHome))
-		add(fw(srcHome), fw(dstHome))
-		add(escapePath(fw(srcHome)), escapePath(fw(dstHome)))
+		add(strings.ReplaceAll(bs(srcHome), `\`, `\\`), strings.ReplaceAll(bs(dstHome), `\`, `\\`), false)
+		add(bs(srcHome), bs(dstHome), false)
+		add(fw(srcHome), fw(dstHome), false)
+		add(escapePath(fw(srcHome)), escapePath(fw(dstHome)), true)
 	} else {
-		add(srcHome, dstHome)
-		add(escapePath(srcHome), escapePath(dstHome))
+		add(srcHome, dstHome, false)
+		add(escapePath(srcHome), escapePath(dstHome), true)
 	}
 	// Longest first, so the doubled-backslash form wins over its parts.
 	for i := 1; i < len(r.pairs); i++ {
@@ -129,7 +133,11 @@ func (r *Remapper) replaceHome(s string) string {
 				continue // a Windows drive letter glued to a name: not a path start
 			}
 			b.WriteString(s[last:i])
-			b.WriteString(p.to)
+			if strings.HasSuffix(strings.ToLower(s[:i]), "file://") || r.fold && strings.HasSuffix(strings.ToLower(s[:i]), "file:///") {
+				b.WriteString(p.url)
+			} else {
+				b.WriteString(p.to)
+			}
 			i, last, matched = end, end, true
 			break
 		}
@@ -254,7 +262,7 @@ func (r *Remapper) xmlEscaped() *Remapper {
 	c := *r
 	c.pairs = make([]pair, len(r.pairs))
 	for i, p := range r.pairs {
-		c.pairs[i] = pair{xmlEscape(p.from), xmlEscape(p.to)}
+		c.pairs[i] = pair{xmlEscape(p.from), xmlEscape(p.to), xmlEscape(p.url)}
 	}
 	c.srcUser, c.dstUser = xmlEscape(r.srcUser), xmlEscape(r.dstUser)
 	return &c
