@@ -234,3 +234,26 @@ func Corrupt(t testing.TB, r *repo.Repository, repoDir string, id blob.ID) {
 		t.Fatal(err)
 	}
 }
+
+// FindNode returns the node at path (slash-separated, absolute paths
+// allowed) below tree root.
+func FindNode(t testing.TB, r *repo.Repository, root blob.ID, path string) *snapshot.Node {
+	t.Helper()
+	id := root
+	parts := strings.Split(strings.Trim(filepath.ToSlash(path), "/"), "/")
+	for i, p := range parts {
+		tree, err := snapshot.LoadTree(context.Background(), r, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := tree.Find(p)
+		if n == nil {
+			t.Fatalf("%s: no %s", path, p)
+		}
+		if i == len(parts)-1 {
+			return n
+		}
+		id = n.Subtree
+	}
+	return nil
+}

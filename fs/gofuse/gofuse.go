@@ -1,0 +1,406 @@
+//go:build linux || darwin
+
+package gofuse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	gofs "github.com/hanwen/go-fuse/v2/fs"
+	"github.com/hanwen/go-fuse/v2/fuse"
+
+	"github.com/cabinetbackup/cabinet/fs"
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// Timeouts (MOUNT.md §1): session content never changes; the levels above
+// it change when sessions are added.
+const (
+	StableTimeout   = time.Hour
+	VolatileTimeout = time.Second
+)
+
+// Options tune a mount.
+type Options struct {
+	// VolumeName is shown by Finder (macOS); default "Cabinet".
+	VolumeName string
+	// FsName is the source shown by mount(8) and df; default "cabinet".
+	FsName string
+	// Debug logs every FUSE request.
+	Debug bool
+	// Logf reports panics; default log.Printf.
+	Logf func(format string, args ...any)
+}
+
+// Server is a mounted file system.
+type Server struct {
+	srv        *fuse.Server
+	mountpoint string
+}
+
+// Mount mounts f at mountpoint and returns once the kernel serves it.
+func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
+	if o.VolumeName == "" {
+		o.VolumeName = "Cabinet"
+	}
+	if o.FsName == "" {
+		o.FsName = "cabinet"
+	}
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
+	stable := StableTimeout
+	mo := fuse.MountOptions{
+		FsName:                   o.FsName,
+		Name:                     "cabinet",
+		MaxWrite:                 1 << 20,
+		ExplicitDataCacheControl: true,
+		DisableXAttrs:            true,
+		Options:                  append([]string{"ro"}, platformOptions(o)...),
+		Debug:                    o.Debug,
+		DirectMount:              os.Geteuid() == 0,
+		PanicHandler: func(v any) fuse.Status {
+			o.Logf("mount: internal error (answered EIO): %v\n%s", v, debug.Stack())
+			return fuse.EIO
+		},
+	}
+	a := &adapter{f: f, logf: o.Logf}
+	root := &node{a: a, n: f.Root()}
+	opts := &gofs.Options{
+		MountOptions:    mo,
+		EntryTimeout:    &stable,
+		AttrTimeout:     &stable,
+		NegativeTimeout: &stable,
+		RootStableAttr:  &gofs.StableAttr{Ino: f.Root().Attr().Ino},
+		UID:             f.Options().UID,
+		GID:             f.Options().GID,
+	}
+	srv, err := gofs.Mount(mountpoint, root, opts)
+	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	return &Server{srv: srv, mountpoint: mountpoint}, nil
+}
+
+// Unmount unmounts. A busy mount (EBUSY: a shell inside it, an open file)
+// is detached lazily: it disappears from the name space now and is
+// released once no process uses it.
+func (s *Server) Unmount() error {
+	err := s.srv.Unmount()
+	if err == nil {
+		return nil
+	}
+	if lerr := lazyUnmount(s.mountpoint); lerr != nil {
+		return fmt.Errorf("unmount %s: %v; lazy unmount: %w", s.mountpoint, err, lerr)
+	}
+	return nil
+}
+
+// Wait blocks until the file system is unmounted (by Unmount, fusermount -u
+// or umount).
+func (s *Server) Wait() { s.srv.Wait() }
+
+// adapter is what all nodes of one mount share.
+type adapter struct {
+	f    *fs.FS
+	logf func(format string, args ...any)
+}
+
+// errno maps fs errors to errno values: the one translation point.
+func errno(err error) syscall.Errno {
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, fs.ErrNotExist):
+		return syscall.ENOENT
+	case errors.Is(err, fs.ErrNotDir):
+		return syscall.ENOTDIR
+	case errors.Is(err, fs.ErrReadOnly):
+		return syscall.EROFS
+	case errors.Is(err, fs.ErrNotSupported):
+		return syscall.ENOTSUP
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return syscall.EINTR
+	case errors.Is(err, repo.ErrDamaged), errors.Is(err, repo.ErrBlobNotFound):
+		return syscall.EIO
+	}
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return en
+	}
+	return syscall.EIO
+}
+
+func modeType(t snapshot.NodeType) uint32 {
+	switch t {
+	case snapshot.TypeDir:
+		return syscall.S_IFDIR
+	case snapshot.TypeSymlink:
+		return syscall.S_IFLNK
+	case snapshot.TypeDevice:
+		return syscall.S_IFBLK
+	case snapshot.TypeCharDevice:
+		return syscall.S_IFCHR
+	case snapshot.TypeFIFO:
+		return syscall.S_IFIFO
+	case snapshot.TypeSocket:
+		return syscall.S_IFSOCK
+	}
+	return syscall.S_IFREG
+}
+
+func fillAttr(a fs.Attr, out *fuse.Attr) {
+	out.Ino = a.Ino
+	out.Mode = modeType(a.Type) | a.Perm
+	out.Size = a.Size
+	out.Blocks = a.Blocks()
+	out.Blksize = 4096
+	out.Nlink = a.Links
+	out.Uid = a.UID
+	out.Gid = a.GID
+	out.Rdev = uint32(a.Rdev)
+	sec, nsec := uint64(a.Mtime/1e9), uint32(a.Mtime%1e9)
+	if a.Mtime < 0 {
+		sec, nsec = 0, 0
+	}
+	out.Mtime, out.Mtimensec = sec, nsec
+	out.Ctime, out.Ctimensec = sec, nsec
+	out.Atime, out.Atimensec = sec, nsec
+}
+
+// node is the go-fuse inode of one fs node.
+type node struct {
+	gofs.Inode
+	a *adapter
+	n fs.Node
+}
+
+var (
+	_ gofs.NodeLookuper       = (*node)(nil)
+	_ gofs.NodeGetattrer      = (*node)(nil)
+	_ gofs.NodeOpendirHandler = (*node)(nil)
+	_ gofs.NodeOpener         = (*node)(nil)
+	_ gofs.NodeReadlinker     = (*node)(nil)
+	_ gofs.NodeStatfser       = (*node)(nil)
+	_ gofs.NodeSetattrer      = (*node)(nil)
+	_ gofs.NodeCreater        = (*node)(nil)
+	_ gofs.NodeMkdirer        = (*node)(nil)
+	_ gofs.NodeMknoder        = (*node)(nil)
+	_ gofs.NodeLinker         = (*node)(nil)
+	_ gofs.NodeSymlinker      = (*node)(nil)
+	_ gofs.NodeUnlinker       = (*node)(nil)
+	_ gofs.NodeRmdirer        = (*node)(nil)
+	_ gofs.NodeRenamer        = (*node)(nil)
+	_ gofs.NodeAccesser       = (*node)(nil)
+	_ gofs.NodeGetxattrer     = (*node)(nil)
+	_ gofs.NodeListxattrer    = (*node)(nil)
+)
+
+func setEntryTimeouts(a fs.Attr, out *fuse.EntryOut) {
+	if a.Volatile {
+		out.SetEntryTimeout(VolatileTimeout)
+		out.SetAttrTimeout(VolatileTimeout)
+	}
+}
+
+// child returns the inode of fs node c under n, filling out.
+func (n *node) child(ctx context.Context, c fs.Node, out *fuse.EntryOut) *gofs.Inode {
+	a := c.Attr()
+	fillAttr(a, &out.Attr)
+	setEntryTimeouts(a, out)
+	return n.NewInode(ctx, &node{a: n.a, n: c}, gofs.StableAttr{Mode: modeType(a.Type), Ino: a.Ino})
+}
+
+func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	d, ok := n.n.(fs.Dir)
+	if !ok {
+		return nil, syscall.ENOTDIR
+	}
+	c, err := d.Lookup(ctx, name)
+	if err != nil {
+		if n.n.Attr().Volatile {
+			// A session looked up before it existed must resolve once it
+			// does: no long negative caching at the changing levels.
+			out.SetEntryTimeout(VolatileTimeout)
+		}
+		return nil, errno(err)
+	}
+	return n.child(ctx, c, out), 0
+}
+
+func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+	a := n.n.Attr()
+	fillAttr(a, &out.Attr)
+	if a.Volatile {
+		out.SetTimeout(VolatileTimeout)
+	}
+	return 0
+}
+
+func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	st := n.a.f.Statfs(ctx)
+	out.Bsize = st.BlockSize
+	out.Frsize = st.BlockSize
+	out.Blocks = st.Blocks
+	out.Files = st.Files
+	out.NameLen = st.NameLen
+	return 0
+}
+
+func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+	l, ok := n.n.(fs.Symlink)
+	if !ok {
+		return nil, syscall.EINVAL
+	}
+	target, err := l.Readlink(ctx)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return []byte(target), 0
+}
+
+func (n *node) Access(ctx context.Context, mask uint32) syscall.Errno {
+	if mask&2 != 0 { // W_OK
+		return syscall.EROFS
+	}
+	return 0
+}
+
+func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	return 0, syscall.ENODATA
+}
+
+func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) { return 0, 0 }
+
+// Open opens a file for reading; any write access is EROFS.
+func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND|syscall.O_CREAT) != 0 {
+		return nil, 0, syscall.EROFS
+	}
+	f, ok := n.n.(fs.File)
+	if !ok {
+		return nil, 0, syscall.EISDIR
+	}
+	h, err := f.Open(ctx)
+	if err != nil {
+		return nil, 0, errno(err)
+	}
+	return &fileHandle{h: h}, fuse.FOPEN_KEEP_CACHE, 0
+}
+
+// fileHandle reads an opened file. go-fuse calls Read concurrently.
+type fileHandle struct{ h fs.Handle }
+
+var (
+	_ gofs.FileReader   = (*fileHandle)(nil)
+	_ gofs.FileReleaser = (*fileHandle)(nil)
+)
+
+func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
+	b, err := f.h.ReadAt(ctx, dest, off)
+	if err != nil {
+		return nil, errno(err)
+	}
+	return fuse.ReadResultData(b), 0
+}
+
+func (f *fileHandle) Release(ctx context.Context) syscall.Errno { return errno(f.h.Close()) }
+
+// OpendirHandle lists the directory once per open; the handle serves
+// READDIRPLUS lookups from that listing. Session folders are immutable,
+// so their listings are cached by the kernel (FOPEN_CACHE_DIR).
+func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+	d, ok := n.n.(fs.Dir)
+	if !ok {
+		return nil, 0, syscall.ENOTDIR
+	}
+	ents, err := d.Readdir(ctx)
+	if err != nil {
+		return nil, 0, errno(err)
+	}
+	var fl uint32
+	if !n.n.Attr().Volatile {
+		fl = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
+	}
+	return &dirHandle{n: n, ents: ents}, fl, 0
+}
+
+// dirHandle streams a listing. go-fuse serializes calls on one handle.
+type dirHandle struct {
+	n    *node
+	ents []fs.Entry
+	pos  int // next entry to return
+}
+
+var (
+	_ gofs.FileReaddirenter = (*dirHandle)(nil)
+	_ gofs.FileLookuper     = (*dirHandle)(nil)
+	_ gofs.FileSeekdirer    = (*dirHandle)(nil)
+)
+
+func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if d.pos >= len(d.ents) {
+		return nil, 0
+	}
+	e := d.ents[d.pos]
+	d.pos++
+	a := e.Node.Attr()
+	return &fuse.DirEntry{Name: e.Name, Mode: modeType(a.Type), Ino: a.Ino, Off: uint64(d.pos)}, 0
+}
+
+// Lookup serves READDIRPLUS: name is the entry Readdirent returned last.
+func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	if i := d.pos - 1; i >= 0 && i < len(d.ents) && d.ents[i].Name == name {
+		return d.n.child(ctx, d.ents[i].Node, out), 0
+	}
+	return d.n.Lookup(ctx, name, out)
+}
+
+func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if off > uint64(len(d.ents)) {
+		return syscall.EINVAL
+	}
+	d.pos = int(off)
+	return 0
+}
+
+// Everything that would change the tree is refused.
+
+func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	return syscall.EROFS
+}
+
+func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint32, out *fuse.EntryOut) (*gofs.Inode, gofs.FileHandle, uint32, syscall.Errno) {
+	return nil, nil, 0, syscall.EROFS
+}
+
+func (n *node) Mkdir(ctx context.Context, name string, mode uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (n *node) Mknod(ctx context.Context, name string, mode uint32, dev uint32, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (n *node) Link(ctx context.Context, target gofs.InodeEmbedder, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (n *node) Symlink(ctx context.Context, target, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
+	return nil, syscall.EROFS
+}
+
+func (n *node) Unlink(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+
+func (n *node) Rmdir(ctx context.Context, name string) syscall.Errno { return syscall.EROFS }
+
+func (n *node) Rename(ctx context.Context, name string, newParent gofs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	return syscall.EROFS
+}

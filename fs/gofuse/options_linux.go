@@ -1,0 +1,3 @@
+package gofuse
+
+func platformOptions(Options) []string { return nil }

@@ -1,0 +1,14 @@
+//go:build linux || darwin
+
+package mount
+
+import (
+	"github.com/cabinetbackup/cabinet/fs"
+	"github.com/cabinetbackup/cabinet/fs/gofuse"
+)
+
+const goFuseBuilt = true
+
+func mountGoFuse(f *fs.FS, mountpoint string, o Options) (server, error) {
+	return gofuse.Mount(f, mountpoint, gofuse.Options{VolumeName: o.VolumeName, Debug: o.Debug, Logf: o.Logf})
+}

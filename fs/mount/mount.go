@@ -1,0 +1,125 @@
+// Package mount serves a cabinet fs.FS through one of the FUSE adapters
+// (fs/gofuse, fs/cgofuse) chosen by name, and owns what both need around
+// the adapter: the mount point (created if missing, a stale mount left by
+// a crash cleaned or explained), readiness, and a clean unmount when the
+// context ends (Ctrl-C, SIGTERM).
+package mount
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"os"
+	"runtime"
+	"strings"
+
+	"github.com/cabinetbackup/cabinet/fs"
+)
+
+// Adapter names.
+const (
+	GoFuse  = "go-fuse"
+	Cgofuse = "cgofuse"
+)
+
+// ErrUnavailable is wrapped when the chosen adapter is not in this build
+// or not on this OS; the message says how to get it.
+var ErrUnavailable = errors.New("mount adapter not available")
+
+// DefaultAdapter is cgofuse on Windows (WinFsp), go-fuse elsewhere.
+func DefaultAdapter() string {
+	if runtime.GOOS == "windows" {
+		return Cgofuse
+	}
+	return GoFuse
+}
+
+// Options tune Serve.
+type Options struct {
+	// Adapter is GoFuse, Cgofuse or "" (DefaultAdapter).
+	Adapter string
+	// VolumeName is shown by Finder and Explorer (default "Cabinet").
+	VolumeName string
+	// Debug logs every FUSE request.
+	Debug bool
+	// Logf reports what does not stop the mount (default log.Printf).
+	Logf func(format string, args ...any)
+	// Ready is called once the mount point serves the tree.
+	Ready func()
+}
+
+// server is a mounted adapter.
+type server interface {
+	Unmount() error
+	Wait()
+}
+
+// Serve mounts f at mountpoint and blocks until it is unmounted, from
+// outside (umount, fusermount -u, Explorer's eject) or because ctx ended;
+// then it unmounts and returns nil. A busy mount point is detached lazily.
+func Serve(ctx context.Context, f *fs.FS, mountpoint string, o Options) error {
+	if o.Adapter == "" {
+		o.Adapter = DefaultAdapter()
+	}
+	if o.VolumeName == "" {
+		o.VolumeName = "Cabinet"
+	}
+	if o.Logf == nil {
+		o.Logf = log.Printf
+	}
+	var mountFn func(*fs.FS, string, Options) (server, error)
+	switch strings.ToLower(o.Adapter) {
+	case GoFuse, "gofuse":
+		mountFn = mountGoFuse
+	case Cgofuse:
+		mountFn = mountCgofuse
+	default:
+		return fmt.Errorf("unknown mount adapter %q: use %s or %s", o.Adapter, GoFuse, Cgofuse)
+	}
+	created, err := prepareMountpoint(mountpoint, o.Logf)
+	if err != nil {
+		return err
+	}
+	if created {
+		defer os.Remove(mountpoint)
+	}
+	srv, err := mountFn(f, mountpoint, o)
+	if err != nil {
+		return err
+	}
+	if err := waitMounted(ctx, mountpoint); err != nil {
+		srv.Unmount()
+		return err
+	}
+	if o.Ready != nil {
+		o.Ready()
+	}
+	done := make(chan struct{})
+	go func() {
+		srv.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	if err := srv.Unmount(); err != nil {
+		return err
+	}
+	<-done
+	return nil
+}
+
+// Available lists the adapters this build has for this OS.
+func Available() []string {
+	var out []string
+	if goFuseBuilt {
+		out = append(out, GoFuse)
+	}
+	if cgofuseBuilt {
+		out = append(out, Cgofuse)
+	}
+	return out
+}

@@ -1,0 +1,242 @@
+//go:build linux
+
+package mount_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/fs"
+	"github.com/cabinetbackup/cabinet/fs/fstest"
+	"github.com/cabinetbackup/cabinet/fs/mount"
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// The mount is served by a child process (this test binary re-executed,
+// as rclone's vfstest does): using a FUSE mount from the process serving it
+// can deadlock (go-fuse fs/api.go, "Deadlocks").
+const (
+	envServe   = "CABINET_FSTEST_SERVE" // adapter name
+	envRepo    = "CABINET_FSTEST_REPO"
+	envMount   = "CABINET_FSTEST_MOUNTPOINT"
+	envCache   = "CABINET_FSTEST_CACHE"
+	readyToken = "cabinet-fstest-ready"
+)
+
+func TestMain(m *testing.M) {
+	if adapter := os.Getenv(envServe); adapter != "" {
+		os.Exit(serve(adapter))
+	}
+	os.Exit(m.Run())
+}
+
+// serve is the child: mount, print the ready token, serve until SIGTERM.
+func serve(adapter string) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	r, err := repo.Open(ctx, local.New(os.Getenv(envRepo)), []byte(fstest.Password), repo.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer r.Close()
+	f, err := fs.New(ctx, r, fs.Options{CacheSize: 4 << 20, UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer f.Close()
+	err = mount.Serve(ctx, f, os.Getenv(envMount), mount.Options{Adapter: adapter,
+		Ready: func() { fmt.Println(readyToken) }})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "serve:", err)
+		return 1
+	}
+	return 0
+}
+
+// syncBuffer collects the child's output.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+type child struct {
+	cmd    *exec.Cmd
+	out    *syncBuffer
+	done   chan struct{}
+	mp     string
+	waited error
+}
+
+// startServer mounts repoDir at mp in a child process and waits until it
+// is ready.
+func startServer(t *testing.T, adapter, repoDir, mp string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), envServe+"="+adapter, envRepo+"="+repoDir, envMount+"="+mp)
+	c := &child{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), mp: mp}
+	cmd.Stdout, cmd.Stderr = c.out, c.out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { c.waited = cmd.Wait(); close(c.done) }()
+	t.Cleanup(func() {
+		select {
+		case <-c.done:
+		default:
+			cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-c.done:
+			case <-time.After(10 * time.Second):
+				cmd.Process.Kill()
+				<-c.done
+			}
+		}
+		exec.Command("umount", "-l", mp).Run() // a no-op unless the child died mounted
+	})
+	deadline := time.After(20 * time.Second)
+	for !strings.Contains(c.out.String(), readyToken) {
+		select {
+		case <-c.done:
+			t.Fatalf("mount server exited: %v\n%s", c.waited, c.out)
+		case <-deadline:
+			t.Fatalf("mount not ready after 20s:\n%s", c.out)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	return c
+}
+
+// stop sends SIGTERM and checks a clean exit and unmount.
+func (c *child) stop(t *testing.T) {
+	t.Helper()
+	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("mount server still running 15s after SIGTERM:\n%s", c.out)
+	}
+	if c.waited != nil {
+		t.Fatalf("mount server exited with %v after SIGTERM:\n%s", c.waited, c.out)
+	}
+	data, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(data), " "+c.mp+" ") {
+		t.Fatalf("%s still mounted after the server exited", c.mp)
+	}
+}
+
+func TestAdapters(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	for _, adapter := range mount.Available() {
+		t.Run(adapter, func(t *testing.T) { testAdapter(t, adapter) })
+	}
+}
+
+func testAdapter(t *testing.T, adapter string) {
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	fstest.MakeSource(t, src, 7, 5<<20+12345)
+	dmgDir := filepath.Join(base, "dmg")
+	if err := os.MkdirAll(dmgDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dmgDir, fstest.DamageFile), bytes.Repeat([]byte("damage me "), 30000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	repoDir := filepath.Join(base, "repo")
+	r := fstest.NewRepo(t, repoDir)
+	when := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
+	s := fstest.Backup(t, r, "laptop", snapshot.SourceFiles, when, src, dmgDir)
+	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, when.Add(time.Second), src, dmgDir)
+	fstest.Backup(t, r, "laptop", snapshot.SourcePersona, when, filepath.Join(src, "docs"))
+	fstest.Backup(t, r, "desktop", snapshot.SourceFiles, when, filepath.Join(src, "docs"))
+	dmg := fstest.FindNode(t, r, s.Tree, filepath.Join(dmgDir, fstest.DamageFile))
+	fstest.Corrupt(t, r, repoDir, dmg.Content[0])
+
+	mp := filepath.Join(base, "mnt")
+	c := startServer(t, adapter, repoDir, mp)
+	fstest.Run(t, fstest.Env{
+		Mountpoint: mp,
+		Device:     "laptop",
+		Source:     src,
+		Damaged:    filepath.Join(mp, "laptop", "files", "latest", dmgDir, fstest.DamageFile),
+		AddSession: func(t *testing.T, when time.Time) {
+			w := fstest.OpenRepo(t, repoDir)
+			fstest.Backup(t, w, "laptop", snapshot.SourceFiles, when, src)
+		},
+	})
+	t.Run("DamagedLogged", func(t *testing.T) {
+		if !strings.Contains(c.out.String(), fstest.DamageFile) {
+			t.Errorf("the mount log does not name %s:\n%s", fstest.DamageFile, c.out)
+		}
+	})
+	t.Run("PersonaAndDevices", func(t *testing.T) {
+		ents, err := os.ReadDir(filepath.Join(mp, "laptop", "persona", "latest"))
+		if err != nil || len(ents) != 3 {
+			t.Fatalf("persona/latest: %v %v", ents, err)
+		}
+		if _, err := os.Stat(filepath.Join(mp, "desktop", "files", "latest", src, "docs", "a.txt")); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("SIGTERM", func(t *testing.T) { c.stop(t) })
+}
+
+// TestStaleMountpoint: a server killed without unmounting leaves ENOTCONN;
+// the next mount cleans it.
+func TestStaleMountpoint(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	base := t.TempDir()
+	repoDir := filepath.Join(base, "repo")
+	r := fstest.NewRepo(t, repoDir)
+	src := filepath.Join(base, "src")
+	os.MkdirAll(src, 0o755)
+	os.WriteFile(filepath.Join(src, "f"), []byte("x"), 0o644)
+	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, time.Now(), src)
+	mp := filepath.Join(base, "mnt")
+	c := startServer(t, mount.GoFuse, repoDir, mp)
+	c.cmd.Process.Kill()
+	<-c.done
+	if _, err := os.Stat(mp); err == nil {
+		t.Skip("killing the server did not leave a stale mount")
+	}
+	c2 := startServer(t, mount.GoFuse, repoDir, mp)
+	if !strings.Contains(c2.out.String(), "stale") {
+		t.Errorf("no word about the stale mount:\n%s", c2.out)
+	}
+	if _, err := os.Stat(filepath.Join(mp, "laptop", "files", "latest", src, "f")); err != nil {
+		t.Fatal(err)
+	}
+	c2.stop(t)
+}
