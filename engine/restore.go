@@ -380,10 +380,8 @@ func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) 
 		if err != nil {
 			return buf, fmt.Errorf("slice %d at offset %d: %w", i, off, err)
 		}
-		if !allZero(buf) {
-			if _, err := fh.WriteAt(buf, off); err != nil {
-				return buf, err
-			}
+		if err := writeNonZero(fh, buf, off); err != nil {
+			return buf, err
 		}
 		off += int64(len(buf))
 		rr.bytesDone.Add(int64(len(buf)))
@@ -392,6 +390,40 @@ func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) 
 }
 
 var zeroPage [64 << 10]byte
+
+// sparseBlock is the granularity at which runs of zeros inside a slice are
+// left as holes: slices are up to megabytes long, so a slice holding a
+// little data followed by zeros must not be written whole.
+const sparseBlock = 4 << 10
+
+// writeNonZero writes data at off, skipping aligned all-zero blocks (the
+// file was truncated to its size, so they read back as zeros).
+func writeNonZero(fh *os.File, data []byte, off int64) error {
+	start := -1 // first byte of the pending non-zero run
+	for i := 0; i < len(data); {
+		// Blocks are aligned to the file offset so holes line up with the
+		// file system's blocks.
+		end := i + sparseBlock - int((off+int64(i))%sparseBlock)
+		end = min(end, len(data))
+		if allZero(data[i:end]) {
+			if start >= 0 {
+				if _, err := fh.WriteAt(data[start:i], off+int64(start)); err != nil {
+					return err
+				}
+				start = -1
+			}
+		} else if start < 0 {
+			start = i
+		}
+		i = end
+	}
+	if start >= 0 {
+		if _, err := fh.WriteAt(data[start:], off+int64(start)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 func allZero(b []byte) bool {
 	for len(b) > 0 {
