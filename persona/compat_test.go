@@ -24,8 +24,8 @@ func officeManifest(os OSInfo, office AppInfo) *Manifest {
 		Apps: map[string]AppInfo{"office": office, "outlook": office}}
 	for _, id := range []string{"outlook", "office"} {
 		m.Entries = append(m.Entries, EntryRecord{
-			Entry:  Entry{ID: "windows/" + id, OS: Windows, App: &App{Name: id}, Exports: []Export{{Kind: ExportReg, Key: `HKCU\Software\Microsoft\Office\16.0\` + id}}},
-			Status: StatusCaptured,
+			Entry:   Entry{ID: "windows/" + id, OS: Windows, App: &App{Name: id}, Exports: []Export{{Kind: ExportReg, Key: `HKCU\Software\Microsoft\Office\16.0\` + id}}},
+			Status:  StatusCaptured,
 			Exports: []ExportRecord{{Kind: ExportReg, Key: `HKCU\Software\Microsoft\Office\16.0\` + id, Stored: "exports/windows/" + id + "/0-reg.reg"}},
 		})
 	}

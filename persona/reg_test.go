@@ -207,8 +207,8 @@ func TestByHostRename(t *testing.T) {
 	r := NewRemapper(MacOS, "/Users/ann", "/Users/ann", "ann", "ann", "11111111-2222-3333-4444-555555555555", "AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE")
 	tests := map[string]string{
 		"Library/Preferences/ByHost/com.apple.screensaver.11111111-2222-3333-4444-555555555555.plist": "Library/Preferences/ByHost/com.apple.screensaver.AAAAAAAA-BBBB-CCCC-DDDD-EEEEEEEEEEEE.plist",
-		"Library/Preferences/com.apple.dock.plist":                                                     "Library/Preferences/com.apple.dock.plist",
-		"Documents/11111111-2222-3333-4444-555555555555.txt":                                           "Documents/11111111-2222-3333-4444-555555555555.txt",
+		"Library/Preferences/com.apple.dock.plist":                                                    "Library/Preferences/com.apple.dock.plist",
+		"Documents/11111111-2222-3333-4444-555555555555.txt":                                          "Documents/11111111-2222-3333-4444-555555555555.txt",
 	}
 	for in, want := range tests {
 		if got := r.Path(in); got != want {
