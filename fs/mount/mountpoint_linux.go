@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,13 @@ import (
 // stale mount left by a crashed server (ENOTCONN) with a lazy unmount.
 func prepareMountpoint(mountpoint string, logf func(string, ...any)) (bool, error) {
 	fi, err := os.Stat(mountpoint)
+	if fstype, ok := mountedAt(mountpoint); ok && err == nil && strings.HasPrefix(fstype, "fuse") {
+		// Attributes of a dead mount's root may still be cached: only a
+		// request that reaches the server tells a live mount from a dead one.
+		if _, rerr := readOne(mountpoint); rerr != nil {
+			err = rerr
+		}
+	}
 	switch {
 	case errors.Is(err, syscall.ENOTCONN) || errors.Is(err, syscall.ECONNABORTED):
 		logf("mount: %s is a stale mount left by a process that ended without unmounting; detaching it", mountpoint)
@@ -41,6 +49,19 @@ func prepareMountpoint(mountpoint string, logf func(string, ...any)) (bool, erro
 		return false, fmt.Errorf("%s is already a mount point (%s): unmount it first (fusermount3 -u %s) or choose another folder", mountpoint, fstype, mountpoint)
 	}
 	return false, nil
+}
+
+func readOne(dir string) ([]string, error) {
+	f, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	return names, err
 }
 
 func detach(mountpoint string) error {
