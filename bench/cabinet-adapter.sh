@@ -18,7 +18,10 @@
 
 CABINET_DEVICE=${CABINET_DEVICE:-bench}
 
-custom_version() { "$TOOL_CMD" version 2>&1 | head -1; }
+# "cabinet 0.1.0-dev (repository format 1, ...)" -> "0.1.0-dev": the CSV field must hold no comma
+custom_version() {
+  "$TOOL_CMD" version 2>&1 | head -1 | awk '$1 == "cabinet" && NF > 1 { print $2; next } { gsub(/,/, ";"); print }'
+}
 
 custom_env() {
   export TOOL_PASSWORD_FILE=$PWFILE TOOL_REPO=$REPO
