@@ -67,7 +67,9 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 	sort.Strings(names)
 	need := map[blob.ID]int64{}
 	for _, n := range names {
-		packs, err := r.ReadIndexFile(ctx, n)
+		// The repository's copy, not the cache's: a good cached copy must
+		// not hide a damaged file in the repository.
+		packs, err := r.readIndexFile(ctx, n, false)
 		if err != nil {
 			report(Problem{Severity: Error, Object: IndexDir + "/" + n, Message: err.Error() + "; the cabinets it lists are no longer found by restore (rebuild with a new backup)"})
 			continue

@@ -240,7 +240,13 @@ func (r *Repository) IndexFiles() []string {
 
 // ReadIndexFile reads, verifies and decodes one index file.
 func (r *Repository) ReadIndexFile(ctx context.Context, name string) ([]index.PackEntries, error) {
-	data, err := r.getVerified(ctx, IndexDir, name)
+	return r.readIndexFile(ctx, name, true)
+}
+
+// readIndexFile reads one index file, from the cache where it has a copy
+// unless useCache is false (check verifies the repository, not the cache).
+func (r *Repository) readIndexFile(ctx context.Context, name string, useCache bool) ([]index.PackEntries, error) {
+	data, err := r.getVerified(ctx, IndexDir, name, useCache)
 	if err != nil {
 		return nil, err
 	}
@@ -255,12 +261,14 @@ func (r *Repository) ReadIndexFile(ctx context.Context, name string) ([]index.Pa
 	return packs, nil
 }
 
-// getVerified reads a content-addressed file (cache first) and checks that
-// its SHA-256 matches its name.
-func (r *Repository) getVerified(ctx context.Context, dir, name string) ([]byte, error) {
-	if data := r.cache.get(dir, name); data != nil {
-		if sum := sha256.Sum256(data); fmt.Sprintf("%x", sum) == name {
-			return data, nil
+// getVerified reads a content-addressed file (cache first when useCache)
+// and checks that its SHA-256 matches its name.
+func (r *Repository) getVerified(ctx context.Context, dir, name string, useCache bool) ([]byte, error) {
+	if useCache {
+		if data := r.cache.get(dir, name); data != nil {
+			if sum := sha256.Sum256(data); fmt.Sprintf("%x", sum) == name {
+				return data, nil
+			}
 		}
 	}
 	data, err := r.be.Get(ctx, dir+"/"+name, 0, 0)

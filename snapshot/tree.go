@@ -180,7 +180,7 @@ func (d *decoder) uvarint(max uint64, what string) uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.buf)
-	if n <= 0 || v > max {
+	if n <= 0 || v > max || n != uvarintLen(v) {
 		d.fail("bad %s", what)
 		return 0
 	}
@@ -188,12 +188,16 @@ func (d *decoder) uvarint(max uint64, what string) uint64 {
 	return v
 }
 
+// uvarintLen is the length of the canonical encoding of v: decoders refuse
+// longer encodings so every tree has exactly one encoding.
+func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
+
 func (d *decoder) varint(what string) int64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Varint(d.buf)
-	if n <= 0 {
+	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
 		d.fail("bad %s", what)
 		return 0
 	}

@@ -74,7 +74,7 @@ func Decode(data []byte) ([]PackEntries, error) {
 	if v != FormatVersion {
 		return nil, fmt.Errorf("%w: index format version %d, this program reads version %d: upgrade cabinet", ErrFormat, v, FormatVersion)
 	}
-	np, err := binary.ReadUvarint(r)
+	np, err := readUvarint(r)
 	if err != nil || np > uint64(r.Len()/33) {
 		return nil, fmt.Errorf("%w: bad cabinet count", ErrFormat)
 	}
@@ -84,7 +84,7 @@ func Decode(data []byte) ([]PackEntries, error) {
 		if _, err := r.Read(p.Pack[:]); err != nil || r.Len() < 0 {
 			return nil, fmt.Errorf("%w: truncated in cabinet %d", ErrFormat, i)
 		}
-		ne, err := binary.ReadUvarint(r)
+		ne, err := readUvarint(r)
 		if err != nil || ne > uint64(r.Len()/45) {
 			return nil, fmt.Errorf("%w: bad entry count in cabinet %d", ErrFormat, i)
 		}
@@ -110,6 +110,20 @@ func Decode(data []byte) ([]PackEntries, error) {
 		return nil, fmt.Errorf("%w: %d trailing bytes", ErrFormat, r.Len())
 	}
 	return packs, nil
+}
+
+// readUvarint reads a canonical uvarint (the shortest encoding), so every
+// index has exactly one encoding.
+func readUvarint(r *bytes.Reader) (uint64, error) {
+	start := r.Len()
+	v, err := binary.ReadUvarint(r)
+	if err != nil {
+		return 0, err
+	}
+	if start-r.Len() != len(binary.AppendUvarint(nil, v)) {
+		return 0, fmt.Errorf("%w: non-canonical number", ErrFormat)
+	}
+	return v, nil
 }
 
 type entry struct {

@@ -1,0 +1,127 @@
+package chunker
+
+import (
+	"bytes"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+func testParams(t testing.TB, sizes Sizes) *Params {
+	t.Helper()
+	p, err := NewParams([32]byte{1, 2, 3}, sizes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed))
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+func slices(t testing.TB, p *Params, data []byte) [][]byte {
+	t.Helper()
+	c := New(p, bytes.NewReader(data), nil)
+	var out [][]byte
+	for {
+		s, err := c.Next(nil)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+}
+
+func TestSizesValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		sizes Sizes
+		ok    bool
+	}{
+		{"default", DefaultSizes(), true},
+		{"small", Sizes{Min: 1 << 10, Avg: 4 << 10, Max: 16 << 10}, true},
+		{"avg not power of two", Sizes{Min: 1 << 10, Avg: 3000, Max: 16 << 10}, false},
+		{"min above avg", Sizes{Min: 8 << 10, Avg: 4 << 10, Max: 16 << 10}, false},
+		{"max too large", Sizes{Min: 1 << 10, Avg: 4 << 10, Max: 128 << 20}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := tc.sizes.Validate(); (err == nil) != tc.ok {
+				t.Fatalf("Validate = %v, want ok=%v", err, tc.ok)
+			}
+		})
+	}
+}
+
+func TestSlicesCoverInputWithinBounds(t *testing.T) {
+	sizes := Sizes{Min: 2 << 10, Avg: 8 << 10, Max: 32 << 10}
+	p := testParams(t, sizes)
+	for _, n := range []int{0, 1, sizes.Min - 1, sizes.Min, sizes.Max + 1, 1 << 20} {
+		data := randomBytes(uint64(n), n)
+		got := slices(t, p, data)
+		if joined := bytes.Join(got, nil); !bytes.Equal(joined, data) {
+			t.Fatalf("n=%d: slices do not reassemble the input", n)
+		}
+		for i, s := range got {
+			if len(s) > sizes.Max || (len(s) < sizes.Min && i != len(got)-1) {
+				t.Fatalf("n=%d: slice %d has size %d outside [%d, %d]", n, i, len(s), sizes.Min, sizes.Max)
+			}
+		}
+	}
+}
+
+func TestBoundariesDependOnKey(t *testing.T) {
+	sizes := Sizes{Min: 2 << 10, Avg: 8 << 10, Max: 32 << 10}
+	data := randomBytes(7, 1<<20)
+	a := slices(t, testParams(t, sizes), data)
+	p2, _ := NewParams([32]byte{9}, sizes)
+	b := slices(t, p2, data)
+	if len(a) == len(b) && len(a[0]) == len(b[0]) && len(a[1]) == len(b[1]) {
+		t.Fatal("two keys cut the same data identically")
+	}
+}
+
+func TestShiftedContentReusesSlices(t *testing.T) {
+	sizes := Sizes{Min: 2 << 10, Avg: 8 << 10, Max: 32 << 10}
+	p := testParams(t, sizes)
+	data := randomBytes(3, 4<<20)
+	shifted := append(randomBytes(4, 777), data...)
+	seen := map[string]bool{}
+	for _, s := range slices(t, p, data) {
+		seen[string(s)] = true
+	}
+	got := slices(t, p, shifted)
+	fresh := 0
+	for _, s := range got {
+		if !seen[string(s)] {
+			fresh++
+		}
+	}
+	if fresh > 3 {
+		t.Fatalf("%d of %d slices are new after a 777-byte shift; want at most 3", fresh, len(got))
+	}
+}
+
+func BenchmarkChunker(b *testing.B) {
+	p := testParams(b, DefaultSizes())
+	data := randomBytes(1, 64<<20)
+	buf := make([]byte, 0, DefaultSizes().Max)
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		c := New(p, bytes.NewReader(data), nil)
+		for {
+			if _, err := c.Next(buf); err == io.EOF {
+				break
+			}
+		}
+	}
+}

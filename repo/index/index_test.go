@@ -1,0 +1,150 @@
+package index
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/pack"
+)
+
+func randomID(r *rand.Rand) blob.ID {
+	var id blob.ID
+	for i := range id {
+		id[i] = byte(r.Uint32())
+	}
+	return id
+}
+
+func samplePacks(n, per int) []PackEntries {
+	r := rand.New(rand.NewPCG(1, 2))
+	packs := make([]PackEntries, n)
+	for i := range packs {
+		packs[i].Pack = randomID(r)
+		for j := 0; j < per; j++ {
+			packs[i].Entries = append(packs[i].Entries, pack.Entry{Type: blob.Type(j % 2), ID: randomID(r), Offset: uint32(j * 100), Length: 100, RawLength: 80})
+		}
+	}
+	return packs
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	for _, tc := range []struct{ packs, per int }{{0, 0}, {1, 1}, {3, 50}} {
+		packs := samplePacks(tc.packs, tc.per)
+		got, err := Decode(Encode(packs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(Encode(got), Encode(packs)) {
+			t.Fatalf("%d packs x %d: round trip differs", tc.packs, tc.per)
+		}
+	}
+}
+
+func TestDecodeRefusesUnknownVersionAndTruncation(t *testing.T) {
+	data := Encode(samplePacks(2, 3))
+	bad := bytes.Clone(data)
+	bad[0] = 9
+	if _, err := Decode(bad); err == nil || !bytes.Contains([]byte(err.Error()), []byte("version 9")) {
+		t.Fatalf("unknown version: got %v", err)
+	}
+	for n := 0; n < len(data); n += 7 {
+		if _, err := Decode(data[:n]); err == nil {
+			t.Fatalf("truncated to %d bytes: accepted", n)
+		}
+	}
+}
+
+func TestLookupAfterAddAndCompact(t *testing.T) {
+	packs := samplePacks(4, 100)
+	x := New()
+	x.Add(packs[:2]...)
+	x.Compact()
+	x.Add(packs[2:]...)
+	for _, p := range packs {
+		for _, e := range p.Entries {
+			loc, ok := x.Lookup(e.ID)
+			if !ok || loc.Pack != p.Pack || loc.Offset != e.Offset || loc.Type != e.Type {
+				t.Fatalf("lookup %s: %+v %v", e.ID.Short(), loc, ok)
+			}
+		}
+	}
+	if x.Len() != 400 {
+		t.Fatalf("Len = %d, want 400", x.Len())
+	}
+	if x.Has(blob.ID{1}) {
+		t.Fatal("unknown ID found")
+	}
+}
+
+// TestMemoryPerBlob measures what one indexed blob costs in memory.
+func TestMemoryPerBlob(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates")
+	}
+	const n = 1_000_000
+	packs := samplePacks(n/1000, 1000)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	x := New()
+	for i := range packs {
+		x.Add(packs[i])
+		if i%100 == 99 {
+			x.Compact()
+		}
+	}
+	x.Compact()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	runtime.KeepAlive(packs)
+	per := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
+	t.Logf("index memory: %.1f bytes per blob (%d blobs)", per, x.Len())
+	if per > 90 {
+		t.Fatalf("index takes %.1f bytes per blob, want under 90", per)
+	}
+}
+
+func BenchmarkLookup(b *testing.B) {
+	packs := samplePacks(1000, 1000)
+	x := New()
+	x.Add(packs...)
+	x.Compact()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		p := packs[i%1000]
+		x.Has(p.Entries[i%1000].ID)
+		i++
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	valid := Encode(samplePacks(2, 2))
+	f.Add(valid)
+	f.Add([]byte{FormatVersion, 0})
+	if os.Getenv("CABINET_WRITE_FUZZ_SEEDS") != "" {
+		dir := filepath.Join("testdata", "fuzz", "FuzzDecode")
+		os.MkdirAll(dir, 0o755)
+		var q bytes.Buffer
+		for _, c := range valid {
+			q.WriteString("\\x")
+			q.WriteByte("0123456789abcdef"[c>>4])
+			q.WriteByte("0123456789abcdef"[c&15])
+		}
+		os.WriteFile(filepath.Join(dir, "seed-valid"), []byte("go test fuzz v1\n[]byte(\""+q.String()+"\")\n"), 0o644)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		packs, err := Decode(data)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(Encode(packs), data) {
+			t.Fatal("decoded index does not re-encode to the same bytes")
+		}
+	})
+}

@@ -1,0 +1,245 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cabinetbackup/cabinet/repo/backend"
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+)
+
+// cheapKDF keeps tests fast; real repositories use crypto.DefaultKDF.
+var cheapKDF = crypto.KDFParams{Time: 1, Memory: 1024, Threads: 1}
+
+func newTestRepo(t *testing.T) (*Repository, string) {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Create(context.Background(), local.New(dir), []byte("pw"), CreateOptions{Key: KeyOptions{KDF: cheapKDF}}, Options{CacheDir: filepath.Join(t.TempDir(), "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r, dir
+}
+
+func saveBlobs(t *testing.T, r *Repository, blobs ...[]byte) []blob.ID {
+	t.Helper()
+	ids := make([]blob.ID, len(blobs))
+	_, err := r.Write(context.Background(), func(ctx context.Context, w *Writer) error {
+		for i, b := range blobs {
+			id, _, err := w.SaveBlob(ctx, blob.Data, b)
+			if err != nil {
+				return err
+			}
+			ids[i] = id
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func TestOpenWithPasswords(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	if _, err := r.AddKey(ctx, []byte("second"), KeyOptions{KDF: cheapKDF}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		pw   string
+		want error
+	}{{"pw", nil}, {"second", nil}, {"wrong", ErrWrongPassword}} {
+		t.Run(tc.pw, func(t *testing.T) {
+			o, err := Open(ctx, local.New(dir), []byte(tc.pw), Options{})
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("Open(%q) = %v, want %v", tc.pw, err, tc.want)
+			}
+			if err == nil {
+				o.Close()
+			}
+		})
+	}
+	if _, err := Open(ctx, local.New(filepath.Join(dir, "missing")), []byte("pw"), Options{}); !errors.Is(err, ErrNoRepository) {
+		t.Fatalf("missing repository: %v", err)
+	}
+}
+
+func TestUnknownVersionIsRefusedNamingBoth(t *testing.T) {
+	_, dir := newTestRepo(t)
+	cfg := filepath.Join(dir, ConfigFile)
+	data, _ := os.ReadFile(cfg)
+	os.Chmod(cfg, 0o600)
+	os.WriteFile(cfg, bytes.Replace(data, []byte(`"format_version": 1`), []byte(`"format_version": 7`), 1), 0o600)
+	_, err := Open(context.Background(), local.New(dir), []byte("pw"), Options{})
+	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 7") || !strings.Contains(err.Error(), "version 1") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestBlobsRoundTripDedupAndReopen(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	blobs := [][]byte{[]byte("small"), bytes.Repeat([]byte("compressible "), 10000), make([]byte, 3<<20)}
+	ids := saveBlobs(t, r, append(blobs, blobs[0])...)
+	if ids[0] != ids[3] {
+		t.Fatal("same content got two IDs")
+	}
+	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if err := o.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if o.Index().Len() != 3 {
+		t.Fatalf("index has %d blobs, want 3", o.Index().Len())
+	}
+	for i, b := range blobs {
+		got, err := o.LoadBlob(ctx, ids[i], nil)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("blob %d: %v", i, err)
+		}
+	}
+}
+
+func TestBitFlipInCabinetIsNamed(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	ids := saveBlobs(t, r, bytes.Repeat([]byte("a"), 5000))
+	loc, _ := r.Index().Lookup(ids[0])
+	p := filepath.Join(dir, filepath.FromSlash(PackName(loc.Pack)))
+	data, _ := os.ReadFile(p)
+	data[loc.Offset+20] ^= 0x40
+	os.Chmod(p, 0o600)
+	os.WriteFile(p, data, 0o600)
+	r.be.(*local.Backend).Close()
+	_, err := r.LoadBlob(ctx, ids[0], nil)
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), loc.Pack.String()) {
+		t.Fatalf("got %v, want ErrDamaged naming cabinet %s", err, loc.Pack)
+	}
+	damaged, err := r.ReadCabinet(ctx, loc.Pack)
+	if err == nil || len(damaged) != 1 || damaged[0] != ids[0] {
+		t.Fatalf("ReadCabinet: %v %v", damaged, err)
+	}
+}
+
+func TestCheckStructureFindsMissingCabinet(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	ids := saveBlobs(t, r, []byte("x"))
+	loc, _ := r.Index().Lookup(ids[0])
+	os.Remove(filepath.Join(dir, filepath.FromSlash(PackName(loc.Pack))))
+	var errs []Problem
+	if err := r.CheckStructure(ctx, func(p Problem) {
+		if p.Severity == Error {
+			errs = append(errs, p)
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(errs) != 1 || len(errs[0].Blobs) != 1 {
+		t.Fatalf("problems: %+v", errs)
+	}
+}
+
+func TestKeyRemoveAndPasswd(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	if _, err := r.RemoveKey(ctx, r.KeyID()[:8]); err == nil {
+		t.Fatal("removed the key in use")
+	}
+	if _, err := r.ChangePassword(ctx, []byte("new"), KeyOptions{KDF: cheapKDF}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(ctx, local.New(dir), []byte("pw"), Options{}); !errors.Is(err, ErrWrongPassword) {
+		t.Fatalf("old password: %v", err)
+	}
+	o, err := Open(ctx, local.New(dir), []byte("new"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+}
+
+func TestSessionsPerDevice(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRepo(t)
+	for _, d := range []string{"laptop", "ann's PC/2", ".hidden"} {
+		if _, err := r.PutSession(ctx, d, []byte(`{}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	devs, err := r.Devices(ctx)
+	if err != nil || len(devs) != 3 {
+		t.Fatalf("devices %q %v", devs, err)
+	}
+	refs, _ := r.SessionRefs(ctx, "ann's PC/2")
+	if len(refs) != 1 {
+		t.Fatalf("refs %v", refs)
+	}
+	if _, err := r.GetSession(ctx, refs[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLocalBackendPutIsAtomic(t *testing.T) {
+	dir := t.TempDir()
+	be := local.New(dir)
+	ctx := context.Background()
+	if err := be.Put(ctx, "a/b", []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := be.Get(ctx, "a/b", 1, 3)
+	if err != nil || string(got) != "ell" {
+		t.Fatalf("range get: %q %v", got, err)
+	}
+	if _, err := be.Get(ctx, "a/missing", 0, 0); !errors.Is(err, backend.ErrNotFound) {
+		t.Fatalf("missing: %v", err)
+	}
+	tmp, _ := be.TempFiles()
+	if len(tmp) != 0 {
+		t.Fatalf("temp files left: %v", tmp)
+	}
+}
+
+func FuzzDecodeConfigHeader(f *testing.F) {
+	f.Add([]byte(`{"format_version":1,"id":"0123456789abcdef0123456789abcdef","sealed":"AAAA"}`))
+	f.Add([]byte(`{"format_version":2}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		cfg, err := DecodeConfigHeader(data)
+		if err == nil && cfg.FormatVersion != FormatVersion {
+			t.Fatal("accepted another version")
+		}
+	})
+}
+
+func FuzzDecodeKeyFile(f *testing.F) {
+	r, err := Create(context.Background(), local.New(f.TempDir()), []byte("pw"), CreateOptions{Key: KeyOptions{KDF: cheapKDF}}, Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	data, _, err := wrapKey(r.key, []byte("pw"), KeyOptions{KDF: cheapKDF})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(data)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		kf, err := DecodeKeyFile(data)
+		if err != nil {
+			return
+		}
+		if kf.Params.Memory <= 4096 && kf.Params.Time <= 2 {
+			kf.unwrap([]byte("pw")) // must not panic
+		}
+	})
+}

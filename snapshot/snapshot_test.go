@@ -1,0 +1,159 @@
+package snapshot
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+)
+
+func sampleTree() *Tree {
+	t := &Tree{Nodes: []Node{
+		{Name: "dir", Type: TypeDir, Mode: 0o2755, Subtree: blob.ID{7}, ModTime: 1700000000123456789},
+		{Name: "empty", Type: TypeFile, Mode: 0o600},
+		{Name: "file", Type: TypeFile, Mode: 0o644, UID: 1000, GID: 100, User: "ann", Group: "users", Size: 30,
+			Content: []blob.ID{{1}, {2}}, Sizes: []uint32{10, 20}, Inode: 99, DeviceID: 3, Links: 2,
+			Xattrs: []Xattr{{Name: "user.a", Value: []byte{0, 1}}}},
+		{Name: "link", Type: TypeSymlink, Mode: 0o777, Target: "../x"},
+		{Name: "new\nline \xff\xfe ünï", Type: TypeFIFO, ModTime: -5},
+	}}
+	t.Sort()
+	return t
+}
+
+func TestTreeRoundTripIsDeterministic(t *testing.T) {
+	tr := sampleTree()
+	enc := EncodeTree(tr)
+	got, err := DecodeTree(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(EncodeTree(got), enc) {
+		t.Fatal("re-encoding differs")
+	}
+	if n := got.Find("file"); n == nil || n.Sizes[1] != 20 || n.User != "ann" || string(n.Xattrs[0].Value) != "\x00\x01" {
+		t.Fatalf("file node: %+v", n)
+	}
+}
+
+func TestDecodeTreeRefusesUnsafeAndInconsistent(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		nodes []Node
+		want  string
+	}{
+		{"dot dot", []Node{{Name: "..", Type: TypeDir}}, "leave"},
+		{"slash", []Node{{Name: "a/b", Type: TypeFile}}, "separator"},
+		{"empty name", []Node{{Name: "", Type: TypeFile}}, "empty"},
+		{"unsorted", []Node{{Name: "b", Type: TypeFile}, {Name: "a", Type: TypeFile}}, "sorted"},
+		{"duplicate", []Node{{Name: "a", Type: TypeFile}, {Name: "a", Type: TypeFile}}, "sorted"},
+		{"size mismatch", []Node{{Name: "a", Type: TypeFile, Size: 5, Content: []blob.ID{{1}}, Sizes: []uint32{4}}}, "add up"},
+		{"unknown type", []Node{{Name: "a", Type: 42}}, "unknown type"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeTree(EncodeTree(&Tree{Nodes: tc.nodes}))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want error containing %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := DecodeTree([]byte{9, 0}); err == nil || !strings.Contains(err.Error(), "version 9") {
+		t.Fatalf("unknown version: %v", err)
+	}
+}
+
+func TestTimeNamesAndFind(t *testing.T) {
+	base := time.Date(2026, 11, 21, 10, 30, 5, 0, time.UTC)
+	ss := []*Session{
+		{Time: base, Ref: repo.SessionRef{Name: "aaaa1111"}},
+		{Time: base.Add(300 * time.Millisecond), Ref: repo.SessionRef{Name: "bbbb2222"}},
+		{Time: base.Add(time.Hour), Ref: repo.SessionRef{Name: "cccc3333"}},
+	}
+	names := TimeNames(ss, time.UTC)
+	want := []string{"2026-11-21 10.30.05", "2026-11-21 10.30.05 (2)", "2026-11-21 11.30.05"}
+	for i := range want {
+		if names[i] != want[i] {
+			t.Fatalf("names %q, want %q", names, want)
+		}
+	}
+	for _, tc := range []struct{ spec, want string }{
+		{"latest", "cccc3333"}, {"bbbb", "bbbb2222"}, {"2026-11-21 10.30.05 (2)", "bbbb2222"}, {"2026-11-21 10.30.05", "aaaa1111"},
+	} {
+		s, err := Find(ss, tc.spec, time.UTC)
+		if err != nil || s.Ref.Name != tc.want {
+			t.Fatalf("Find(%q) = %v, %v; want %s", tc.spec, s, err, tc.want)
+		}
+	}
+	if _, err := Find(ss, "zzz", time.UTC); err == nil {
+		t.Fatal("found a session that does not exist")
+	}
+}
+
+func TestSessionRoundTrip(t *testing.T) {
+	s := &Session{FormatVersion: SessionVersion, Device: "d", Source: SourceFiles, Time: time.Unix(1700000000, 5).UTC(), Tree: blob.ID{3}, Paths: []string{"/x"}, Status: StatusCompleted}
+	data, err := EncodeSession(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodeSession(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Tree != s.Tree || !got.Time.Equal(s.Time) || got.Device != "d" {
+		t.Fatalf("got %+v", got)
+	}
+	newer := bytes.Replace(data, []byte(`"format_version":1`), []byte(`"format_version":2`), 1)
+	if _, err := DecodeSession(newer); err == nil || !strings.Contains(err.Error(), "version 2") {
+		t.Fatalf("newer session: %v", err)
+	}
+}
+
+func writeSeed(f *testing.F, name string, data []byte) {
+	if os.Getenv("CABINET_WRITE_FUZZ_SEEDS") == "" {
+		return
+	}
+	dir := filepath.Join("testdata", "fuzz", name)
+	os.MkdirAll(dir, 0o755)
+	var q strings.Builder
+	for _, c := range data {
+		q.WriteString("\\x")
+		q.WriteByte("0123456789abcdef"[c>>4])
+		q.WriteByte("0123456789abcdef"[c&15])
+	}
+	os.WriteFile(filepath.Join(dir, "seed-valid"), []byte("go test fuzz v1\n[]byte(\""+q.String()+"\")\n"), 0o644)
+}
+
+func FuzzDecodeTree(f *testing.F) {
+	enc := EncodeTree(sampleTree())
+	f.Add(enc)
+	f.Add([]byte{TreeVersion, 0})
+	writeSeed(f, "FuzzDecodeTree", enc)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		tr, err := DecodeTree(data)
+		if err != nil {
+			return
+		}
+		for _, n := range tr.Nodes {
+			if ValidName(n.Name) != nil {
+				t.Fatalf("accepted unsafe name %q", n.Name)
+			}
+		}
+		if !bytes.Equal(EncodeTree(tr), data) {
+			t.Fatal("decoded tree does not re-encode to the same bytes")
+		}
+	})
+}
+
+func FuzzDecodeSession(f *testing.F) {
+	data, _ := EncodeSession(&Session{FormatVersion: 1, Device: "d", Time: time.Unix(1, 0).UTC(), Tree: blob.ID{1}})
+	f.Add(data)
+	writeSeed(f, "FuzzDecodeSession", data)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		DecodeSession(data) // must not panic
+	})
+}
