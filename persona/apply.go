@@ -455,7 +455,7 @@ func (a *applier) planDir(p *entryPlan, f FileRecord) error {
 	case errors.Is(err, fs.ErrNotExist):
 		p.dirs = append(p.dirs, dirOp{dst: dst, mode: mode, create: true})
 	case err != nil:
-		return fmt.Errorf("persona apply: %w", err)
+		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: dst, Reason: err.Error()})
 	case !st.IsDir():
 		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: dst, Reason: "a file is in the way of this folder"})
 	case st.Mode().Perm() != mode:
@@ -485,8 +485,8 @@ func (a *applier) planFile(p *entryPlan, f FileRecord) error {
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
-		if errors.Is(err, fs.ErrPermission) || errors.Is(err, errNotDir) {
-			break // handled when writing (PST fallback) or reported then
+		if f.PST {
+			break // written to the Desktop instead (see writeFile)
 		}
 		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: op.dst, Reason: err.Error()})
 		return nil
