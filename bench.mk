@@ -36,15 +36,15 @@ bench-deps:
 	fi
 
 bench: bench-cabinet bench-deps
-	QUICK=0 bench/run.sh
+	QUICK=0 bash bench/run.sh
 
 bench-quick: bench-cabinet bench-deps
-	QUICK=1 bench/run.sh
+	QUICK=1 bash bench/run.sh
 
 bench-scale: bench-cabinet bench-deps
-	bench/scale.sh
+	bash bench/scale.sh
 
 bench-profile: bench-cabinet bench-deps
-	bench/profile.sh
+	bash bench/profile.sh
 
 .DEFAULT_GOAL := $(_bench_default_goal)
