@@ -34,6 +34,9 @@ type Options struct {
 	CacheDir string
 	// Connections is the number of cabinets written at once (default 2).
 	Connections int
+	// Warn receives problems that do not stop the work, such as a damaged
+	// index file that LoadIndex skips; nil ignores them.
+	Warn func(error)
 }
 
 // Repository is an opened (unlocked) repository. Safe for concurrent use.
@@ -212,6 +215,15 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	for i, n := range todo {
 		g.Go(func() error {
 			packs, err := r.ReadIndexFile(gctx, n)
+			if errors.Is(err, ErrDamaged) {
+				// One damaged index file must not make the whole repository
+				// unusable: its blobs count as missing, so a backup stores
+				// them again and check reports the file.
+				if r.opts.Warn != nil {
+					r.opts.Warn(fmt.Errorf("%w; skipped (run 'cabinet check')", err))
+				}
+				return nil
+			}
 			results[i] = packs
 			return err
 		})

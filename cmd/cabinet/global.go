@@ -200,7 +200,9 @@ func openRepository(c *cli.Context) (*repo.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(c.Context, be, pw, repo.Options{CacheDir: cacheDir(c)})
+	r, err := repo.Open(c.Context, be, pw, repo.Options{CacheDir: cacheDir(c), Warn: func(err error) {
+		fmt.Fprintln(os.Stderr, "warning:", err)
+	}})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, err)
 	}
