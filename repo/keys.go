@@ -117,6 +117,12 @@ func unlock(ctx context.Context, be backend.Backend, password []byte) (*crypto.K
 		if err != nil {
 			return nil, "", err
 		}
+		// Key files are named by the SHA-256 of their bytes: a damaged one
+		// must be reported as damaged, not as a wrong password.
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != n {
+			damaged = fmt.Errorf("keys/%s: %w: key file content does not match its name (damaged or truncated file)", n, ErrDamaged)
+			continue
+		}
 		kf, err := DecodeKeyFile(data)
 		if err != nil {
 			damaged = fmt.Errorf("keys/%s: %w", n, err)
