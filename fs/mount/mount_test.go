@@ -189,9 +189,10 @@ func testAdapter(t *testing.T, adapter string) {
 		Device:     "laptop",
 		Source:     src,
 		Damaged:    filepath.Join(mp, "laptop", "files", "latest", dmgDir, fstest.DamageFile),
-		AddSession: func(t *testing.T, when time.Time) {
+		AddSession: func(t *testing.T, when time.Time) string {
 			w := fstest.OpenRepo(t, repoDir)
 			fstest.Backup(t, w, "laptop", snapshot.SourceFiles, when, src)
+			return when.Local().Format(snapshot.TimeLayout)
 		},
 	})
 	t.Run("DamagedLogged", func(t *testing.T) {
