@@ -1,0 +1,389 @@
+package integration
+
+import (
+	"bytes"
+	"encoding/json"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// coreRunCmd runs cmd (made from e.command) and returns its result.
+func coreRunCmd(t testing.TB, cmd *exec.Cmd) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("run %v: %v", cmd.Args, err)
+	}
+	return result{stdout: out.String(), stderr: errb.String(), code: code}
+}
+
+// coreWithPassword returns a copy of e that uses password pw.
+func coreWithPassword(t testing.TB, e *env, pw string) *env {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(f, []byte(pw+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c := *e
+	c.pwFile = f
+	return &c
+}
+
+// coreRepoFiles lists the files below dir of the repository (relative to
+// the repository, slash separated).
+func coreRepoFiles(t testing.TB, e *env, dir string) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	root := filepath.Join(e.repo, dir)
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		rel, _ := filepath.Rel(e.repo, p)
+		out[filepath.ToSlash(rel)] = fi.Size()
+		return nil
+	})
+	return out
+}
+
+// coreNewFiles returns the files in after but not in before, largest first.
+func coreNewFiles(before, after map[string]int64) []string {
+	var out []string
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			out = append(out, p)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return after[out[i]] > after[out[j]] })
+	return out
+}
+
+// coreFlipBit flips one bit of the byte at off (negative: from the end).
+func coreFlipBit(t testing.TB, path string, off int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if off < 0 {
+		off += len(data)
+	}
+	data[off] ^= 0x10
+	if err := os.WriteFile(path, data, 0o400); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func coreTruncate(t testing.TB, path string, size int64) {
+	t.Helper()
+	if err := os.Truncate(path, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestCoreWrongPassword(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "f"), []byte("data"), 0o644)
+	e.mustRun("backup", src)
+	bad := coreWithPassword(t, e, "not the password")
+	for _, args := range [][]string{{"backup", src}, {"sessions"}, {"restore", "--target", filepath.Join(e.dir, "r"), "latest"}, {"check"}, {"key", "list"}} {
+		r := bad.expectCode(12, args...)
+		coreOneLine(t, r.stderr, "wrong password")
+		if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+			t.Errorf("%v: want a one-line error, got:\n%s", args, r.stderr)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(e.dir, "r")); err == nil {
+		t.Errorf("restore with a wrong password created its target")
+	}
+	e.mustCheck()
+}
+
+func TestCoreNoRepository(t *testing.T) {
+	dir := t.TempDir()
+	notRepo := filepath.Join(dir, "just-a-folder")
+	coreWrite(t, filepath.Join(notRepo, "some-file"), []byte("x"), 0o644)
+	cases := []struct{ name, repo string }{
+		{"missing path", filepath.Join(dir, "does-not-exist")},
+		{"folder that is not a repository", notRepo},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := &env{t: t, dir: dir, repo: c.repo, pwFile: filepath.Join(dir, "pw"), cacheDir: filepath.Join(dir, "cache")}
+			os.WriteFile(e.pwFile, []byte("pw\n"), 0o600)
+			for _, args := range [][]string{{"backup", notRepo}, {"sessions"}, {"check"}, {"restore", "latest"}, {"key", "list"}} {
+				r := e.expectCode(10, args...)
+				line := coreOneLine(t, r.stderr, c.repo)
+				if !strings.Contains(line, "no cabinet repository") || !strings.Contains(line, "cabinet init") {
+					t.Errorf("%v: unclear message %q", args, line)
+				}
+			}
+			if c.repo != notRepo {
+				if _, err := os.Stat(c.repo); err == nil {
+					t.Errorf("a command created the missing repository folder %s", c.repo)
+				}
+			}
+		})
+	}
+}
+
+// coreTwoSessions backs up keep.bin, then adds hit.bin, and returns the
+// repository files the second backup added.
+func coreTwoSessions(t *testing.T) (e *env, src string, added []string) {
+	e = newEnv(t)
+	src = filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "keep.bin"), coreRandom(1, 2<<20), 0o644)
+	coreBackup(t, e, 0, src)
+	before := coreRepoFiles(t, e, "")
+	coreWrite(t, filepath.Join(src, "hit.bin"), coreRandom(2, 3<<20), 0o644)
+	coreBackup(t, e, 0, src)
+	return e, src, coreNewFiles(before, coreRepoFiles(t, e, ""))
+}
+
+func coreFirstWithPrefix(t testing.TB, names []string, prefix string) string {
+	t.Helper()
+	for _, n := range names {
+		if strings.HasPrefix(n, prefix) {
+			return n
+		}
+	}
+	t.Fatalf("no %s* among %q", prefix, names)
+	return ""
+}
+
+func TestCoreDamagedCabinet(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, path string)
+	}{
+		{"truncated", func(t *testing.T, p string) { coreTruncate(t, p, coreFileSize(t, p)/2) }},
+		{"bit flipped", func(t *testing.T, p string) { coreFlipBit(t, p, int(coreFileSize(t, p)/3)) }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e, src, added := coreTwoSessions(t)
+			// The largest new object is the data cabinet holding hit.bin.
+			cab := coreFirstWithPrefix(t, added, "data/")
+			id := filepath.Base(cab)
+			c.damage(t, filepath.Join(e.repo, cab))
+
+			r := e.expectCode(13, "check", "--read-data")
+			coreOneLine(t, r.stderr, "error", id)
+			coreOneLine(t, r.stderr, "affects", filepath.Join(src, "hit.bin"))
+			if strings.Contains(r.stderr, filepath.Join(src, "keep.bin")) {
+				t.Errorf("check says keep.bin is affected, but its cabinet is intact:\n%s", r.stderr)
+			}
+			coreOneLine(t, r.stderr, "damaged or missing data")
+
+			// Restoring the affected file names it; the rest comes back.
+			target := filepath.Join(e.dir, "restore")
+			rr := e.run("restore", "--target", target, "latest")
+			if rr.code == 0 {
+				t.Fatalf("restore of a damaged file succeeded: %s", rr)
+			}
+			coreOneLine(t, rr.stderr, filepath.Join(target, src, "hit.bin"))
+			got, err := os.ReadFile(coreRestored(target, filepath.Join(src, "keep.bin")))
+			if err != nil || !bytes.Equal(got, coreRandom(1, 2<<20)) {
+				t.Errorf("keep.bin was not restored intact: %v", err)
+			}
+		})
+	}
+}
+
+func TestCoreDamagedIndex(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, path string)
+	}{
+		{"truncated", func(t *testing.T, p string) { coreTruncate(t, p, coreFileSize(t, p)-7) }},
+		{"bit flipped", func(t *testing.T, p string) { coreFlipBit(t, p, int(coreFileSize(t, p)/2)) }},
+	}
+	for _, c := range cases {
+		for _, withCache := range []bool{false, true} {
+			name := c.name
+			if withCache {
+				name += " with cache"
+			}
+			t.Run(name, func(t *testing.T) {
+				e, src, added := coreTwoSessions(t)
+				idx := coreFirstWithPrefix(t, added, "index/")
+				c.damage(t, filepath.Join(e.repo, idx))
+				if !withCache {
+					os.RemoveAll(e.cacheDir)
+				}
+				r := e.expectCode(13, "check")
+				coreOneLine(t, r.stderr, "error", idx, "damaged")
+				// The second session's trees and hit.bin are listed in the
+				// damaged index only: check names what that costs.
+				coreOneLine(t, r.stderr, "affects", "testdevice")
+				coreOneLine(t, r.stderr, "damaged or missing data")
+				// Restore of the first session still works.
+				ss := coreSessions(t, e)
+				target := filepath.Join(e.dir, "restore")
+				e.mustRun("restore", "--target", target, ss[0].ShortID)
+				coreDiff(t, filepath.Join(src, "keep.bin"), coreRestored(target, filepath.Join(src, "keep.bin")))
+				// A new backup stores what the damaged index listed again
+				// (the register is dropped so every file is read) and its
+				// session restores completely.
+				os.RemoveAll(e.cacheDir)
+				b := e.mustRun("backup", src)
+				coreOneLine(t, b.stderr, "warning", idx)
+				target2 := filepath.Join(e.dir, "restore2")
+				e.mustRun("restore", "--target", target2, "latest")
+				coreDiff(t, src, coreRestored(target2, src))
+			})
+		}
+	}
+}
+
+func TestCoreDamagedKeyFile(t *testing.T) {
+	cases := []struct {
+		name   string
+		damage func(data []byte) []byte
+	}{
+		{"bit flipped in the middle", func(d []byte) []byte { d[len(d)/2] ^= 0x10; return d }},
+		{"bit flipped in the wrapped key", func(d []byte) []byte {
+			i := bytes.Index(d, []byte(`"master": "`)) + len(`"master": "`) + 10
+			// Flip a bit and keep the character valid base64.
+			if d[i] == 'A' {
+				d[i] = 'B'
+			} else {
+				d[i] = 'A'
+			}
+			return d
+		}},
+		{"bit flipped in the salt", func(d []byte) []byte {
+			i := bytes.Index(d, []byte(`"salt": "`)) + len(`"salt": "`) + 3
+			if d[i] == 'A' {
+				d[i] = 'B'
+			} else {
+				d[i] = 'A'
+			}
+			return d
+		}},
+		{"truncated", func(d []byte) []byte { return d[:len(d)-20] }},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t)
+			keys := coreRepoFiles(t, e, "keys")
+			if len(keys) != 1 {
+				t.Fatalf("want one key file, have %v", keys)
+			}
+			var kf string
+			for k := range keys {
+				kf = k
+			}
+			p := filepath.Join(e.repo, kf)
+			data, _ := os.ReadFile(p)
+			if err := os.WriteFile(p, c.damage(data), 0o400); err != nil {
+				t.Fatal(err)
+			}
+			r := e.run("sessions")
+			if r.code == 0 {
+				t.Fatalf("a damaged key file opened the repository: %s", r)
+			}
+			line := coreOneLine(t, r.stderr, kf)
+			if !strings.Contains(line, "damaged") {
+				t.Errorf("exit %d; message does not say the key file is damaged: %q", r.code, line)
+			}
+			if r.code != 13 {
+				t.Errorf("damaged key file: want exit 13 (damaged), got %d: %q", r.code, line)
+			}
+		})
+	}
+}
+
+func TestCoreFutureFormatVersion(t *testing.T) {
+	e := newEnv(t)
+	p := filepath.Join(e.repo, "config")
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	cfg["format_version"] = 99
+	data, _ = json.MarshalIndent(cfg, "", "  ")
+	if err := os.WriteFile(p, data, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"sessions"}, {"backup", e.dir}, {"check"}} {
+		r := e.run(args...)
+		if r.code == 0 || r.code == 10 || r.code == 12 {
+			t.Fatalf("%v with format version 99: %s", args, r)
+		}
+		line := coreOneLine(t, r.stderr, "version 99", "version 1")
+		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("want one line, got %q", r.stderr)
+		}
+		_ = line
+	}
+}
+
+func TestCoreUnreadableSourceFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("drops root's file access capabilities; needs root")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv not found: cannot make a file unreadable for root")
+	}
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "ok.txt"), []byte("readable\n"), 0o644)
+	coreWrite(t, filepath.Join(src, "locked.txt"), []byte("secret\n"), 0o644)
+	coreWrite(t, filepath.Join(src, "lockeddir/inner.txt"), []byte("inner\n"), 0o644)
+	os.Chmod(filepath.Join(src, "locked.txt"), 0)
+	os.Chmod(filepath.Join(src, "lockeddir"), 0)
+	t.Cleanup(func() { os.Chmod(filepath.Join(src, "lockeddir"), 0o755) })
+
+	// Without CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH root obeys modes.
+	cmd := e.command("backup", "--json", src)
+	cmd.Args = append([]string{setpriv, "--bounding-set", "-dac_override,-dac_read_search", cabinetBin}, cmd.Args[1:]...)
+	cmd.Path = setpriv
+	r := coreRunCmd(t, cmd)
+	if r.code != 3 {
+		t.Fatalf("backup with unreadable files: want exit 3, got %s", r)
+	}
+	var s coreSession
+	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+		t.Fatalf("%v\n%s", err, r)
+	}
+	if s.Status != "completed with warnings" || s.Summary.Warnings != 2 {
+		t.Errorf("status %q with %d warnings, want \"completed with warnings\" with 2", s.Status, s.Summary.Warnings)
+	}
+	coreOneLine(t, r.stderr, "warning", filepath.Join(src, "locked.txt"), "permission denied")
+	coreOneLine(t, r.stderr, "warning", filepath.Join(src, "lockeddir"), "permission denied")
+	coreOneLine(t, r.stderr, "completed with 2 warnings")
+	ss := coreSessions(t, e)
+	if len(ss) != 1 || ss[0].Status != "completed with warnings" {
+		t.Fatalf("sessions: %+v", ss)
+	}
+	e.mustCheck()
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	if got, err := os.ReadFile(coreRestored(target, filepath.Join(src, "ok.txt"))); err != nil || string(got) != "readable\n" {
+		t.Errorf("ok.txt: %q %v", got, err)
+	}
+	if _, err := os.Lstat(coreRestored(target, filepath.Join(src, "locked.txt"))); err == nil {
+		t.Errorf("the unreadable file was restored (as what?)")
+	}
+}
