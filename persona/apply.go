@@ -1063,3 +1063,26 @@ func (a *applier) applyExport(ctx context.Context, x *exportOp, owner *fileOwner
 	}
 	return nil, fmt.Errorf("unknown export kind %q", x.rec.Kind)
 }
+
+// Incomplete reports whether something the user asked for was not
+// applied: an entry failed, was skipped because its application ran or
+// permission was missing, or one of its items could not be written.
+// Machine-bound items and entries with nothing captured do not count.
+func (r *ApplyReport) Incomplete() bool {
+	for _, e := range r.Entries {
+		switch e.Status {
+		case ApplyFailed:
+			return true
+		case ApplySkipped:
+			if !strings.HasPrefix(e.Reason, "nothing captured") {
+				return true
+			}
+		}
+		for _, s := range e.Skipped {
+			if !strings.HasPrefix(s.Reason, "not portable") {
+				return true
+			}
+		}
+	}
+	return false
+}

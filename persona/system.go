@@ -290,3 +290,15 @@ func parsePs(out []byte) []string {
 	}
 	return names
 }
+
+// HostFamily is the OS family this binary runs on: windows, macos or
+// linux (other Unix systems count as linux).
+func HostFamily() string {
+	switch runtime.GOOS {
+	case "windows":
+		return Windows
+	case "darwin", "ios":
+		return MacOS
+	}
+	return Linux
+}
