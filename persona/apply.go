@@ -622,7 +622,7 @@ func (a *applier) finish(p *entryPlan) {
 	if r.Status == ApplyUnchanged {
 		a.rep.Unchanged++
 	}
-	if r.Status == ApplySkipped || r.Status == ApplyFailed {
+	if r.Status == ApplyFailed || r.Status == ApplySkipped && !strings.HasPrefix(r.Reason, "nothing captured") {
 		a.rep.Skipped++
 	}
 	a.rep.Skipped += len(r.Skipped)

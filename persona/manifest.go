@@ -247,11 +247,7 @@ func (m *Manifest) Entry(id string) (*EntryRecord, bool) {
 // Summary is a short human description: "ann@laptop, Windows 10 Pro 19045 amd64, 2026-11-21 10:30".
 func (m *Manifest) Summary() string {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, "%s@%s, %s %s", m.User, m.Device, m.OS.Name, m.OS.Version)
-	if m.OS.Build != "" {
-		fmt.Fprintf(&b, " (build %s)", m.OS.Build)
-	}
-	fmt.Fprintf(&b, " %s", m.OS.Arch)
+	fmt.Fprintf(&b, "%s@%s, %s %s", m.User, m.Device, osLabel(m.OS), m.OS.Arch)
 	if m.Language != "" {
 		fmt.Fprintf(&b, ", %s", m.Language)
 	}

@@ -289,6 +289,7 @@ func Undo(ctx context.Context, opts UndoOptions) (*UndoReport, error) {
 		if err := os.RemoveAll(dir); err != nil {
 			rep.Problems = append(rep.Problems, err.Error())
 		}
+		os.Remove(opts.Dir) // only when no other undo set is left
 	}
 	return rep, nil
 }
