@@ -1,0 +1,214 @@
+package persona
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+func (a *applier) ensureUndo() error {
+	if a.undo != nil {
+		return nil
+	}
+	u, err := newUndoWriter(a.opts.UndoDir, a.opts.Now(), undoHeader{
+		Format: FormatVersion, Home: a.opts.Home, Persona: a.m.Summary(), From: a.opts.From,
+	})
+	if err != nil {
+		return err
+	}
+	a.undo = u
+	return nil
+}
+
+// execute writes one entry's plan. Per-item failures are reported in the
+// entry; an error returned means the undo journal could not be written.
+func (a *applier) execute(ctx context.Context, p *entryPlan) error {
+	if len(p.dirs)+len(p.files)+len(p.exports) == 0 {
+		return nil
+	}
+	if err := a.ensureUndo(); err != nil {
+		return err
+	}
+	owner := homeOwner(a.opts.Home, *a.opts.Root)
+	for _, d := range p.dirs {
+		if d.create {
+			created, err := a.mkdirAll(d.dst, d.mode, owner)
+			if err != nil {
+				if isUndoErr(err) {
+					return err
+				}
+				p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: d.dst, Reason: err.Error()})
+				continue
+			}
+			if created {
+				p.changed++
+				p.res.Actions = append(p.res.Actions, Action{Op: "mkdir", Path: d.dst, Detail: fmt.Sprintf("%04o", d.mode)})
+			}
+			continue
+		}
+		if err := a.undo.record(undoRecord{Op: "chmod", Path: d.dst, Mode: uint32(d.oldMode)}); err != nil {
+			return err
+		}
+		if err := os.Chmod(d.dst, d.mode); err != nil {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: d.dst, Reason: err.Error()})
+			continue
+		}
+		p.changed++
+		p.res.Actions = append(p.res.Actions, Action{Op: "chmod", Path: d.dst, Detail: fmt.Sprintf("%04o", d.mode)})
+	}
+	for _, f := range p.files {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		act, err := a.writeFile(f, owner)
+		if err != nil {
+			if isUndoErr(err) {
+				return err
+			}
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: f.dst, Reason: err.Error()})
+			continue
+		}
+		if act != nil {
+			p.changed++
+			p.res.Actions = append(p.res.Actions, *act)
+		}
+	}
+	for _, x := range p.exports {
+		act, err := a.applyExport(ctx, x, owner)
+		if err != nil {
+			if isUndoErr(err) {
+				return err
+			}
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: x.rec.Kind + " " + x.rec.Key, Reason: err.Error()})
+			continue
+		}
+		p.changed++
+		p.res.Actions = append(p.res.Actions, act...)
+	}
+	if p.changed > 0 && p.rec.Entry.Reload == ReloadNetworkManager {
+		if _, err := a.opts.Runner.Run(ctx, Command{Name: "nmcli", Args: []string{"connection", "reload"}}); err != nil {
+			a.rep.Warnings = append(a.rep.Warnings, fmt.Sprintf("%s: nmcli connection reload: %v", p.rec.Entry.ID, err))
+		} else {
+			p.res.Actions = append(p.res.Actions, Action{Op: "reload", Path: "NetworkManager"})
+		}
+	}
+	return nil
+}
+
+// mkdirAll creates dst and missing parents, journaling each created folder.
+func (a *applier) mkdirAll(dst string, mode fs.FileMode, owner *fileOwner) (bool, error) {
+	st, err := os.Stat(dst)
+	if err == nil {
+		if !st.IsDir() {
+			return false, fmt.Errorf("%s: %w", dst, errNotDir)
+		}
+		return false, nil
+	}
+	parent := filepath.Dir(dst)
+	if parent != dst {
+		if _, err := a.mkdirAll(parent, 0o755, owner); err != nil {
+			return false, err
+		}
+	}
+	if err := a.undo.record(undoRecord{Op: "mkdir", Path: dst}); err != nil {
+		return false, err
+	}
+	if err := os.Mkdir(dst, mode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return false, nil
+		}
+		return false, err
+	}
+	if err := os.Chmod(dst, mode); err != nil {
+		return true, err
+	}
+	owner.chown(dst)
+	return true, nil
+}
+
+func (a *applier) writeFile(f *fileOp, owner *fileOwner) (*Action, error) {
+	if f.op == "chmod" {
+		if err := a.undo.record(undoRecord{Op: "chmod", Path: f.dst, Mode: uint32(f.oldMode)}); err != nil {
+			return nil, err
+		}
+		if err := os.Chmod(f.dst, f.mode); err != nil {
+			return nil, err
+		}
+		return &Action{Op: "chmod", Path: f.dst, Detail: fmt.Sprintf("%04o", f.mode)}, nil
+	}
+	err := a.writeTo(f.dst, f, owner)
+	if err == nil || isUndoErr(err) || !f.rec.PST {
+		if err != nil {
+			return nil, err
+		}
+		return &Action{Op: f.op, Path: f.dst}, nil
+	}
+	// A PST goes back to its original path; when that cannot be written,
+	// to the Desktop as restore.pst.
+	orig := f.dst
+	dst := filepath.Join(a.opts.Home, "Desktop", "restore.pst")
+	if st, serr := os.Lstat(dst); serr == nil && st.Mode().IsRegular() && fileSum(dst) == f.sum {
+		return nil, nil
+	} else if serr == nil {
+		alt, same := keepBothName(dst, f.sum)
+		if same {
+			return nil, nil
+		}
+		dst = alt
+	}
+	if _, err := a.mkdirAll(filepath.Dir(dst), 0o755, owner); err != nil {
+		return nil, err
+	}
+	if err2 := a.writeTo(dst, f, owner); err2 != nil {
+		return nil, fmt.Errorf("%s: %v; Desktop fallback: %w", orig, err, err2)
+	}
+	return &Action{Op: "restore-pst", Path: dst, Detail: fmt.Sprintf("original path %s not writable: %v", orig, err)}, nil
+}
+
+// writeTo saves what dst holds into the undo set, then replaces it.
+func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
+	if _, err := a.mkdirAll(filepath.Dir(dst), 0o755, owner); err != nil {
+		return err
+	}
+	if err := a.undo.saveBefore(dst); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(dst), ".cabinet-tmp-*")
+	if err != nil {
+		return err
+	}
+	tmpName := tmp.Name()
+	defer os.Remove(tmpName)
+	if f.data != nil {
+		_, err = tmp.Write(f.data)
+	} else {
+		var in *os.File
+		in, err = os.Open(f.src)
+		if err == nil {
+			_, err = io.Copy(tmp, in)
+			in.Close()
+		}
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	if err := os.Chmod(tmpName, f.mode); err != nil {
+		return err
+	}
+	if !f.modTime.IsZero() {
+		_ = os.Chtimes(tmpName, f.modTime, f.modTime)
+	}
+	owner.chown(tmpName)
+	if err := os.Rename(tmpName, dst); err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	return nil
+}
+
