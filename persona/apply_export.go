@@ -247,4 +247,3 @@ func (a *applier) applyExport(ctx context.Context, x *exportOp, owner *fileOwner
 	}
 	return nil, fmt.Errorf("unknown export kind %q", x.rec.Kind)
 }
-

@@ -211,4 +211,3 @@ func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 	}
 	return nil
 }
-
