@@ -65,8 +65,8 @@ fi
 # stage share: CPU samples whose stack passes through a function matching the regexp
 STAGES=(
   "scan (walk, lstat, readdir)|Lstat|lstat|fstatat|ReadDir|readdir|Getdents|getdents|Readdirnames"
-  "read (file reads)|os\\.\\(\\*File\\)\\.Read|syscall\\.read$|syscall\\.Read$|syscall\\.Pread|unix\\.Pread|io\\.ReadFull|ReadAt"
-  "chunk (content-defined boundaries)|(?i)chunker|fastcdc|cdc\\.|gear|rabin|buzhash|\\.cut|Boundary|NextChunk"
+  "read (file reads)|os\\.\\(\\*File\\)\\.Read|os\\.\\(\\*File\\)\\.ReadAt|syscall\\.Pread|unix\\.Pread|syscall\\.Mmap"
+  "chunk (content-defined boundary scan)|(?i)chunker\\..*\\.cut$|fastcdc|gearhash|rabin|buzhash|boundary"
   "hash (content ids)|sha256|blake2|blake3|hmac|xxhash|highwayhash|sha512"
   "compress (zstd/lz4/...)|zstd|lz4|flate|snappy|/s2\\.|huff0|fse\\."
   "encrypt (AEAD)|aes|gcm|GCM|chacha|poly1305|xorKeyStream|cipher\\."
@@ -82,7 +82,7 @@ STAGES=(
   echo "- \`cabinet backup\` (initial, cold cache) of $CORPUS: $BYTES bytes in ${wall} s = ${mbs} MB/s;" \
        "CPU ${cpu} s (user ${usr}, sys ${sys}) on $(nproc) cores = $(awk -v c="$cpu" -v w="$wall" -v n="$(nproc)" 'BEGIN { if (w > 0) printf "%.0f", 100 * c / w / n; else print "NA" }') % of the machine;" \
        "peak RSS ${rss} MiB; repository ${repo} MiB; exit status $rc"
-  echo "- cabinet $("$CABINET" version 2>&1 | head -1)"
+  echo "- \`cabinet version\`: $("$CABINET" version 2>&1 | head -1); built from commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
   echo
   if [[ -s $OUT/cpu.pprof ]]; then
     total=$(pp -top -nodecount=1 "$CABINET" "$OUT/cpu.pprof" | awk '/Showing nodes accounting for/ { print $8 }' | head -1)
@@ -126,7 +126,7 @@ if [[ $PROFILE_LIMITS == 1 ]]; then
     t0=$(date +%s.%N); find "$CORPUS" -type f -print0 | xargs -0 -P 8 -n 256 cat > /dev/null; t1=$(date +%s.%N)
     echo "| disk: cold read of the whole corpus, 8 readers ($BYTES bytes) | $(awk -v n="$BYTES" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s = %.0f MB/s", b - a, n / 1e6 / (b - a) }') |"
     drop_caches
-    t0=$(date +%s.%N); find "$CORPUS" > /dev/null; find "$CORPUS" -type f -printf '%s\n' > /dev/null; t1=$(date +%s.%N)
+    t0=$(date +%s.%N); find "$CORPUS" -printf '%s\n' > /dev/null; t1=$(date +%s.%N)
     echo "| disk: cold walk with stat (find -printf %s) | $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f s", b - a }') |"
     t0=$(date +%s.%N); dd if=/dev/zero of=/tmp/bench-repos/ddtest bs=1M count=1024 conv=fsync status=none; t1=$(date +%s.%N)
     rm -f /tmp/bench-repos/ddtest
