@@ -183,7 +183,10 @@ def main():
     out.append("")
     for name in (a.tool, "restic", "borg"):
         if name in figs:
-            out.append("- %s %s: %s" % (name, figs[name].version, figs[name].source))
+            extra = ""
+            if name == a.tool and os.environ.get("BENCH_COMMIT"):
+                extra = ", built from commit %s" % os.environ["BENCH_COMMIT"]
+            out.append("- %s %s: %s%s" % (name, figs[name].version, figs[name].source, extra))
         else:
             out.append("- %s: not in this run" % name)
     md = os.path.splitext(a.csv)[0] + ".md"

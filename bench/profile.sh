@@ -17,7 +17,8 @@ CABINET=${CABINET:-$ROOT/bin/cabinet}
 QUICK=${QUICK:-0}
 export QUICK
 if [[ $QUICK == 1 ]]; then CORPUS=/tmp/corpus-quick; else CORPUS=/tmp/corpus; fi
-RUN_ID=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)$([[ $QUICK == 1 ]] && echo -quick)}
+suffix=; [[ $QUICK == 1 ]] && suffix=-quick
+RUN_ID=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)$suffix}
 OUT=$ROOT/bench/results/profile-$RUN_ID
 REPO=/tmp/bench-repos/profile
 CACHE=/tmp/bench-state/profile-cache

@@ -35,7 +35,8 @@ if [[ " ${tools[*]} " == *" custom "* ]]; then
 fi
 
 export QUICK
-RUN_ID=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)$([[ $QUICK == 1 ]] && echo -quick)}
+suffix=; [[ $QUICK == 1 ]] && suffix=-quick
+RUN_ID=${RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)$suffix}
 export RUN_ID
 mkdir -p "$RESULTS_DIR"
 echo "bench: run $RUN_ID, tools: ${tools[*]}, results in bench/results/run-$RUN_ID.csv" >&2
@@ -53,6 +54,7 @@ section=full
 echo
 baseline=()
 for b in ${BENCH_BASELINE:-}; do baseline+=(--baseline "$b"); done
+BENCH_COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) \
 python3 "$ROOT/bench/compare.py" "$RESULTS_DIR/run-$RUN_ID.csv" --anchors "$SHARED_BENCH/results" "${baseline[@]}" \
   --update "$ROOT/bench/RESULTS.md" --section "$section"
 echo
