@@ -16,7 +16,7 @@ func matchParts(pat, name []string) bool {
 	for len(pat) > 0 {
 		if pat[0] == "**" {
 			if len(pat) == 1 {
-				return true
+				return len(name) > 0 // a trailing "**" is everything inside, not the folder itself
 			}
 			for i := 0; i <= len(name); i++ {
 				if matchParts(pat[1:], name[i:]) {
