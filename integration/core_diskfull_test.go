@@ -1,0 +1,84 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCoreDiskFull: a repository on a small file system that fills up
+// during a backup. The backup fails with a clear message, the repository
+// stays consistent, a smaller backup fits, and after the file system grows
+// a full backup succeeds and restores.
+func TestCoreDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	base := newEnv(t)
+	mnt := filepath.Join(base.dir, "small-disk")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s): skipping the full-disk test", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", mnt, err, out)
+		}
+	})
+	e := *base
+	e.repo = filepath.Join(mnt, "repo")
+	e.cacheDir = filepath.Join(base.dir, "cache-small")
+	e.mustRun("init")
+
+	src := filepath.Join(base.dir, "src")
+	for i := range 8 {
+		coreWrite(t, filepath.Join(src, fmt.Sprintf("big-%d.bin", i)), coreRandom(int64(100+i), 8<<20), 0o644)
+	}
+	r := e.run("backup", "--quiet", src)
+	if r.code == 0 {
+		t.Fatalf("64 MiB backup into a 24 MiB file system succeeded: %s", r)
+	}
+	if r.code != 1 {
+		t.Errorf("full disk: want exit 1, got %d", r.code)
+	}
+	line := coreOneLine(t, r.stderr, "disk is full")
+	t.Logf("full disk: %q", line)
+	if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+		t.Errorf("want one line on a full disk, got:\n%s", r.stderr)
+	}
+	if ss := coreSessions(t, &e); len(ss) != 0 {
+		t.Errorf("a failed backup left a session: %+v", ss)
+	}
+
+	// Consistent as it is, full disk and all.
+	e.mustCheck()
+
+	// A smaller backup fits in what is left.
+	small := filepath.Join(base.dir, "small")
+	coreWrite(t, filepath.Join(small, "notes.txt"), []byte("a small file\n"), 0o644)
+	coreWrite(t, filepath.Join(small, "photo.bin"), coreRandom(5, 1<<20), 0o644)
+	s, _ := coreBackup(t, &e, 0, small)
+	if s.Status != "completed" {
+		t.Errorf("small backup: status %q", s.Status)
+	}
+	e.mustCheck()
+
+	// After the disk grows, the big backup succeeds and restores.
+	if out, err := exec.Command("mount", "-o", "remount,size=256m", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("grow the tmpfs: %v: %s", err, out)
+	}
+	coreBackup(t, &e, 0, src)
+	e.mustCheck()
+	target := filepath.Join(base.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	coreDiff(t, src, coreRestored(target, src))
+	target2 := filepath.Join(base.dir, "restore-small")
+	ss := coreSessions(t, &e)
+	e.mustRun("restore", "--target", target2, ss[0].ID)
+	coreDiff(t, small, coreRestored(target2, small))
+}
