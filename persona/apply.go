@@ -384,7 +384,6 @@ func (a *applier) plan(ctx context.Context, rec *EntryRecord, running map[string
 	if name := runningOne(e, running); name != "" {
 		p.blocked = name
 		p.res.Status, p.res.Reason = ApplySkipped, fmt.Sprintf("app running: %s; close it and apply again (or use --wait)", name)
-		a.rep.Warnings = append(a.rep.Warnings, fmt.Sprintf("%s: skipped because %s is running", e.ID, name))
 		return p, nil
 	}
 	for _, f := range rec.Files {
@@ -580,6 +579,9 @@ func (a *applier) waitForApps(ctx context.Context, plans []*entryPlan) {
 // finish sets an entry's status and the report's counters.
 func (a *applier) finish(p *entryPlan) {
 	r := &p.res
+	if p.blocked != "" {
+		a.rep.Warnings = append(a.rep.Warnings, fmt.Sprintf("%s: skipped because %s is running", r.ID, p.blocked))
+	}
 	if r.Status == "" {
 		n := len(p.dirs) + len(p.files) + len(p.exports)
 		if a.opts.DryRun {
