@@ -498,8 +498,9 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	cp := b.r.Chunker()
-	maxSlice := cp.Sizes().Max
-	bufs := sync.Pool{New: func() any { return make([]byte, 0, maxSlice) }}
+	// Slice buffers start at twice the average slice size and grow when a
+	// slice is larger; small files get their own pool of exact-size reads.
+	bufs := sync.Pool{New: func() any { return make([]byte, 0, 2*cp.Sizes().Avg) }}
 	jobs := make(chan sliceJob, 2*b.o.Workers)
 	files := make(chan *fileNode)
 
@@ -594,6 +595,9 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	if f.node.Size < uint64(cp.Sizes().Min) {
 		// Small files are one slice: one read, no chunker.
 		buf := bufs.Get().([]byte)
+		if cap(buf) < int(f.node.Size)+1 {
+			buf = make([]byte, 0, f.node.Size+1)
+		}
 		n, err := io.ReadFull(fh, buf[:f.node.Size+1])
 		switch {
 		case err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -8,6 +9,7 @@ import (
 	"io"
 	"sync"
 
+	"github.com/klauspost/compress"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cabinetbackup/cabinet/repo/backend"
@@ -52,7 +54,8 @@ type Writer struct {
 	uploads *errgroup.Group
 
 	mu       sync.Mutex
-	packers  [2]*pack.Writer
+	packers  [2]*openCabinet
+	spare    [2][][]byte // cabinet buffers to reuse
 	inflight map[blob.ID]struct{}
 	pending  []index.PackEntries
 	stats    WriteStats
@@ -105,22 +108,25 @@ func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.I
 	w.mu.Lock()
 	p := w.packers[t]
 	if p == nil {
-		size := DataCabinetSize
-		if t == blob.Tree {
-			size = TreeCabinetSize
+		var err error
+		if p, err = w.newPacker(t); err != nil {
+			w.mu.Unlock()
+			return id, true, err
 		}
-		p = pack.NewWriter(size + 2<<20)
 		w.packers[t] = p
 	}
-	p.Add(t, id, sealed, len(data))
+	if _, err := p.pw.Add(t, id, sealed, len(data)); err != nil {
+		w.mu.Unlock()
+		return id, true, fmt.Errorf("write cabinet: %w", err)
+	}
 	w.stats.Blobs++
 	w.stats.RawBytes += int64(len(data))
-	var full *pack.Writer
+	var full *openCabinet
 	limit := DataCabinetSize
 	if t == blob.Tree {
 		limit = TreeCabinetSize
 	}
-	if p.Size() >= limit {
+	if p.pw.Size() >= limit {
 		full = p
 		w.packers[t] = nil
 	}
@@ -135,10 +141,23 @@ func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.I
 	return id, true, nil
 }
 
+// openCabinet is a cabinet being filled: in memory, or streamed to a
+// temporary file when the backend can.
+type openCabinet struct {
+	pw *pack.Writer
+	tf backend.TempFile
+	bw *bufio.Writer
+}
+
 // encodeBlob appends the plaintext encoding of data: zstd when it shrinks
-// the data by more than 1/32, raw otherwise.
+// the data by more than 1/32, raw otherwise. Large slices whose first 32 KiB
+// look incompressible (random or already compressed data) skip zstd.
 func (r *Repository) encodeBlob(dst, data []byte) []byte {
 	dst = append(dst, encodingZstd)
+	if len(data) >= 64<<10 && compress.Estimate(data[:32<<10]) < 0.01 && compress.Estimate(data[len(data)-32<<10:]) < 0.01 {
+		dst = append(dst[:0], encodingRaw)
+		return append(dst, data...)
+	}
 	if len(data) >= 64 {
 		dst = r.enc.EncodeAll(data, dst)
 		if len(dst)-1 < len(data)-len(data)/32 {
@@ -150,7 +169,7 @@ func (r *Repository) encodeBlob(dst, data []byte) []byte {
 }
 
 // upload writes a full cabinet in the background (at most Connections at once).
-func (w *Writer) upload(ctx context.Context, t blob.Type, p *pack.Writer) error {
+func (w *Writer) upload(ctx context.Context, t blob.Type, p *openCabinet) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -158,15 +177,64 @@ func (w *Writer) upload(ctx context.Context, t blob.Type, p *pack.Writer) error 
 	return nil
 }
 
-func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *pack.Writer) error {
-	data, name := p.Finish(w.r.key)
-	if err := w.r.be.Put(ctx, PackName(name), data); err != nil {
+// newPacker starts a cabinet. Data cabinets stream to a temporary file
+// when the backend supports it, so they cost no memory; tree cabinets stay
+// in memory because they are also cached whole. Called with w.mu held.
+func (w *Writer) newPacker(t blob.Type) (*openCabinet, error) {
+	if tb, ok := w.r.be.(backend.TempFileBackend); ok && t == blob.Data {
+		tf, err := tb.TempFile(w.ctx, DataDir)
+		if err != nil {
+			return nil, err
+		}
+		bw := bufio.NewWriterSize(tf, 256<<10)
+		return &openCabinet{pw: pack.NewStreamWriter(bw), tf: tf, bw: bw}, nil
+	}
+	if n := len(w.spare[t]); n > 0 {
+		buf := w.spare[t][n-1]
+		w.spare[t] = w.spare[t][:n-1]
+		return &openCabinet{pw: pack.NewWriterBuffer(buf)}, nil
+	}
+	size := DataCabinetSize
+	if t == blob.Tree {
+		size = TreeCabinetSize
+	}
+	// Room for the last blob (up to the chunker's maximum) and the header.
+	return &openCabinet{pw: pack.NewWriter(size + w.r.chunker.Sizes().Max + 256<<10)}, nil
+}
+
+func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) error {
+	data, name, err := p.pw.Finish(w.r.key)
+	if err == nil && p.bw != nil {
+		err = p.bw.Flush()
+	}
+	if err != nil {
+		if p.tf != nil {
+			p.tf.Abort()
+		}
+		return fmt.Errorf("write cabinet: %w", err)
+	}
+	if p.tf != nil {
+		err = p.tf.Commit(ctx, PackName(name))
+	} else {
+		err = w.r.be.Put(ctx, PackName(name), data)
+	}
+	if err != nil {
 		return fmt.Errorf("write cabinet %s: %w", name.Short(), err)
 	}
 	if t == blob.Tree {
 		w.r.cache.put(DataDir, name.String(), data)
 	}
-	pe := index.PackEntries{Pack: name, Entries: p.Entries()}
+	if data != nil {
+		defer func() {
+			w.mu.Lock()
+			if len(w.spare[t]) < 2 {
+				w.spare[t] = append(w.spare[t], data[:0])
+			}
+			w.mu.Unlock()
+		}()
+	}
+	size := int64(p.pw.Size())
+	pe := index.PackEntries{Pack: name, Entries: p.pw.Entries()}
 	w.r.idx.Add(pe)
 	w.mu.Lock()
 	for _, e := range pe.Entries {
@@ -174,7 +242,7 @@ func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *pack.Writer) 
 	}
 	w.pending = append(w.pending, pe)
 	w.stats.Cabinets++
-	w.stats.Stored += int64(len(data))
+	w.stats.Stored += size
 	var batch []index.PackEntries
 	if len(w.pending) >= indexEvery {
 		batch, w.pending = w.pending, nil
@@ -208,10 +276,13 @@ func (w *Writer) writeIndex(ctx context.Context, packs []index.PackEntries) erro
 func (w *Writer) flush(ctx context.Context) error {
 	w.mu.Lock()
 	open := w.packers
-	w.packers = [2]*pack.Writer{}
+	w.packers = [2]*openCabinet{}
 	w.mu.Unlock()
 	for t, p := range open {
-		if p != nil && p.Count() > 0 {
+		if p != nil && p.pw.Count() == 0 && p.tf != nil {
+			p.tf.Abort()
+		}
+		if p != nil && p.pw.Count() > 0 {
 			pp, tt := p, blob.Type(t)
 			w.uploads.Go(func() error { return w.writeCabinet(ctx, tt, pp) })
 		}

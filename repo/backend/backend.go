@@ -46,3 +46,19 @@ type Backend interface {
 type ReaderAtBackend interface {
 	OpenReaderAt(ctx context.Context, name string) (io.ReaderAt, error)
 }
+
+// TempFileBackend is an optional capability: backends that can stream a
+// new file to storage (local folders) implement it, so cabinets are written
+// as they fill instead of being held in memory.
+type TempFileBackend interface {
+	// TempFile starts a new file; nothing is visible until Commit.
+	TempFile(ctx context.Context, dir string) (TempFile, error)
+}
+
+// TempFile is a file being written. Commit makes it visible under name
+// atomically (after it is durable); Abort discards it.
+type TempFile interface {
+	io.Writer
+	Commit(ctx context.Context, name string) error
+	Abort() error
+}

@@ -15,13 +15,14 @@ import (
 
 // Sizes bound the slices. Chosen by measurement (bench/RESULTS.md): 1 MiB
 // average keeps per-slice overhead (index entry, nonce, tag, header entry)
-// negligible while a one-line edit still re-uploads only about a megabyte.
+// negligible while a one-line edit still re-uploads only about a megabyte;
+// a 4 MiB maximum bounds the memory each reader and worker holds.
 type Sizes struct {
 	Min, Avg, Max int
 }
 
 // DefaultSizes returns the sizes new repositories use.
-func DefaultSizes() Sizes { return Sizes{Min: 512 << 10, Avg: 1 << 20, Max: 8 << 20} }
+func DefaultSizes() Sizes { return Sizes{Min: 512 << 10, Avg: 1 << 20, Max: 4 << 20} }
 
 // Validate checks that the sizes make sense together.
 func (s Sizes) Validate() error {

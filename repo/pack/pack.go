@@ -8,6 +8,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash"
+	"io"
 
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/repo/crypto"
@@ -34,25 +36,53 @@ type Entry struct {
 // ErrFormat is wrapped by errors about malformed cabinets.
 var ErrFormat = errors.New("malformed cabinet")
 
-// Writer accumulates sealed blobs in memory; Finish returns the cabinet bytes.
+// Writer builds a cabinet, either in memory or streamed to a sink (a file
+// being written), hashing it on the way for its name.
 type Writer struct {
+	sink    io.Writer
+	hash    hash.Hash
 	buf     []byte
+	size    int
 	entries []Entry
+	err     error
 }
 
-// NewWriter returns a writer whose buffer starts with capacity sizeHint.
+// NewWriter returns a writer that keeps the cabinet in memory, its buffer
+// starting with capacity sizeHint.
 func NewWriter(sizeHint int) *Writer { return &Writer{buf: make([]byte, 0, sizeHint)} }
 
-// Add appends an already sealed blob.
-func (w *Writer) Add(t blob.Type, id blob.ID, sealed []byte, rawLength int) Entry {
-	e := Entry{Type: t, ID: id, Offset: uint32(len(w.buf)), Length: uint32(len(sealed)), RawLength: uint32(rawLength)}
-	w.buf = append(w.buf, sealed...)
+// NewWriterBuffer returns an in-memory writer that appends to buf[:0], for
+// reusing the buffer of a cabinet already written.
+func NewWriterBuffer(buf []byte) *Writer { return &Writer{buf: buf[:0]} }
+
+// NewStreamWriter returns a writer that writes the cabinet to sink as blobs
+// are added; Finish returns no bytes, only the name.
+func NewStreamWriter(sink io.Writer) *Writer { return &Writer{sink: sink, hash: sha256.New()} }
+
+func (w *Writer) write(p []byte) {
+	if w.err != nil {
+		return
+	}
+	if w.sink == nil {
+		w.buf = append(w.buf, p...)
+		return
+	}
+	w.hash.Write(p)
+	_, w.err = w.sink.Write(p)
+}
+
+// Add appends an already sealed blob. An error means the sink failed; the
+// cabinet is then unusable.
+func (w *Writer) Add(t blob.Type, id blob.ID, sealed []byte, rawLength int) (Entry, error) {
+	e := Entry{Type: t, ID: id, Offset: uint32(w.size), Length: uint32(len(sealed)), RawLength: uint32(rawLength)}
+	w.write(sealed)
+	w.size += len(sealed)
 	w.entries = append(w.entries, e)
-	return e
+	return e, w.err
 }
 
 // Size is the bytes added so far.
-func (w *Writer) Size() int { return len(w.buf) }
+func (w *Writer) Size() int { return w.size }
 
 // Count is the number of blobs added so far.
 func (w *Writer) Count() int { return len(w.entries) }
@@ -61,8 +91,8 @@ func (w *Writer) Count() int { return len(w.entries) }
 func (w *Writer) Entries() []Entry { return w.entries }
 
 // Finish appends the sealed header and trailer and returns the cabinet's
-// bytes and its name (SHA-256 of the bytes).
-func (w *Writer) Finish(key *crypto.Key) ([]byte, blob.ID) {
+// bytes (nil when streamed) and its name (SHA-256 of the bytes).
+func (w *Writer) Finish(key *crypto.Key) ([]byte, blob.ID, error) {
 	hdr := make([]byte, 0, len(w.entries)*HeaderEntrySize)
 	for _, e := range w.entries {
 		hdr = append(hdr, byte(e.Type))
@@ -70,11 +100,20 @@ func (w *Writer) Finish(key *crypto.Key) ([]byte, blob.ID) {
 		hdr = binary.LittleEndian.AppendUint32(hdr, e.RawLength)
 		hdr = append(hdr, e.ID[:]...)
 	}
-	start := len(w.buf)
-	w.buf = key.Seal(w.buf, hdr)
-	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.buf)-start))
-	w.buf = append(w.buf, Magic...)
-	return w.buf, sha256.Sum256(w.buf)
+	trailer := key.Seal(nil, hdr)
+	trailer = binary.LittleEndian.AppendUint32(trailer, uint32(len(trailer)))
+	trailer = append(trailer, Magic...)
+	w.write(trailer)
+	w.size += len(trailer)
+	if w.err != nil {
+		return nil, blob.ID{}, w.err
+	}
+	if w.sink != nil {
+		var id blob.ID
+		w.hash.Sum(id[:0])
+		return nil, id, nil
+	}
+	return w.buf, sha256.Sum256(w.buf), nil
 }
 
 // HeaderLocation reads the trailer (the last 8 bytes of a cabinet of size

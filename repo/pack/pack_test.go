@@ -2,6 +2,7 @@ package pack
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"os"
 	"path/filepath"
@@ -30,7 +31,10 @@ func buildCabinet(t testing.TB, k *crypto.Key, blobs ...[]byte) ([]byte, blob.ID
 		w.Add(typ, k.ID(b), k.Seal(nil, b), len(b))
 	}
 	entries := append([]Entry(nil), w.Entries()...)
-	data, name := w.Finish(k)
+	data, name, err := w.Finish(k)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return data, name, entries
 }
 
@@ -59,6 +63,26 @@ func TestCabinetRoundTrip(t *testing.T) {
 		if got[i] != want[i] {
 			t.Fatalf("entry %d: got %+v, want %+v", i, got[i], want[i])
 		}
+	}
+}
+
+func TestStreamWriterMatchesMemoryWriter(t *testing.T) {
+	k := testKey(t)
+	var sink bytes.Buffer
+	sw := NewStreamWriter(&sink)
+	mw := NewWriter(0)
+	for _, b := range [][]byte{[]byte("a"), []byte("bb")} {
+		sealed := k.Seal(nil, b)
+		sw.Add(blob.Data, k.ID(b), sealed, len(b))
+		mw.Add(blob.Data, k.ID(b), sealed, len(b))
+	}
+	_, sname, err := sw.Finish(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _, _ := mw.Finish(k)
+	if sha256.Sum256(sink.Bytes()) != sname || len(data) != sink.Len() {
+		t.Fatal("streamed cabinet's name does not match its bytes")
 	}
 }
 

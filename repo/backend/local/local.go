@@ -32,6 +32,7 @@ type Backend struct {
 
 var _ backend.Backend = (*Backend)(nil)
 var _ backend.ReaderAtBackend = (*Backend)(nil)
+var _ backend.TempFileBackend = (*Backend)(nil)
 
 // New returns a backend rooted at dir. The directory need not exist yet.
 func New(dir string) *Backend {
@@ -134,46 +135,92 @@ func (b *Backend) Put(ctx context.Context, name string, data []byte) error {
 	}
 	final := b.path(name)
 	dir := filepath.Dir(final)
-	b.mu.Lock()
-	made := b.madeDir[dir]
-	b.mu.Unlock()
-	if !made {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return fmt.Errorf("create folder for %s: %w", name, err)
-		}
-		b.mu.Lock()
-		b.madeDir[dir] = true
-		b.mu.Unlock()
+	if err := b.mkdir(dir, name); err != nil {
+		return err
 	}
 	f, err := os.CreateTemp(dir, TempPrefix+"*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", name, err)
-	}
+	t := &tempFile{b: b, f: f}
 	if _, err := f.Write(data); err != nil {
-		return fail(err)
+		t.Abort()
+		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
+	return t.Commit(ctx, name)
+}
+
+// TempFile implements backend.TempFileBackend. The file is created in the
+// folder dir/xx of its final name only at Commit, so it starts in dir.
+func (b *Backend) TempFile(ctx context.Context, dir string) (backend.TempFile, error) {
+	d := b.path(dir)
+	if err := b.mkdir(d, dir); err != nil {
+		return nil, err
 	}
-	if err := f.Close(); err != nil {
+	f, err := os.CreateTemp(d, TempPrefix+"*")
+	if err != nil {
+		return nil, fmt.Errorf("create file in %s: %w", dir, err)
+	}
+	return &tempFile{b: b, f: f}, nil
+}
+
+type tempFile struct {
+	b *Backend
+	f *os.File
+}
+
+func (t *tempFile) Write(p []byte) (int, error) { return t.f.Write(p) }
+
+func (t *tempFile) Abort() error {
+	t.f.Close()
+	return os.Remove(t.f.Name())
+}
+
+// Commit fsyncs the file, makes it read-only and renames it to name.
+func (t *tempFile) Commit(ctx context.Context, name string) error {
+	tmp := t.f.Name()
+	fail := func(err error) error {
+		t.f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
 	}
-	if err := os.Chmod(tmp, 0o400); err != nil {
+	if err := t.f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := t.f.Chmod(0o400); err != nil {
+		return fail(err)
+	}
+	if err := t.f.Close(); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
+	}
+	final := t.b.path(name)
+	dir := filepath.Dir(final)
+	if err := t.b.mkdir(dir, name); err != nil {
+		os.Remove(tmp)
+		return err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
 	}
 	return syncDir(dir)
+}
+
+func (b *Backend) mkdir(dir, name string) error {
+	b.mu.Lock()
+	made := b.madeDir[dir]
+	b.mu.Unlock()
+	if made {
+		return nil
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create folder for %s: %w", name, err)
+	}
+	b.mu.Lock()
+	b.madeDir[dir] = true
+	b.mu.Unlock()
+	return nil
 }
 
 // List implements backend.Backend.
