@@ -66,6 +66,8 @@ func newApp() *cli.App {
 			newSessionsCommand(),
 			newRestoreCommand(),
 			newCheckCommand(),
+			newMountCommand(),
+			newPersonaCommand(),
 			newKeyCommand(),
 			newVersionCommand(),
 		},
