@@ -1,0 +1,118 @@
+package integration
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestCoreKillDuringBackup kills a backup of a ~200 MB tree with SIGKILL at
+// a random moment between its start and the time a full backup takes, many
+// times over. After every kill check must pass and the next backup must
+// succeed; at the end the last session restores to an identical tree.
+//
+// CABINET_CRASH_SEED repeats a run; CABINET_CRASH_ROUNDS changes the number
+// of kills (default 20).
+func TestCoreKillDuringBackup(t *testing.T) {
+	if testing.Short() {
+		t.Skip("kills 20 backups of 200 MB")
+	}
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("CABINET_CRASH_SEED"); s != "" {
+		seed, _ = strconv.ParseInt(s, 10, 64)
+	}
+	rounds := 20
+	if s := os.Getenv("CABINET_CRASH_ROUNDS"); s != "" {
+		rounds, _ = strconv.Atoi(s)
+	}
+	t.Logf("seed %d (CABINET_CRASH_SEED=%d repeats this run)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+
+	src := filepath.Join(t.TempDir(), "src")
+	// 24 files of 8 MB plus small files in folders: about 200 MB.
+	for i := range 24 {
+		coreWrite(t, filepath.Join(src, fmt.Sprintf("d%d/big-%02d.bin", i%4, i)), coreRandom(int64(i), 8_000_000+i), 0o644)
+	}
+	for i := range 200 {
+		coreWrite(t, filepath.Join(src, fmt.Sprintf("small/%d/f%03d.txt", i%10, i)), []byte(strings.Repeat(fmt.Sprintf("line %d\n", i), i)), 0o644)
+	}
+
+	// The time a full backup takes, measured on a throwaway repository.
+	probe := newEnv(t)
+	start := time.Now()
+	probe.mustRun("backup", "--quiet", src)
+	full := time.Since(start)
+	t.Logf("a full backup takes %v", full)
+	os.RemoveAll(probe.dir)
+
+	killed, finished := 0, 0
+	var e *env
+	for round := range rounds {
+		// Every round is a first backup into a new repository, so the kill
+		// lands anywhere in a full backup: scanning, reading, writing
+		// cabinets and index files, the session, the register.
+		if e != nil {
+			os.RemoveAll(e.dir)
+		}
+		e = newEnv(t)
+		delay := time.Duration(rng.Int63n(int64(full) + 1))
+		cmd := e.command("backup", "--quiet", src)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		select {
+		case err := <-done:
+			finished++
+			if err != nil {
+				t.Fatalf("round %d: backup failed before the kill: %v\n%s", round, err, stderr.String())
+			}
+			t.Logf("round %d: backup finished before the kill at %v", round, delay)
+		case <-time.After(delay):
+			if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+				t.Fatal(err)
+			}
+			err := <-done
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+				killed++
+			} else {
+				finished++
+				if err != nil {
+					t.Fatalf("round %d: backup failed: %v\n%s", round, err, stderr.String())
+				}
+			}
+		}
+
+		r := e.run("check")
+		if r.code != 0 {
+			t.Fatalf("round %d: check after a kill at %v (seed %d): %s", round, delay, seed, r)
+		}
+		for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+			if l != "" && !strings.HasPrefix(l, "info: ") {
+				t.Errorf("round %d: check printed %q after a kill", round, l)
+			}
+		}
+		if r := e.run("backup", "--quiet", src); r.code != 0 {
+			t.Fatalf("round %d: backup after a kill at %v (seed %d): %s", round, delay, seed, r)
+		}
+	}
+	t.Logf("%d backups killed, %d finished before their kill", killed, finished)
+	if killed < rounds/2 {
+		t.Errorf("only %d of %d backups were killed mid-way: the delays are too long", killed, rounds)
+	}
+
+	e.mustCheck()
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--quiet", "--target", target, "latest")
+	coreDiff(t, src, coreRestored(target, src))
+}
