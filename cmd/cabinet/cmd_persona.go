@@ -146,7 +146,14 @@ func runPersonaCapture(c *cli.Context) error {
 		return err
 	}
 	defer r.Close()
-	staging, err := os.MkdirTemp("", "cabinet-persona-")
+	// Stage on disk beside the cache rather than in a small tmpfs: Mail
+	// folders and PST files can be large.
+	if d := r.CacheDir(); d != "" {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return fmt.Errorf("persona staging: %w", err)
+		}
+	}
+	staging, err := os.MkdirTemp(r.CacheDir(), "persona-staging-")
 	if err != nil {
 		return err
 	}
@@ -354,10 +361,18 @@ func printApplyReport(rep *persona.ApplyReport) {
 	}
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENTRY\tSTATUS\tCHANGES\tREASON")
+	var empty []string
 	for _, e := range rep.Entries {
+		if e.Status == persona.ApplySkipped && strings.HasPrefix(e.Reason, "nothing captured") {
+			empty = append(empty, e.ID)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\n", e.ID, e.Status, len(e.Actions), e.Reason)
 	}
 	tw.Flush()
+	if len(empty) > 0 {
+		fmt.Printf("nothing captured for: %s\n", strings.Join(empty, ", "))
+	}
 	for _, e := range rep.Entries {
 		if rep.DryRun {
 			for _, a := range e.Actions {
@@ -444,7 +459,12 @@ func runPersonaShow(c *cli.Context) error {
 func printManifestEntries(m *persona.Manifest) {
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ENTRY\tSTATUS\tFILES\tEXPORTS\tREASON")
+	quiet := map[string][]string{}
 	for _, e := range m.Entries {
+		if e.Status == persona.StatusNotFound || e.Status == persona.StatusExcluded {
+			quiet[e.Status] = append(quiet[e.Status], e.Entry.ID)
+			continue
+		}
 		files := 0
 		for _, f := range e.Files {
 			if !f.Dir {
@@ -454,6 +474,12 @@ func printManifestEntries(m *persona.Manifest) {
 		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%s\n", e.Entry.ID, e.Status, files, len(e.Exports), e.Reason)
 	}
 	tw.Flush()
+	if ids := quiet[persona.StatusNotFound]; len(ids) > 0 {
+		fmt.Printf("not on this device: %s\n", strings.Join(ids, ", "))
+	}
+	if ids := quiet[persona.StatusExcluded]; len(ids) > 0 {
+		fmt.Printf("excluded: %s\n", strings.Join(ids, ", "))
+	}
 	for _, e := range m.Entries {
 		for _, n := range e.NotPortable {
 			fmt.Printf("  %s: %s%s: %s\n", e.Entry.ID, n.Path, n.Item, n.Reason)
