@@ -1,0 +1,179 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+func TestMatch(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, path string
+		want          bool
+	}{
+		{"*.tmp", "/home/ann/x.tmp", true},
+		{"*.tmp", "/home/ann/x.txt", false},
+		{"node_modules", "/src/app/node_modules/a/b.js", true},
+		{"/home/*/.cache", "/home/ann/.cache/x/y", true},
+		{"/home/*/.cache", "/home/ann/cache", false},
+		{"/home/ann", "/home/ann", true},
+		{"/home/ann/", "/home/ann/docs/a", true},
+		{"/srv", "/home/srv", false},
+	} {
+		if got := Match(tc.pattern, tc.path); got != tc.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestRegisterValueRoundTrip(t *testing.T) {
+	n := snapshot.Node{Content: []blobID{{1}, {2}}, Sizes: []uint32{3, 4}}
+	fp := fingerprint{size: 7, mtime: 1, ctime: 2, inode: 3, mode: 0o644}
+	var got snapshot.Node
+	gfp, ok := decodeRegisterValue(encodeRegisterValue(fp, &n), &got)
+	if !ok || gfp != fp || got.Content[1] != n.Content[1] || got.Sizes[0] != 3 {
+		t.Fatalf("round trip: %v %+v %+v", ok, gfp, got)
+	}
+	if _, ok := decodeRegisterValue([]byte{1, 2}, &got); ok {
+		t.Fatal("garbage accepted")
+	}
+}
+
+func newRepo(t *testing.T) *repo.Repository {
+	t.Helper()
+	r, err := repo.Create(context.Background(), local.New(filepath.Join(t.TempDir(), "repo")), []byte("pw"),
+		repo.CreateOptions{Key: repo.KeyOptions{KDF: crypto.KDFParams{Time: 1, Memory: 1024, Threads: 1}}},
+		repo.Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func writeTree(t *testing.T, dir string) {
+	t.Helper()
+	rnd := rand.New(rand.NewPCG(1, 1))
+	big := make([]byte, 3<<20)
+	for i := range big {
+		big[i] = byte(rnd.Uint32())
+	}
+	files := map[string][]byte{
+		"a.txt":         []byte("hello"),
+		"sub/b.txt":     bytes.Repeat([]byte("b"), 10000),
+		"sub/deep/c":    big,
+		"sub/empty":     nil,
+		"skip/x.tmp":    []byte("excluded"),
+		"name\nwith\xff": []byte("odd name"),
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, data, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Symlink("a.txt", filepath.Join(dir, "link"))
+}
+
+func TestBackupRestoreRoundTripAndRegister(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	regDir := t.TempDir()
+	opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: regDir, Excludes: []string{"*.tmp"}, Now: time.Now}
+	s1, err := Backup(ctx, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.Summary.FilesNew != 5 || s1.Status != snapshot.StatusCompleted {
+		t.Fatalf("first session: %+v", s1.Summary)
+	}
+	s2, err := Backup(ctx, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Summary.BytesRead != 0 || s2.Summary.FilesUnchanged != 5 || s2.Tree != s1.Tree || s2.Parent != s1.ID() {
+		t.Fatalf("unchanged backup: %+v tree %v/%v parent %q", s2.Summary, s2.Tree, s1.Tree, s2.Parent)
+	}
+	target := t.TempDir()
+	stats, err := Restore(ctx, r, s2, RestoreOptions{Target: target, Verify: true})
+	if err != nil || stats.VerifyFailed != 0 || stats.Files != 5 {
+		t.Fatalf("restore: %+v %v", stats, err)
+	}
+	got, _ := os.ReadFile(filepath.Join(target, src, "sub/b.txt"))
+	if !bytes.Equal(got, bytes.Repeat([]byte("b"), 10000)) {
+		t.Fatal("restored content differs")
+	}
+	if _, err := os.Stat(filepath.Join(target, src, "skip/x.tmp")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("excluded file was backed up")
+	}
+	if l, _ := os.Readlink(filepath.Join(target, src, "link")); l != "a.txt" {
+		t.Fatalf("symlink target %q", l)
+	}
+	res, err := Check(ctx, r, CheckOptions{ReadData: true})
+	if err != nil || res.Errors != 0 || res.Sessions != 2 {
+		t.Fatalf("check: %+v %v", res, err)
+	}
+}
+
+func TestSecondSessionOfSameSourceIsBusy(t *testing.T) {
+	regDir := t.TempDir()
+	g, err := openRegister(regDir, "dev", "files")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.close()
+	if _, err := openRegister(regDir, "dev", "files"); !errors.Is(err, ErrBusy) {
+		t.Fatalf("second open: %v", err)
+	}
+	other, err := openRegister(regDir, "dev", "persona")
+	if err != nil {
+		t.Fatalf("another data source must not wait: %v", err)
+	}
+	other.close()
+}
+
+func TestRestoreIncludeAndOverwrite(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	if _, err := Restore(ctx, r, s, RestoreOptions{Target: target, Include: []string{filepath.Join(src, "sub")}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(target, src, "a.txt")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatal("a file outside --include was restored")
+	}
+	if _, err := os.Stat(filepath.Join(target, src, "sub/deep/c")); err != nil {
+		t.Fatal("included file missing")
+	}
+	p := filepath.Join(target, src, "sub/b.txt")
+	os.WriteFile(p, []byte("local change"), 0o644)
+	for _, tc := range []struct {
+		policy, want string
+	}{{OverwriteNever, "local change"}, {OverwriteAlways, string(bytes.Repeat([]byte("b"), 10000))}} {
+		if _, err := Restore(ctx, r, s, RestoreOptions{Target: target, Overwrite: tc.policy}); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := os.ReadFile(p); string(got) != tc.want {
+			t.Fatalf("overwrite %s: got %d bytes", tc.policy, len(got))
+		}
+	}
+}
