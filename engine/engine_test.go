@@ -69,11 +69,11 @@ func writeTree(t *testing.T, dir string) {
 		big[i] = byte(rnd.Uint32())
 	}
 	files := map[string][]byte{
-		"a.txt":         []byte("hello"),
-		"sub/b.txt":     bytes.Repeat([]byte("b"), 10000),
-		"sub/deep/c":    big,
-		"sub/empty":     nil,
-		"skip/x.tmp":    []byte("excluded"),
+		"a.txt":          []byte("hello"),
+		"sub/b.txt":      bytes.Repeat([]byte("b"), 10000),
+		"sub/deep/c":     big,
+		"sub/empty":      nil,
+		"skip/x.tmp":     []byte("excluded"),
 		"name\nwith\xff": []byte("odd name"),
 	}
 	for name, data := range files {
