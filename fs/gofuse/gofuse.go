@@ -62,6 +62,11 @@ func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
 		Name:                     "cabinet",
 		MaxWrite:                 1 << 20,
 		ExplicitDataCacheControl: true,
+		// Paths through latest follow it on every walk: without caching
+		// each stat below latest costs a READLINK. Safe because a symlink's
+		// inode number changes with its target (fs: latest hashes the
+		// session it points to) and everything else is immutable.
+		EnableSymlinkCaching: true,
 		DisableXAttrs:            true,
 		Options:                  append([]string{"ro"}, platformOptions(o)...),
 		Debug:                    o.Debug,
