@@ -31,6 +31,9 @@ type BackupOptions struct {
 	Paths    []string // what to back up
 	Tags     []string
 	Excludes []string // patterns, see Match
+	// Priority patterns (see Match): matching files are processed first;
+	// within each group the most recently changed go first.
+	Priority []string
 	// RootIsPath makes the session's root tree the single path itself
 	// instead of the tree of absolute paths (persona sessions).
 	RootIsPath bool
@@ -199,7 +202,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 
 	// Stage 2: processing, most recently changed first.
 	b.stage.Store("processing")
-	sort.Slice(b.pending, func(i, j int) bool { return b.pending[i].node.ModTime > b.pending[j].node.ModTime })
+	b.sortPending()
 	var rootID blob.ID
 	stats, err := r.Write(ctx, func(ctx context.Context, w *repo.Writer) error {
 		if err := b.process(ctx, w); err != nil {
@@ -238,6 +241,32 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	}
 	b.updateRegister()
 	return s, nil
+}
+
+// sortPending orders the queue: priority patterns first, then the most
+// recently changed files.
+func (b *backupRun) sortPending() {
+	rank := func(f *fileNode) int {
+		for i, p := range b.o.Priority {
+			if Match(p, f.path) {
+				return i
+			}
+		}
+		return len(b.o.Priority)
+	}
+	ranks := make(map[*fileNode]int, len(b.pending))
+	if len(b.o.Priority) > 0 {
+		for _, f := range b.pending {
+			ranks[f] = rank(f)
+		}
+	}
+	sort.SliceStable(b.pending, func(i, j int) bool {
+		a, c := b.pending[i], b.pending[j]
+		if ranks[a] != ranks[c] {
+			return ranks[a] < ranks[c]
+		}
+		return a.node.ModTime > c.node.ModTime
+	})
 }
 
 func (b *backupRun) reportProgress(ctx context.Context) func() {

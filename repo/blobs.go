@@ -68,7 +68,7 @@ type Writer struct {
 // still flushed (so the next run reuses it) and fn's error is returned.
 func (r *Repository) Write(ctx context.Context, fn func(ctx context.Context, w *Writer) error) (WriteStats, error) {
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.opts.Connections)
+	g.SetLimit(r.connections())
 	w := &Writer{r: r, ctx: gctx, uploads: g, inflight: map[blob.ID]struct{}{}}
 	w.bufPool.New = func() any { return make([]byte, 0, 1<<20+64<<10) }
 	ferr := fn(gctx, w)

@@ -168,6 +168,22 @@ func (r *Repository) Close() error {
 	return nil
 }
 
+// SetConnections sets how many cabinets later Write calls store at once
+// (1-10; other values keep the current setting).
+func (r *Repository) SetConnections(n int) {
+	if n >= 1 && n <= 10 {
+		r.loadMu.Lock()
+		r.opts.Connections = n
+		r.loadMu.Unlock()
+	}
+}
+
+func (r *Repository) connections() int {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	return r.opts.Connections
+}
+
 // Backend returns the storage the repository lives in.
 func (r *Repository) Backend() backend.Backend { return r.be }
 

@@ -30,6 +30,8 @@ Example:
 			deviceFlag(),
 			&cli.StringSliceFlag{Name: "tag", Usage: "add `TAG` to the session (repeatable)"},
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path)"},
+			&cli.StringSliceFlag{Name: "priority", Usage: "back up paths matching `PATTERN` first (repeatable, in order)"},
+			&cli.IntFlag{Name: "connections", Value: 2, Usage: "cabinets written at once, `N` from 1 to 10"},
 			&cli.IntFlag{Name: "readers", Usage: "files read at once", Value: 2, Hidden: true},
 		},
 		Action: runBackup,
@@ -45,6 +47,10 @@ func runBackup(c *cli.Context) error {
 		return err
 	}
 	defer r.Close()
+	if n := c.Int("connections"); n < 1 || n > 10 {
+		return usagef("--connections wants a number from 1 to 10")
+	}
+	r.SetConnections(c.Int("connections"))
 	jsonOut := flagBool(c, "json")
 	pv := newProgressView(flagBool(c, "quiet") || (jsonOut && !isTerminal()))
 	s, err := engine.Backup(c.Context, r, engine.BackupOptions{
@@ -52,6 +58,7 @@ func runBackup(c *cli.Context) error {
 		Paths:       c.Args().Slice(),
 		Tags:        c.StringSlice("tag"),
 		Excludes:    c.StringSlice("exclude"),
+		Priority:    c.StringSlice("priority"),
 		User:        currentUserName(),
 		RegisterDir: r.CacheDir(),
 		Readers:     c.Int("readers"),
