@@ -50,6 +50,11 @@ type ApplyOptions struct {
 	// Wait is how long to wait for a running application to close before
 	// its entry is skipped (0: do not wait).
 	Wait time.Duration
+	// Catalog is this device's catalog (default BuiltinCatalog()). Files
+	// outside the home and fstab lines are only applied when an entry of
+	// this catalog with the same ID names them: a persona folder cannot
+	// make root write system files its own catalog did not vouch for.
+	Catalog *Catalog
 }
 
 // ApplyReport says what was applied, what was skipped and why.
@@ -149,6 +154,13 @@ func (o *ApplyOptions) applyDefaults(ctx context.Context) error {
 	if o.Root == nil {
 		r := os.Geteuid() == 0
 		o.Root = &r
+	}
+	if o.Catalog == nil {
+		c, err := BuiltinCatalog()
+		if err != nil {
+			return err
+		}
+		o.Catalog = c
 	}
 	if o.Processes == nil {
 		run := o.Runner
@@ -387,6 +399,11 @@ func (a *applier) plan(ctx context.Context, rec *EntryRecord, running map[string
 		return p, nil
 	}
 	for _, f := range rec.Files {
+		if f.Base == BaseSystem && !a.trustedSystem(e.ID, f.Path) {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: f.Path,
+				Reason: "system file not named by this device's catalog entry " + e.ID + "; not applied"})
+			continue
+		}
 		if f.Dir {
 			if err := a.planDir(p, f); err != nil {
 				return nil, err
@@ -400,6 +417,11 @@ func (a *applier) plan(ctx context.Context, rec *EntryRecord, running map[string
 	for _, x := range rec.Exports {
 		if err := ctx.Err(); err != nil {
 			return nil, err
+		}
+		if x.Kind == ExportFstab && !a.trustedExport(e.ID, x) {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: "fstab",
+				Reason: "not named by this device's catalog entry " + e.ID + "; not applied"})
+			continue
 		}
 		op, err := a.planExport(ctx, p, x)
 		if err != nil {
@@ -418,6 +440,26 @@ func orDefault(s, d string) string {
 		return s
 	}
 	return d
+}
+
+// trustedSystem reports whether this device's catalog entry id has a
+// system rule covering the absolute path p.
+func (a *applier) trustedSystem(id, p string) bool {
+	e, ok := a.opts.Catalog.Entry(id)
+	if !ok {
+		return false
+	}
+	for _, r := range e.Files {
+		if r.Base == BaseSystem && (p == r.Path || strings.HasPrefix(p, r.Path+"/")) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *applier) trustedExport(id string, x ExportRecord) bool {
+	e, ok := a.opts.Catalog.Entry(id)
+	return ok && entryHasExport(e, x.Kind, x.Key)
 }
 
 // verifyStored checks a stored file's presence, size and checksum.

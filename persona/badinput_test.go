@@ -203,3 +203,44 @@ func TestCaptureRefusesWindowsServer(t *testing.T) {
 		t.Errorf("staging folder was created")
 	}
 }
+
+// TestApplySystemFilesNeedTheCatalog: a persona cannot make root write a
+// system file unless this device's catalog names it.
+func TestApplySystemFilesNeedTheCatalog(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	home := filepath.Join(base, "home", "ann")
+	sysDir := filepath.Join(base, "etc", "evil")
+	writeFile(t, filepath.Join(sysDir, "conf"), "owned\n", 0o644)
+	mkdir(t, home, 0o755)
+	cat, err := DecodeCatalog([]byte(`{"entries":[{"id":"linux/evil","os":"linux","root":true,"files":[{"base":"system","path":"` + filepath.ToSlash(sysDir) + `"}]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	staging := filepath.Join(base, "staging")
+	if _, err := Capture(ctx, CaptureOptions{Staging: staging, Catalog: &cat, System: linuxSystem("ann", home), Root: boolPtr(true), Now: fixedClock}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(sysDir); err != nil {
+		t.Fatal(err)
+	}
+	o := applyTo(staging, home, nil)
+	o.Root = boolPtr(true)
+	rep, err := Apply(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(sysDir, "conf")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("system file written without a catalog entry")
+	}
+	if !rep.Incomplete() || len(rep.Entries) != 1 || len(rep.Entries[0].Skipped) == 0 || !strings.Contains(rep.Entries[0].Skipped[0].Reason, "catalog") {
+		t.Errorf("report: %+v", rep.Entries)
+	}
+	o.Catalog = &cat
+	if _, err := Apply(ctx, o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(sysDir, "conf")); got != "owned\n" {
+		t.Errorf("with the entry in the catalog: %q", got)
+	}
+}

@@ -52,6 +52,13 @@
 // home and user name become the target's; binary files are copied as they
 // are. Entries whose application is running are skipped with a warning.
 //
+// A persona folder is input, not trusted code: its manifest is validated
+// (format version, every path inside the home or its entry's rule paths,
+// every stored file inside files/ or exports/, registry keys under HKCU
+// only, no commands), and files outside the home (NetworkManager, autofs,
+// macOS network preferences) and fstab lines are applied only when this
+// device's catalog has an entry with the same ID naming them.
+//
 // # Platform code
 //
 // OS detection and process listing live in osinfo_<goos>.go, one

@@ -188,6 +188,9 @@ func (m *Manifest) validate() error {
 			default:
 				return fmt.Errorf("entry %s: file %q: unknown base %q", r.Entry.ID, f.Path, f.Base)
 			}
+			if !ruleCovers(&r.Entry, f) {
+				return fmt.Errorf("entry %s: file %q is not under any of the entry's paths", r.Entry.ID, f.Path)
+			}
 			if f.Mode > 0o7777 {
 				return fmt.Errorf("entry %s: file %q: mode %o", r.Entry.ID, f.Path, f.Mode)
 			}
@@ -208,6 +211,20 @@ func (m *Manifest) validate() error {
 		}
 	}
 	return nil
+}
+
+// ruleCovers reports whether a file record lies under one of the entry's
+// rule paths (with the same base).
+func ruleCovers(e *Entry, f FileRecord) bool {
+	for _, r := range e.Files {
+		if (r.Base == BaseSystem) != (f.Base == BaseSystem) {
+			continue
+		}
+		if f.Path == r.Path || strings.HasPrefix(f.Path, r.Path+"/") {
+			return true
+		}
+	}
+	return false
 }
 
 func entryHasExport(e *Entry, kind, key string) bool {

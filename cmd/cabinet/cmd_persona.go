@@ -239,6 +239,7 @@ Exit code 3 when something was not applied (listed with the reason).
 			&cli.DurationFlag{Name: "wait", Usage: "wait up to `DURATION` for running applications to close"},
 			&cli.BoolFlag{Name: "undo", Usage: "undo the last apply"},
 			&cli.StringFlag{Name: "undo-dir", Usage: "keep undo data in `DIR` (default: cabinet/persona-undo in the target's data folder)"},
+			catalogFlag(),
 		}, selectFlags()...),
 		Action: runPersonaApply,
 	}
@@ -255,6 +256,10 @@ func runPersonaApply(c *cli.Context) error {
 	case from == "" && c.NArg() != 1:
 		return usagef("apply needs one SESSION or --from DIR")
 	}
+	cat, err := loadCatalog(c)
+	if err != nil {
+		return err
+	}
 	if from == "" {
 		dir, cleanup, err := restorePersona(c, c.Args().First(), nil)
 		if err != nil {
@@ -266,7 +271,7 @@ func runPersonaApply(c *cli.Context) error {
 	rep, err := persona.Apply(c.Context, persona.ApplyOptions{
 		From: from, Home: c.String("home"), User: c.String("user"), Select: selector(c),
 		DryRun: c.Bool("dry-run"), Force: c.Bool("force"), KeepExisting: c.Bool("keep-existing"),
-		UndoDir: c.String("undo-dir"), Wait: c.Duration("wait"),
+		UndoDir: c.String("undo-dir"), Wait: c.Duration("wait"), Catalog: cat,
 	})
 	if err != nil {
 		var ie *persona.IncompatibleError
