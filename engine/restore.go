@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -182,7 +183,7 @@ func (rr *restoreRun) selected(orig string, isDir bool) (take, descend bool) {
 			return true, true
 		}
 		// A folder above an included path is walked into.
-		if isDir && strings.HasPrefix(filepath.ToSlash(p), strings.TrimSuffix(orig, "/")+"/") {
+		if isDir && above(orig, p) {
 			return false, true
 		}
 	}
@@ -193,6 +194,24 @@ func (rr *restoreRun) selected(orig string, isDir bool) (take, descend bool) {
 		}
 	}
 	return false, false
+}
+
+// above reports whether the folder orig may hold paths that the pattern
+// (one with a separator) matches: orig's components match the pattern's
+// leading components. A plain prefix test missed wildcards, so
+// "/home/*/Documents" restored nothing.
+func above(orig, pattern string) bool {
+	pc := strings.Split(strings.TrimSuffix(filepath.ToSlash(pattern), "/"), "/")
+	oc := strings.Split(strings.TrimSuffix(orig, "/"), "/")
+	if len(oc) >= len(pc) {
+		return false
+	}
+	for i, c := range oc {
+		if ok, _ := path.Match(pc[i], c); !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // plan walks the tree and creates folders, symlinks and other nodes; files
