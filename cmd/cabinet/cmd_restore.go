@@ -61,6 +61,11 @@ func runRestore(c *cli.Context) error {
 	if c.NArg() != 1 {
 		return usagef("restore needs one SESSION ('latest', an ID prefix or a session time)")
 	}
+	switch o := c.String("overwrite"); o {
+	case engine.OverwriteNever, engine.OverwriteIfChanged, engine.OverwriteAlways:
+	default:
+		return usagef("unknown --overwrite %q: use never, if-changed or always", o)
+	}
 	r, err := openRepository(c)
 	if err != nil {
 		return err
