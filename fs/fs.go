@@ -100,6 +100,8 @@ type FS struct {
 	slices *lru[blob.ID, []byte]
 	trees  *lru[blob.ID, *loadedTree]
 
+	lookups, readdirs, treeLoads, sliceLoads, sessionLists atomic.Int64
+
 	refreshMu sync.Mutex
 	cur       atomic.Pointer[view]
 	known     map[string]*snapshot.Session // by session object name
@@ -141,8 +143,29 @@ func (f *FS) Root() Dir { return &rootDir{f: f} }
 // Options returns the options in effect (with defaults applied).
 func (f *FS) Options() Options { return f.opts }
 
-// CacheStats returns the number and total size of decoded slices cached.
-func (f *FS) CacheStats() (slices int, bytes int64) { return f.slices.stats() }
+// Stats count what the tree has served since New, for tests (request
+// counts, never timings) and diagnostics.
+type Stats struct {
+	Lookups      int64 // Dir.Lookup calls
+	Readdirs     int64 // Dir.Readdir calls
+	TreeLoads    int64 // tree blobs read from the repository
+	SliceLoads   int64 // content slices read from the repository
+	SessionLists int64 // readings of the session list
+	CachedSlices int   // decoded slices in memory now
+	CachedBytes  int64 // their size
+}
+
+// Stats returns the counters.
+func (f *FS) Stats() Stats {
+	n, b := f.slices.stats()
+	return Stats{Lookups: f.lookups.Load(), Readdirs: f.readdirs.Load(), TreeLoads: f.treeLoads.Load(),
+		SliceLoads: f.sliceLoads.Load(), SessionLists: f.sessionLists.Load(), CachedSlices: n, CachedBytes: b}
+}
+
+func (s Stats) String() string {
+	return fmt.Sprintf("lookups=%d readdirs=%d tree_loads=%d slice_loads=%d session_lists=%d cached_slices=%d cached_bytes=%d",
+		s.Lookups, s.Readdirs, s.TreeLoads, s.SliceLoads, s.SessionLists, s.CachedSlices, s.CachedBytes)
+}
 
 // Statfs describes the file system: the data and entries of each device's
 // newest sessions, from their summaries (no tree is read).
@@ -237,6 +260,7 @@ func (f *FS) view(ctx context.Context) *view {
 // load reads the session list: one LIST per device and one GET per session
 // object not seen before. New sessions make it load new index files.
 func (f *FS) load(ctx context.Context) (*view, error) {
+	f.sessionLists.Add(1)
 	devices := []string{f.opts.Device}
 	if f.opts.Device == "" {
 		var err error

@@ -178,6 +178,14 @@ func TestRandomReads(t *testing.T) {
 	want, _ := os.ReadFile(filepath.Join(fx.src, fstest.BigFile))
 	n := walk(t, fx.f, "laptop/files/2026-11-21 10.30.05"+fx.src+"/"+fstest.BigFile)
 	h, _ := n.(fs.File).Open(context.Background())
+	// A random read costs one slice: no read-ahead, no neighbours.
+	before := fx.f.Stats().SliceLoads
+	if _, err := h.ReadAt(context.Background(), make([]byte, 100), int64(len(want)/2)); err != nil {
+		t.Fatal(err)
+	}
+	if loads := fx.f.Stats().SliceLoads - before; loads != 1 {
+		t.Fatalf("one random read loaded %d slices", loads)
+	}
 	rnd := rand.New(rand.NewSource(2))
 	buf := make([]byte, 300_000)
 	for i := 0; i < 200; i++ {
@@ -192,8 +200,8 @@ func TestRandomReads(t *testing.T) {
 			t.Fatalf("read %d at %d: wrong bytes", l, off)
 		}
 	}
-	if _, used := fx.f.CacheStats(); used > 1<<20+256<<10 {
-		t.Fatalf("cache holds %d bytes, budget 1 MiB", used)
+	if st := fx.f.Stats(); st.CachedBytes > 1<<20+256<<10 {
+		t.Fatalf("cache holds %d bytes, budget 1 MiB", st.CachedBytes)
 	}
 }
 

@@ -32,6 +32,7 @@ var _ Dir = (*rootDir)(nil)
 func (d *rootDir) Attr() Attr { return d.f.dirAttr(rootIno, d.f.start, true) }
 
 func (d *rootDir) Lookup(ctx context.Context, name string) (Node, error) {
+	d.f.lookups.Add(1)
 	if IsProbe(name) {
 		return nil, notExist("", name)
 	}
@@ -43,6 +44,7 @@ func (d *rootDir) Lookup(ctx context.Context, name string) (Node, error) {
 }
 
 func (d *rootDir) Readdir(ctx context.Context) ([]Entry, error) {
+	d.f.readdirs.Add(1)
 	v := d.f.view(ctx)
 	out := make([]Entry, len(v.devices))
 	for i, dv := range v.devices {
@@ -70,6 +72,7 @@ func (d *deviceDir) current(ctx context.Context) *deviceView {
 }
 
 func (d *deviceDir) Lookup(ctx context.Context, name string) (Node, error) {
+	d.f.lookups.Add(1)
 	for i, src := range sources {
 		if name == src {
 			return &sourceDir{f: d.f, device: d.dv.name, i: i, sv: d.current(ctx).sources[i]}, nil
@@ -79,6 +82,7 @@ func (d *deviceDir) Lookup(ctx context.Context, name string) (Node, error) {
 }
 
 func (d *deviceDir) Readdir(ctx context.Context) ([]Entry, error) {
+	d.f.readdirs.Add(1)
 	dv := d.current(ctx)
 	out := make([]Entry, len(sources))
 	for i, src := range sources {
@@ -112,6 +116,7 @@ func (d *sourceDir) current(ctx context.Context) *sourceView {
 }
 
 func (d *sourceDir) Lookup(ctx context.Context, name string) (Node, error) {
+	d.f.lookups.Add(1)
 	if IsProbe(name) {
 		return nil, notExist(d.sv.path, name)
 	}
@@ -130,6 +135,7 @@ func (d *sourceDir) Lookup(ctx context.Context, name string) (Node, error) {
 }
 
 func (d *sourceDir) Readdir(ctx context.Context) ([]Entry, error) {
+	d.f.readdirs.Add(1)
 	sv := d.current(ctx)
 	out := make([]Entry, 0, len(sv.sorted)+1)
 	latest := latestNode(d.f, sv)

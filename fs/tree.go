@@ -37,6 +37,7 @@ func (d *treeDir) load(ctx context.Context) (*loadedTree, error) {
 		return lt, nil
 	}
 	lt, err := d.f.trees.get(ctx, d.id, func(ctx context.Context) (*loadedTree, error) {
+		d.f.treeLoads.Add(1)
 		t, err := snapshot.LoadTree(ctx, d.f.r, d.id)
 		if err != nil {
 			return nil, err
@@ -59,6 +60,7 @@ func (d *treeDir) load(ctx context.Context) (*loadedTree, error) {
 }
 
 func (d *treeDir) Lookup(ctx context.Context, name string) (Node, error) {
+	d.f.lookups.Add(1)
 	lt, err := d.load(ctx)
 	if err != nil {
 		return nil, err
@@ -71,6 +73,7 @@ func (d *treeDir) Lookup(ctx context.Context, name string) (Node, error) {
 }
 
 func (d *treeDir) Readdir(ctx context.Context) ([]Entry, error) {
+	d.f.readdirs.Add(1)
 	lt, err := d.load(ctx)
 	if err != nil {
 		return nil, err

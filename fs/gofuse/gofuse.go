@@ -67,10 +67,10 @@ func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
 		// inode number changes with its target (fs: latest hashes the
 		// session it points to) and everything else is immutable.
 		EnableSymlinkCaching: true,
-		DisableXAttrs:            true,
-		Options:                  append([]string{"ro"}, platformOptions(o)...),
-		Debug:                    o.Debug,
-		DirectMount:              os.Geteuid() == 0,
+		DisableXAttrs:        true,
+		Options:              append([]string{"ro"}, platformOptions(o)...),
+		Debug:                o.Debug,
+		DirectMount:          os.Geteuid() == 0,
 		PanicHandler: func(v any) fuse.Status {
 			o.Logf("mount: internal error (answered EIO): %v\n%s", v, debug.Stack())
 			return fuse.EIO
