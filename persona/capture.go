@@ -38,6 +38,10 @@ type CaptureOptions struct {
 	Now func() time.Time
 	// Runner runs export tools; default ExecRunner.
 	Runner Runner
+	// Processes lists running process names (default: per platform). An
+	// entry whose application runs is still captured, with a problem noted:
+	// its files may be mid-write.
+	Processes func(ctx context.Context) ([]string, error)
 }
 
 // Report is the result of Capture.
@@ -85,6 +89,10 @@ func (o *CaptureOptions) applyDefaults(ctx context.Context) error {
 	if o.Root == nil {
 		r := os.Geteuid() == 0
 		o.Root = &r
+	}
+	if o.Processes == nil {
+		run := o.Runner
+		o.Processes = func(ctx context.Context) ([]string, error) { return runningProcesses(ctx, run) }
 	}
 	return nil
 }
@@ -134,6 +142,12 @@ func Capture(ctx context.Context, opts CaptureOptions) (*Report, error) {
 		m.Apps[k] = v
 	}
 	c := &capturer{opts: &opts, home: home, staging: opts.Staging, rep: &Report{Staging: opts.Staging, Manifest: m}}
+	running := map[string]bool{}
+	if names, err := opts.Processes(ctx); err == nil {
+		for _, n := range names {
+			running[strings.ToLower(n)] = true
+		}
+	}
 	for _, e := range opts.Catalog.ForOS(sys.OS.Family) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -149,7 +163,7 @@ func Capture(ctx context.Context, opts CaptureOptions) (*Report, error) {
 			m.Entries = append(m.Entries, rec)
 			continue
 		}
-		if err := c.entry(ctx, &rec); err != nil {
+		if err := c.entry(ctx, &rec, runningOne(&e, running)); err != nil {
 			if ctx.Err() != nil {
 				return nil, ctx.Err()
 			}
@@ -211,7 +225,7 @@ type capturer struct {
 	rep     *Report
 }
 
-func (c *capturer) entry(ctx context.Context, rec *EntryRecord) error {
+func (c *capturer) entry(ctx context.Context, rec *EntryRecord, running string) error {
 	e := &rec.Entry
 	seen := map[string]bool{}
 	permission := false
@@ -249,6 +263,9 @@ func (c *capturer) entry(ctx context.Context, rec *EntryRecord) error {
 		}
 	}
 	found := len(rec.Files) > 0 || len(rec.Exports) > 0
+	if found && running != "" {
+		rec.Problems = append(rec.Problems, fmt.Sprintf("%s was running during the capture: its settings may be incomplete; close it and capture again", running))
+	}
 	if found {
 		for _, s := range e.Secrets {
 			if s.Path == "" {

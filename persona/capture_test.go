@@ -34,7 +34,8 @@ func TestCaptureDetails(t *testing.T) {
 	staging := filepath.Join(base, "staging")
 	sys := linuxSystem("root", "/root") // capturing another user's home
 	rep, err := Capture(context.Background(), CaptureOptions{Staging: staging, Home: home, System: sys, Root: boolPtr(false),
-		Now: fixedClock, Select: Selector{Only: []string{"bash", "kde", "network"}}})
+		Now: fixedClock, Select: Selector{Only: []string{"bash", "kde", "network"}},
+		Processes: func(context.Context) ([]string, error) { return []string{"plasmashell"}, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,6 +56,9 @@ func TestCaptureDetails(t *testing.T) {
 	}
 	if fmt.Sprint(got) != "[.config/kdeglobals .config/kwinrc]" {
 		t.Errorf("kde files: %v", got)
+	}
+	if kde.Status != StatusPartial || len(kde.Problems) != 1 || !strings.Contains(kde.Problems[0], "plasmashell was running") {
+		t.Errorf("kde captured while running: %s %v", kde.Status, kde.Problems)
 	}
 	nm, _ := m.Entry("linux/network")
 	if nm.Status != StatusPermission || !strings.Contains(nm.Reason, "root") {
@@ -106,7 +110,7 @@ func TestMacOSDefaultsFlow(t *testing.T) {
 	}
 	staging := filepath.Join(base, "staging")
 	if _, err := Capture(ctx, CaptureOptions{Staging: staging, System: sys("ann", oldHome, oldUUID), Root: boolPtr(false), Now: fixedClock,
-		Runner: runner, Select: Selector{Only: []string{"finder", "global"}}}); err != nil {
+		Runner: runner, Select: Selector{Only: []string{"finder", "global"}}, Processes: noProcesses}); err != nil {
 		t.Fatal(err)
 	}
 	o := ApplyOptions{From: staging, Home: newHome, System: sys("bob", newHome, newUUID), Root: boolPtr(false), Now: fixedClock,

@@ -28,13 +28,25 @@ func detectHardwareUUID(ctx context.Context, run Runner) string { return "" }
 
 func detectPlatformApps(ctx context.Context, run Runner) map[string]AppInfo {
 	apps := map[string]AppInfo{}
-	out, err := run.Run(ctx, Command{Name: "reg", Args: []string{"query", `HKLM\SOFTWARE\Microsoft\Office\ClickToRun\Configuration`}})
-	if err != nil {
-		return apps
+	// Click-to-Run (Microsoft 365, 2019 and later) first, then MSI installs
+	// from 2016 back to 2007, 64-bit and 32-bit (WOW6432Node) registry views.
+	if out, err := run.Run(ctx, Command{Name: "reg", Args: []string{"query", `HKLM\SOFTWARE\Microsoft\Office\ClickToRun\Configuration`}}); err == nil {
+		if a, ok := officeInfo(parseRegQuery(out)); ok {
+			apps["office"], apps["outlook"] = a, a
+			return apps
+		}
 	}
-	if a, ok := officeInfo(parseRegQuery(out)); ok {
-		apps["office"] = a
-		apps["outlook"] = a
+	for _, ver := range []string{"16.0", "15.0", "14.0", "12.0"} {
+		for _, root := range []string{`HKLM\SOFTWARE\Microsoft\Office\`, `HKLM\SOFTWARE\WOW6432Node\Microsoft\Office\`} {
+			out, err := run.Run(ctx, Command{Name: "reg", Args: []string{"query", root + ver + `\Outlook`, "/v", "Bitness"}})
+			if err != nil {
+				continue
+			}
+			if a, ok := officeFromOutlookKey(ver, parseRegQuery(out)); ok {
+				apps["office"], apps["outlook"] = a, a
+				return apps
+			}
+		}
 	}
 	return apps
 }

@@ -84,7 +84,7 @@ func TestCaptureApplyLinux(t *testing.T) {
 	staging := filepath.Join(base, "staging")
 	rep, err := Capture(ctx, CaptureOptions{
 		Staging: staging, System: linuxSystem("ann", oldHome), Root: boolPtr(false),
-		Now: fixedClock, Select: Selector{Only: linuxEntries},
+		Now: fixedClock, Select: Selector{Only: linuxEntries}, Processes: noProcesses,
 	})
 	if err != nil {
 		t.Fatal(err)

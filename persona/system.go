@@ -257,6 +257,16 @@ func officeInfo(v map[string]string) (AppInfo, bool) {
 	return AppInfo{Version: ver, Arch: strings.ToLower(v["Platform"])}, true
 }
 
+// officeFromOutlookKey reads the Bitness value ("x64"/"x86") of an MSI
+// install's HKLM\SOFTWARE\Microsoft\Office\<ver>\Outlook key.
+func officeFromOutlookKey(ver string, v map[string]string) (AppInfo, bool) {
+	b := strings.ToLower(v["Bitness"])
+	if b != "x64" && b != "x86" {
+		return AppInfo{}, false
+	}
+	return AppInfo{Version: ver, Arch: b}, true
+}
+
 // parseIoregUUID finds IOPlatformUUID in `ioreg -rd1 -c IOPlatformExpertDevice`.
 func parseIoregUUID(out []byte) string {
 	re := regexp.MustCompile(`"IOPlatformUUID"\s*=\s*"([0-9A-Fa-f-]+)"`)

@@ -58,6 +58,10 @@ func TestWindowsOSInfo(t *testing.T) {
 	if a := windowsArch(func(k string) string { return env[k] }); a != "386" {
 		t.Errorf("x86 arch = %s", a)
 	}
+	msi, ok := officeFromOutlookKey("16.0", parseRegQuery([]byte("\r\nHKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Office\\16.0\\Outlook\r\n    Bitness    REG_SZ    x86\r\n")))
+	if !ok || msi != (AppInfo{Version: "16.0", Arch: "x86"}) {
+		t.Errorf("MSI office: %+v %v", msi, ok)
+	}
 	o, ok := officeInfo(map[string]string{"VersionToReport": "16.0.17328.20142", "Platform": "x64"})
 	if !ok || o.Arch != "x64" || o.Version != "16.0.17328.20142" {
 		t.Errorf("office: %+v", o)

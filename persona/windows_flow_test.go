@@ -68,7 +68,7 @@ func TestWindowsOutlookFlow(t *testing.T) {
 	runner := &fakeRunner{fn: fake.run}
 	staging := filepath.Join(base, "staging")
 	rep, err := Capture(ctx, CaptureOptions{Staging: staging, System: windowsSystem("ann", oldHome), Root: boolPtr(false), Now: fixedClock,
-		Runner: runner, Select: Selector{Only: []string{"outlook", "chrome"}}})
+		Runner: runner, Select: Selector{Only: []string{"outlook", "chrome"}}, Processes: noProcesses})
 	if err != nil {
 		t.Fatal(err)
 	}
