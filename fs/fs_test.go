@@ -250,3 +250,13 @@ func mustSession(t *testing.T, fx *fixture) *snapshot.Session {
 	}
 	return ss[0]
 }
+
+func TestLookupNormalization(t *testing.T) {
+	fx := newFixture(t)
+	base := "laptop/files/2026-11-21 10.30.05" + fx.src + "/odd names"
+	d := walk(t, fx.f, base).(fs.Dir)
+	// "ü" decomposed (u + U+0308), as macOS passes it.
+	if _, err := d.Lookup(context.Background(), "with space u\u0308 €.txt"); err != nil {
+		t.Fatalf("NFD lookup of an NFC name: %v", err)
+	}
+}

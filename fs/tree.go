@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"golang.org/x/text/unicode/norm"
+
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
@@ -67,6 +69,9 @@ func (d *treeDir) Lookup(ctx context.Context, name string) (Node, error) {
 	}
 	n := lt.t.Find(name)
 	if n == nil {
+		n = findNormalized(lt.t, name)
+	}
+	if n == nil {
 		return nil, notExist(d.path, name)
 	}
 	return d.child(n), nil
@@ -112,6 +117,20 @@ func (d *treeDir) entries(lt *loadedTree) []Entry {
 		out[i] = Entry{Name: n.Name, Node: node}
 	}
 	return out
+}
+
+// findNormalized retries a missed name in the other Unicode normal form:
+// macOS hands decomposed (NFD) names to file systems, Linux and Windows
+// store composed (NFC) ones (rclone vfs/vfs.md).
+func findNormalized(t *snapshot.Tree, name string) *snapshot.Node {
+	for _, f := range []norm.Form{norm.NFC, norm.NFD} {
+		if alt := f.String(name); alt != name {
+			if n := t.Find(alt); n != nil {
+				return n
+			}
+		}
+	}
+	return nil
 }
 
 // child returns the node of one entry of the folder's tree.
