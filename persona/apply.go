@@ -533,7 +533,7 @@ func (a *applier) planFile(p *entryPlan, f FileRecord) error {
 	case st.IsDir():
 		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: op.dst, Reason: "a folder is in the way of this file"})
 		return nil
-	case st.Mode().IsRegular() && fileSum(op.dst) == op.sum:
+	case st.Mode().IsRegular() && fileSum(op.dst) == op.sum && xattrsMatch(op.dst, f.Xattrs):
 		if st.Mode().Perm() == op.mode {
 			return nil // unchanged
 		}
@@ -550,6 +550,22 @@ func (a *applier) planFile(p *entryPlan, f FileRecord) error {
 }
 
 var errNotDir = errors.New("not a directory")
+
+// xattrsMatch reports whether p has exactly the portable attributes want
+// (always true where the file system has none).
+func xattrsMatch(p string, want map[string][]byte) bool {
+	cur, ok := readXattrs(p)
+	if !ok {
+		return true
+	}
+	w := map[string][]byte{}
+	for k, v := range want {
+		if portableXattr(k) {
+			w[k] = v
+		}
+	}
+	return xattrsEqual(cur, w)
+}
 
 // keepBothName returns "name (n).ext" beside dst: the first that does not
 // exist, or one that already holds the content (same true).

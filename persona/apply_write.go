@@ -199,6 +199,9 @@ func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
+	if err := writeXattrs(tmpName, f.rec.Xattrs); err != nil {
+		return fmt.Errorf("extended attributes of %s: %w", dst, err)
+	}
 	if err := os.Chmod(tmpName, f.mode); err != nil {
 		return err
 	}

@@ -455,9 +455,10 @@ func (c *capturer) file(rec *EntryRecord, r FileRule, rel, src string, info fs.F
 		rec.Problems = append(rec.Problems, err.Error())
 		return nil
 	}
+	xs, _ := readXattrs(src)
 	rec.Files = append(rec.Files, FileRecord{
 		Base: r.Base, Path: rel, Mode: uint32(info.Mode().Perm()), ModTime: info.ModTime().UTC(),
-		Size: n, SHA256: sum, Stored: stored, PST: r.PST && strings.EqualFold(path.Ext(rel), ".pst"),
+		Size: n, SHA256: sum, Stored: stored, PST: r.PST && strings.EqualFold(path.Ext(rel), ".pst"), Xattrs: xs,
 	})
 	c.rep.Files++
 	c.rep.Bytes += n

@@ -81,6 +81,16 @@ func snapshotTree(t *testing.T, root string) treeState {
 				return err
 			}
 			st[rel] = fmt.Sprintf("file %04o %x", info.Mode().Perm(), b)
+			if xs, _ := readXattrs(p); len(xs) > 0 {
+				var names []string
+				for k := range xs {
+					names = append(names, k)
+				}
+				sort.Strings(names)
+				for _, k := range names {
+					st[rel] += fmt.Sprintf(" %s=%q", k, xs[k])
+				}
+			}
 		}
 		return nil
 	})

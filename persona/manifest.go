@@ -97,6 +97,9 @@ type FileRecord struct {
 	// Stored is the file's slash-separated path inside the persona folder.
 	Stored string `json:"stored,omitempty"`
 	PST    bool   `json:"pst,omitempty"`
+	// Xattrs are the file's portable extended attributes (user.* on
+	// Linux, com.apple.* on macOS), values base64 in JSON.
+	Xattrs map[string][]byte `json:"xattrs,omitempty"`
 }
 
 // ExportRecord is one native export.

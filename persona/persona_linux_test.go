@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // linuxEntries are the entries the end-to-end test captures: everything
@@ -21,6 +23,7 @@ const profile = ".mozilla/firefox/abcd1234.default-release"
 func makeSourceHome(t *testing.T, home string, withDconf bool) {
 	t.Helper()
 	writeFile(t, filepath.Join(home, ".bashrc"), "export PATH="+home+"/bin:$PATH\nalias ll='ls -l'\n", 0o644)
+	setXattr(t, filepath.Join(home, ".bashrc"), "user.origin", "ann")
 	writeFile(t, filepath.Join(home, ".profile"), "# ~/.profile\n. \"$HOME/.bashrc\"\n", 0o644)
 	writeFile(t, filepath.Join(home, ".zshrc"), "export ZDOTDIR="+home+"\nsetopt autocd\n", 0o600)
 	writeFile(t, filepath.Join(home, ".gitconfig"), "[user]\n\tname = Ann Example\n[core]\n\texcludesfile = "+home+"/.gitignore_global\n", 0o644)
@@ -137,6 +140,7 @@ func TestCaptureApplyLinux(t *testing.T) {
 
 	// The target home already has some state of its own.
 	writeFile(t, filepath.Join(newHome, ".bashrc"), "# bob's own bashrc\n", 0o644)
+	setXattr(t, filepath.Join(newHome, ".bashrc"), "user.origin", "bob")
 	mkdir(t, filepath.Join(newHome, ".ssh"), 0o755)
 	writeFile(t, filepath.Join(newHome, ".ssh", "known_hosts"), "old.example.com ssh-rsa BBBB\n", 0o600)
 	if err := os.Symlink(".bashrc", filepath.Join(newHome, ".zshrc")); err != nil {
@@ -251,6 +255,9 @@ func checkApplied(t *testing.T, oldHome, newHome string, haveDconf bool) {
 		t.Errorf("prefs.js still names the old home:\n%s", prefs)
 	}
 	containsAll(t, ".bashrc", readFile(t, filepath.Join(newHome, ".bashrc")), "export PATH="+newHome+"/bin")
+	if xs, ok := readXattrs(filepath.Join(newHome, ".bashrc")); ok && string(xs["user.origin"]) != "ann" {
+		t.Errorf(".bashrc extended attributes: %q", xs)
+	}
 	containsAll(t, ".gitconfig", readFile(t, filepath.Join(newHome, ".gitconfig")), "excludesfile = "+newHome+"/.gitignore_global", "Ann Example")
 	containsAll(t, "gtk bookmarks", readFile(t, filepath.Join(newHome, ".config/gtk-3.0/bookmarks")), "file://"+newHome+"/Documents Documents", "smb://fileserver/ann")
 	containsAll(t, "ssh config", readFile(t, filepath.Join(newHome, ".ssh/config")), "IdentityFile "+newHome+"/.ssh/id_ed25519")
@@ -269,5 +276,13 @@ func checkApplied(t *testing.T, oldHome, newHome string, haveDconf bool) {
 			t.Fatalf("dconf dump: %v: %s", err, out)
 		}
 		containsAll(t, "dconf of the new home", string(out), "gtk-theme='Adwaita-dark'", "file://"+newHome+"/Pictures/wall.jpg")
+	}
+}
+
+// setXattr sets a user attribute where the file system supports them.
+func setXattr(t *testing.T, p, name, value string) {
+	t.Helper()
+	if err := unix.Lsetxattr(p, name, []byte(value), 0); err != nil && !errors.Is(err, unix.ENOTSUP) {
+		t.Fatalf("setxattr %s: %v", p, err)
 	}
 }

@@ -35,14 +35,15 @@ type undoHeader struct {
 
 type undoRecord struct {
 	// Op: file, mkdir, chmod, dconf, reg, defaults, printer, printer-default.
-	Op      string    `json:"op"`
-	Path    string    `json:"path,omitempty"`
-	Key     string    `json:"key,omitempty"`
-	Existed bool      `json:"existed,omitempty"`
-	Saved   string    `json:"saved,omitempty"`
-	Mode    uint32    `json:"mode,omitempty"`
-	ModTime time.Time `json:"mtime,omitzero"`
-	Link    string    `json:"link,omitempty"`
+	Op      string            `json:"op"`
+	Path    string            `json:"path,omitempty"`
+	Key     string            `json:"key,omitempty"`
+	Existed bool              `json:"existed,omitempty"`
+	Saved   string            `json:"saved,omitempty"`
+	Mode    uint32            `json:"mode,omitempty"`
+	ModTime time.Time         `json:"mtime,omitzero"`
+	Link    string            `json:"link,omitempty"`
+	Xattrs  map[string][]byte `json:"xattrs,omitempty"`
 }
 
 type undoWriter struct {
@@ -154,6 +155,7 @@ func (u *undoWriter) saveBefore(dst string) error {
 		return &undoError{err}
 	}
 	r.Saved = rel
+	r.Xattrs, _ = readXattrs(dst)
 	return u.record(r)
 }
 
@@ -323,6 +325,10 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 		}
 		tmp := r.Path + ".cabinet-undo"
 		if err := copyPlain(filepath.Join(dir, filepath.FromSlash(r.Saved)), tmp); err != nil {
+			os.Remove(tmp)
+			return err
+		}
+		if err := writeXattrs(tmp, r.Xattrs); err != nil {
 			os.Remove(tmp)
 			return err
 		}
