@@ -67,6 +67,10 @@ type restoreFile struct {
 	node *snapshot.Node
 	path string
 	left atomic.Int32 // parts still to write
+	// failed is set when a part could not be written (damaged or missing
+	// data): the file keeps what could be written but not the session's
+	// size-and-time look, so a later if-changed restore tries it again.
+	failed atomic.Bool
 }
 
 type restorePart struct {
@@ -332,6 +336,7 @@ func (rr *restoreRun) writeFiles(ctx context.Context) error {
 				buf, err = rr.writePart(ctx, p, buf)
 				if err != nil {
 					if errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) {
+						p.f.failed.Store(true)
 						rr.warn(p.f.path, err)
 					} else {
 						cancel(fmt.Errorf("restore %s: %w", p.f.path, err))
@@ -456,6 +461,9 @@ func allZero(b []byte) bool {
 }
 
 func (rr *restoreRun) finishFile(f *restoreFile) {
+	if f.failed.Load() {
+		return
+	}
 	rr.applyMeta(f.path, f.node)
 	rr.filesDone.Add(1)
 	atomic.AddInt64(&rr.stats.Files, 1)
@@ -543,6 +551,9 @@ func (rr *restoreRun) verify(ctx context.Context) {
 	for _, f := range rr.files {
 		if ctx.Err() != nil {
 			break
+		}
+		if f.failed.Load() {
+			continue // already reported
 		}
 		ch <- f
 	}
