@@ -196,10 +196,25 @@ func TestCoreDamagedCabinet(t *testing.T) {
 			if rr.code == 0 {
 				t.Fatalf("restore of a damaged file succeeded: %s", rr)
 			}
-			coreOneLine(t, rr.stderr, filepath.Join(target, src, "hit.bin"))
+			coreOneLine(t, rr.stderr, "warning", filepath.Join(target, src, "hit.bin"), "damaged")
+			if rr.code != 3 {
+				t.Errorf("restore with a damaged file: want exit 3 (warnings), got %d", rr.code)
+			}
 			got, err := os.ReadFile(coreRestored(target, filepath.Join(src, "keep.bin")))
 			if err != nil || !bytes.Equal(got, coreRandom(1, 2<<20)) {
 				t.Errorf("keep.bin was not restored intact: %v", err)
+			}
+			// Restoring again (if-changed) must not take the damaged file
+			// for a finished one: it is tried and reported again, and it is
+			// not counted as restored.
+			rr = e.run("restore", "--json", "--target", target, "latest")
+			coreOneLine(t, rr.stderr, "warning", filepath.Join(target, src, "hit.bin"))
+			var out struct{ Stats coreRestoreStats }
+			if err := json.Unmarshal([]byte(rr.stdout), &out); err != nil {
+				t.Fatalf("restore --json: %v\n%s", err, rr)
+			}
+			if out.Stats.Files != 0 || out.Stats.Skipped != 1 || out.Stats.Warnings != 1 {
+				t.Errorf("second restore over a damaged file: %+v, want 0 restored, 1 skipped (keep.bin), 1 warning", out.Stats)
 			}
 		})
 	}
