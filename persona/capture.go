@@ -229,7 +229,17 @@ func (c *capturer) entry(ctx context.Context, rec *EntryRecord, running string) 
 	e := &rec.Entry
 	seen := map[string]bool{}
 	permission := false
+	rules := append([]FileRule(nil), e.Files...)
 	for _, r := range e.Files {
+		if r.ProfilesIni != "" && r.Base != BaseSystem {
+			extra := c.profileRules(rec, r)
+			rules = append(rules, extra...)
+			// The manifest's copy of the entry names the extra folders,
+			// so Apply accepts their files.
+			e.Files = append(e.Files, extra...)
+		}
+	}
+	for _, r := range rules {
 		if err := c.rule(ctx, rec, r, seen); err != nil {
 			if errors.Is(err, fs.ErrPermission) {
 				permission = true
@@ -608,4 +618,76 @@ func (c *capturer) appVersion(a *App) string {
 		}
 	}
 	return ""
+}
+
+// profileRules reads a Mozilla profiles.ini and returns a rule for each
+// absolute profile folder inside the home that r does not already cover.
+func (c *capturer) profileRules(rec *EntryRecord, r FileRule) []FileRule {
+	data, err := os.ReadFile(filepath.Join(c.rulePath(r.Base, r.Path), filepath.FromSlash(r.ProfilesIni)))
+	if err != nil {
+		return nil
+	}
+	var out []FileRule
+	for _, p := range absoluteProfiles(string(data)) {
+		rel, err := filepath.Rel(c.home, filepath.Clean(p))
+		if err != nil || rel == "." || strings.HasPrefix(rel, "..") || filepath.IsAbs(rel) {
+			rec.Problems = append(rec.Problems, fmt.Sprintf("profile %s is outside the home: not captured", p))
+			continue
+		}
+		rel = filepath.ToSlash(rel)
+		if rel == r.Path || strings.HasPrefix(rel, r.Path+"/") || checkRelative(rel) != nil {
+			continue // already walked by r
+		}
+		inc := innerGlobs(r.Include)
+		if len(r.Include) > 0 && len(inc) == 0 {
+			continue // the rule selects nothing inside profiles
+		}
+		out = append(out, FileRule{Path: rel, Include: inc, Exclude: innerGlobs(r.Exclude),
+			DirMode: r.DirMode, FileMode: r.FileMode, Note: r.Note})
+	}
+	return out
+}
+
+// absoluteProfiles returns the Path of [Profile*] sections with IsRelative=0.
+func absoluteProfiles(ini string) []string {
+	var out []string
+	section, path, relative := "", "", true
+	flush := func() {
+		if strings.HasPrefix(section, "Profile") && path != "" && !relative {
+			out = append(out, path)
+		}
+		path, relative = "", true
+	}
+	for _, line := range strings.Split(strings.ReplaceAll(ini, "\r\n", "\n"), "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "[") && strings.HasSuffix(t, "]") {
+			flush()
+			section = t[1 : len(t)-1]
+			continue
+		}
+		k, v, ok := strings.Cut(t, "=")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "Path":
+			path = strings.TrimSpace(v)
+		case "IsRelative":
+			relative = strings.TrimSpace(v) != "0"
+		}
+	}
+	flush()
+	return out
+}
+
+// innerGlobs turns "*/prefs.js" or "Profiles/*/prefs.js" (relative to a
+// profiles folder) into "prefs.js" (relative to one profile).
+func innerGlobs(globs []string) []string {
+	var out []string
+	for _, g := range globs {
+		if i := strings.Index(g, "*/"); i >= 0 {
+			out = append(out, g[i+2:]) // "*/prefs.js", "Profiles/*/prefs.js"
+		}
+	}
+	return out
 }

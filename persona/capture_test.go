@@ -143,3 +143,45 @@ func TestMacOSDefaultsFlow(t *testing.T) {
 		}
 	}
 }
+
+func TestFirefoxAbsoluteProfiles(t *testing.T) {
+	ctx := context.Background()
+	base := t.TempDir()
+	oldHome := filepath.Join(base, "home", "ann")
+	newHome := filepath.Join(base, "home", "bob")
+	mkdir(t, newHome, 0o755)
+	work := filepath.Join(oldHome, "Work", "ff-work")
+	outside := filepath.Join(base, "srv", "ff-shared")
+	writeFile(t, filepath.Join(oldHome, ".mozilla/firefox/profiles.ini"), "[Profile1]\nName=work\nIsRelative=0\nPath="+work+"\n\n"+
+		"[Profile2]\nName=shared\nIsRelative=0\nPath="+outside+"\n\n[Profile0]\nName=default\nIsRelative=1\nPath=abc.default\nDefault=1\n", 0o644)
+	writeFile(t, filepath.Join(oldHome, ".mozilla/firefox/abc.default/prefs.js"), "// default\n", 0o600)
+	writeFile(t, filepath.Join(work, "prefs.js"), `user_pref("browser.download.dir", "`+oldHome+`/Work");`, 0o600)
+	writeFile(t, filepath.Join(work, "cache2/x"), "cache", 0o600)
+	writeFile(t, filepath.Join(work, "random.txt"), "not a setting", 0o600)
+	writeFile(t, filepath.Join(outside, "prefs.js"), "// shared\n", 0o600)
+	staging := filepath.Join(base, "staging")
+	rep, err := Capture(ctx, CaptureOptions{Staging: staging, System: linuxSystem("ann", oldHome), Root: boolPtr(false), Now: fixedClock,
+		Select: Selector{Only: []string{"firefox"}}, Processes: noProcesses})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ff, _ := rep.Manifest.Entry("linux/firefox")
+	var files []string
+	for _, f := range ff.Files {
+		if !f.Dir {
+			files = append(files, f.Path)
+		}
+	}
+	if fmt.Sprint(files) != "[.mozilla/firefox/abc.default/prefs.js .mozilla/firefox/profiles.ini Work/ff-work/prefs.js]" {
+		t.Errorf("files: %v", files)
+	}
+	if len(ff.Problems) != 1 || !strings.Contains(ff.Problems[0], outside) {
+		t.Errorf("problems: %v", ff.Problems)
+	}
+	if _, err := Apply(ctx, ApplyOptions{From: staging, Home: newHome, System: linuxSystem("bob", newHome), Root: boolPtr(false),
+		Now: fixedClock, UndoDir: filepath.Join(base, "undo"), Processes: noProcesses}); err != nil {
+		t.Fatal(err)
+	}
+	containsAll(t, "work prefs.js", readFile(t, filepath.Join(newHome, "Work/ff-work/prefs.js")), newHome+"/Work")
+	containsAll(t, "profiles.ini", readFile(t, filepath.Join(newHome, ".mozilla/firefox/profiles.ini")), "Path="+newHome+"/Work/ff-work", "Path="+outside)
+}

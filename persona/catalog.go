@@ -105,6 +105,11 @@ type FileRule struct {
 	PST bool `json:"pst,omitempty"`
 	// Note is reported for every captured file of this rule.
 	Note string `json:"note,omitempty"`
+	// ProfilesIni names a Mozilla profiles.ini (relative to Path). Its
+	// profiles with absolute paths (IsRelative=0) elsewhere in the home
+	// are captured too, with the "*/" patterns of Include and Exclude
+	// applied inside each; profiles outside the home are reported.
+	ProfilesIni string `json:"profilesIni,omitempty"`
 }
 
 // Export is a native export of settings that do not live in files.
@@ -203,6 +208,11 @@ func (r *FileRule) validate() error {
 		}
 		if _, err := path.Match(strings.ReplaceAll(g, "**", "*"), ""); err != nil {
 			return fmt.Errorf("glob %q: %w", g, err)
+		}
+	}
+	if r.ProfilesIni != "" {
+		if err := checkRelative(r.ProfilesIni); err != nil {
+			return fmt.Errorf("profilesIni: %w", err)
 		}
 	}
 	for _, m := range []string{r.DirMode, r.FileMode} {

@@ -28,7 +28,11 @@
 //	                                    .ini (dconf dump), .json (CUPS queues),
 //	                                    .fstab (network mount lines)
 //
-// Paths inside the manifest are slash-separated. Files are copied, never
+// Paths inside the manifest are slash-separated. A file record also keeps
+// the file's portable extended attributes (user.* on Linux, com.apple.*
+// on macOS). Mozilla profiles that profiles.ini places elsewhere in the
+// home are captured through rules added to the manifest's copy of the
+// entry. Files are copied, never
 // linked (a symbolic link to a file is captured as the file; links to
 // folders are not followed). Every file record carries its mode, time,
 // size and SHA-256; Apply verifies all of them before it writes anything
