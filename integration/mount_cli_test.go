@@ -21,10 +21,11 @@ import (
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
-// Real mounts of the real binary, for each adapter of this build: go-fuse
-// always, cgofuse when the tests run with -tags cgofuse (then a second
-// binary is built with that tag, or taken from $CABINET_BIN_CGOFUSE). They run the same conformance suite as
-// the fs/mount tests (fs/fstest.Run).
+// Real mounts of the real binary, for each adapter: go-fuse always;
+// cgofuse when the binary under test has it, or when the tests run with
+// -tags cgofuse (then a second binary is built with that tag, or taken from
+// $CABINET_BIN_CGOFUSE). They run the same conformance suite as the
+// fs/mount tests (fs/fstest.Run).
 
 var (
 	mountCgoOnce sync.Once
@@ -32,10 +33,31 @@ var (
 	mountCgoErr  error
 )
 
+// mountHasAdapter reports whether bin has adapter built in: without it,
+// mount refuses at once with a hint, before opening any repository.
+func mountHasAdapter(t *testing.T, bin, adapter string) bool {
+	t.Helper()
+	dir := t.TempDir()
+	cmd := exec.Command(bin, "mount", "--adapter", adapter, filepath.Join(dir, "mnt"))
+	cmd.Env = append(os.Environ(), "CABINET_REPOSITORY="+filepath.Join(dir, "none"), "CABINET_PASSWORD_FILE="+filepath.Join(dir, "none"))
+	out, _ := cmd.CombinedOutput()
+	return !strings.Contains(string(out), "-tags cgofuse")
+}
+
+// mountAdapters lists the adapters to test: go-fuse, and cgofuse when the
+// binary under test has it ($CABINET_BIN built with -tags cgofuse, as make
+// integration does) or these tests run with -tags cgofuse.
+func mountAdapters(t *testing.T) []string {
+	if mountHasAdapter(t, cabinetBin, "cgofuse") || mountTagCgofuse {
+		return []string{"go-fuse", "cgofuse"}
+	}
+	return []string{"go-fuse"}
+}
+
 // mountBinary returns the binary to mount with adapter.
 func mountBinary(t *testing.T, adapter string) string {
 	t.Helper()
-	if adapter != "cgofuse" {
+	if adapter != "cgofuse" || mountHasAdapter(t, cabinetBin, adapter) {
 		return cabinetBin
 	}
 	mountCgoOnce.Do(func() {
@@ -202,7 +224,7 @@ func mountCorrupt(t *testing.T, e *env, device, path string) {
 
 func TestMountCLI(t *testing.T) {
 	mountRequire(t)
-	for _, adapter := range mountAdapters {
+	for _, adapter := range mountAdapters(t) {
 		t.Run(adapter, func(t *testing.T) {
 			bin := mountBinary(t, adapter)
 			e := newEnv(t)
@@ -293,7 +315,7 @@ func TestMountUsage(t *testing.T) {
 	e := newEnv(t)
 	e.expectCode(2, "mount")
 	e.expectCode(2, "mount", "--adapter", "nope", filepath.Join(e.dir, "m"))
-	if os.Getenv("CABINET_BIN") == "" { // TestMain built it without -tags cgofuse
+	if !mountHasAdapter(t, cabinetBin, "cgofuse") {
 		r := e.run("mount", "--adapter", "cgofuse", filepath.Join(e.dir, "m"))
 		if r.code == 0 || !strings.Contains(r.stderr, "-tags cgofuse") {
 			t.Errorf("--adapter cgofuse without the tag: %s", r)

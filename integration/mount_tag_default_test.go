@@ -2,5 +2,5 @@
 
 package integration
 
-// Without -tags cgofuse only go-fuse is built in.
-var mountAdapters = []string{"go-fuse"}
+// Without -tags cgofuse, cgofuse is tested only if the binary has it.
+const mountTagCgofuse = false

@@ -77,6 +77,10 @@ func runMount(c *cli.Context) error {
 	default:
 		return usagef("--adapter %q: use %s or %s", o.adapter, mount.GoFuse, mount.Cgofuse)
 	}
+	// Before asking for a password: say at once if this build lacks it.
+	if err := mount.Check(o.adapter); err != nil {
+		return err
+	}
 	r, err := openRepository(c)
 	if err != nil {
 		return err

@@ -321,6 +321,9 @@ func testNewSession(t *testing.T, env Env) {
 	// Names looked up before they exist must not stay cached as missing.
 	for i := 0; i < 4; i++ {
 		guess := when.Add(time.Duration(i) * time.Second).Local().Format("2006-01-02 15.04.05")
+		if contains(names, guess) {
+			continue // a session of this second exists already
+		}
 		if _, err := os.Stat(filepath.Join(env.files(), guess)); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("session %s exists before the backup: %v", guess, err)
 		}

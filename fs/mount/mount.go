@@ -68,14 +68,12 @@ func Serve(ctx context.Context, f *fs.FS, mountpoint string, o Options) error {
 	if o.Logf == nil {
 		o.Logf = log.Printf
 	}
-	var mountFn func(*fs.FS, string, Options) (server, error)
-	switch strings.ToLower(o.Adapter) {
-	case GoFuse, "gofuse":
-		mountFn = mountGoFuse
-	case Cgofuse:
+	if err := Check(o.Adapter); err != nil {
+		return err
+	}
+	mountFn := mountGoFuse
+	if strings.ToLower(o.Adapter) == Cgofuse {
 		mountFn = mountCgofuse
-	default:
-		return fmt.Errorf("unknown mount adapter %q: use %s or %s", o.Adapter, GoFuse, Cgofuse)
 	}
 	created, err := prepareMountpoint(mountpoint, o.Logf)
 	if err != nil {
@@ -109,6 +107,26 @@ func Serve(ctx context.Context, f *fs.FS, mountpoint string, o Options) error {
 		return err
 	}
 	<-done
+	return nil
+}
+
+// Check returns nil if adapter is in this build for this OS, else an
+// error wrapping ErrUnavailable that says how to get it.
+func Check(adapter string) error {
+	switch strings.ToLower(adapter) {
+	case GoFuse, "gofuse":
+		if !goFuseBuilt {
+			_, err := mountGoFuse(nil, "", Options{})
+			return err
+		}
+	case Cgofuse:
+		if !cgofuseBuilt {
+			_, err := mountCgofuse(nil, "", Options{})
+			return err
+		}
+	default:
+		return fmt.Errorf("unknown mount adapter %q: use %s or %s", adapter, GoFuse, Cgofuse)
+	}
 	return nil
 }
 
