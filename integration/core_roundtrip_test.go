@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -178,6 +179,48 @@ func TestCoreRoundTripEveryNodeKind(t *testing.T) {
 	}
 	if fi, err := os.Lstat(filepath.Join(got, "pipe")); err != nil || fi.Mode()&os.ModeNamedPipe == 0 {
 		t.Errorf("FIFO not restored as a FIFO: %v", err)
+	}
+
+	// Restoring again over the result changes nothing (if-changed skips
+	// every file).
+	again := coreRestoreJSON(t, e, "--target", target, "latest")
+	if again.Files != 0 || again.Skipped == 0 {
+		t.Errorf("second restore over an identical tree: %+v, want every file skipped", again)
+	}
+	coreDiff(t, src, got)
+	coreCompareTrees(t, src, got)
+
+	// Without --target the files go back where they were.
+	orig := src + ".orig"
+	if err := os.Rename(src, orig); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("restore", "--include", src, "latest")
+	coreDiff(t, orig, src)
+	coreCompareTrees(t, orig, src)
+	if a, b := coreInode(t, links[0]), coreInode(t, links[1]); a != b {
+		t.Errorf("hard links restored in place are inodes %d and %d", a, b)
+	}
+}
+
+// TestCoreBackupExclude: --exclude patterns (names and paths) keep files
+// and folders out of a session.
+func TestCoreBackupExclude(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	for _, p := range []string{"keep.txt", "skip.tmp", "sub/keep2.txt", "sub/skip2.tmp", "cache/big.bin", "sub/cache/kept-not-top.txt", "node_modules/m.js"} {
+		coreWrite(t, filepath.Join(src, p), []byte(p), 0o644)
+	}
+	s, _ := coreBackup(t, e, 0, "--exclude", "*.tmp", "--exclude", filepath.Join(src, "cache"), "--exclude", "node_modules", src)
+	if s.Summary.TotalFiles != 3 {
+		t.Errorf("backup with excludes counted %d files, want 3", s.Summary.TotalFiles)
+	}
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	got := coreFiles(t, coreRestored(target, src))
+	want := []string{"keep.txt", "sub/cache/kept-not-top.txt", "sub/keep2.txt"}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("restored %q, want %q", got, want)
 	}
 }
 
