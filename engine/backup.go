@@ -273,29 +273,7 @@ func (b *backupRun) reportProgress(ctx context.Context) func() {
 	if b.o.Progress == nil {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(b.o.ProgressEvery)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				b.o.Progress(b.progress())
-			}
-		}
-	}()
-	return func() {
-		close(done)
-		wg.Wait()
-		b.o.Progress(b.progress())
-	}
+	return every(ctx, b.o.ProgressEvery, func() { b.o.Progress(b.progress()) })
 }
 
 func (b *backupRun) progress() Progress {

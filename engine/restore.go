@@ -474,34 +474,11 @@ func (rr *restoreRun) reportProgress(ctx context.Context) func() {
 	if rr.o.Progress == nil {
 		return func() {}
 	}
-	every := rr.o.ProgressEvery
-	if every <= 0 {
-		every = time.Second
-	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	snap := func() RestoreProgress {
+	return every(ctx, rr.o.ProgressEvery, func() {
 		p := rr.total
 		p.FilesDone, p.BytesDone = rr.filesDone.Load(), rr.bytesDone.Load()
-		return p
-	}
-	go func() {
-		defer wg.Done()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				rr.o.Progress(snap())
-			}
-		}
-	}()
-	return func() { close(done); wg.Wait(); rr.o.Progress(snap()) }
+		rr.o.Progress(p)
+	})
 }
 
 // verify re-reads every restored file and checks each slice's keyed hash
