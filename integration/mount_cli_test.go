@@ -180,17 +180,32 @@ func (s *mountServer) stop(t *testing.T) {
 	}
 }
 
-// mountBackup runs backup --json and returns the session's time name.
+// mountBackup runs backup --json and returns the session's folder name
+// (time_name from sessions --json: it has the " (2)" suffix when needed).
 func mountBackup(t *testing.T, e *env, paths ...string) string {
 	t.Helper()
 	r := e.mustRun(append([]string{"backup", "--json"}, paths...)...)
 	var s struct {
-		Time time.Time `json:"time"`
+		ID string `json:"id"`
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
 		t.Fatalf("backup --json: %v\n%s", err, r)
 	}
-	return s.Time.Local().Format(snapshot.TimeLayout)
+	r = e.mustRun("sessions", "--json")
+	var ss []struct {
+		ID       string `json:"id"`
+		TimeName string `json:"time_name"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ss); err != nil {
+		t.Fatalf("sessions --json: %v\n%s", err, r)
+	}
+	for _, x := range ss {
+		if x.ID == s.ID && x.TimeName != "" {
+			return x.TimeName
+		}
+	}
+	t.Fatalf("session %s not in sessions --json:\n%s", s.ID, r)
+	return ""
 }
 
 // mountCorrupt damages the first slice of the file at path (absolute, as
