@@ -109,7 +109,9 @@ def ratio_cell(c, o, field, target):
     if c is None or o is None or c == 0 or o == 0:
         return "NA"
     r = c / o
-    if field in HIGHER_IS_BETTER:
+    if abs(r - 1) < 0.02:
+        words = "about equal"
+    elif field in HIGHER_IS_BETTER:
         words = "%.1fx faster" % r if r >= 1 else "%.1fx slower" % (1 / r)
     elif field == "wall_s":
         words = "%.1fx faster" % (1 / r) if r <= 1 else "%.1fx slower" % r
@@ -195,6 +197,18 @@ def main():
             for line in f:
                 if line.startswith("- host:") or line.startswith("- corpus:"):
                     out.append(line.rstrip())
+    cpu = os.path.splitext(a.csv)[0] + ".cpu"
+    if os.path.exists(cpu):
+        kv = dict(l.strip().split("=", 1) for l in open(cpu) if "=" in l)
+        try:
+            avail = float(kv["wall_s"]) * float(kv["cpus"])
+            other = float(kv["other_cpu_s"])
+            out.append("- other processes on the machine used %.0f CPU s during the run (%.0f %% of the %.0f CPU s available; "
+                       "the benchmark itself %s s, steal %s s)%s" % (
+                           other, 100 * other / avail, avail, kv["bench_cpu_s"], kv["steal_s"],
+                           ": **figures disturbed by concurrent work**" if other / avail > 0.05 else ""))
+        except (KeyError, ValueError, ZeroDivisionError):
+            pass
     out.extend("- " + n for n in notes)
     out.append("- ratio = %s / other: below 1 is better for times, sizes and RSS; for MB/s above 1 is better" % a.tool)
     out.append("")

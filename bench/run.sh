@@ -46,7 +46,16 @@ unset TOOL_CMD TOOL_ADAPTER TOOL_NAME
 if [[ " ${tools[*]} " == *" custom "* ]]; then
   export TOOL_NAME=cabinet TOOL_CMD=$CABINET TOOL_ADAPTER=$ROOT/bench/cabinet-adapter.sh
 fi
-TOOLS="${tools[*]}" RESULTS_DIR=$RESULTS_DIR "$SHARED_BENCH/anchors.sh"
+# How much CPU did other processes take during the run? /proc/stat busy time minus the CPU of
+# anchors.sh and everything it ran (reaped children of this shell), plus hypervisor steal.
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
+read -r busy0 steal0 < <(cpu_busy); kids0=$(awk '{ sub(/^.*\) /, ""); print $14 + $15 }' /proc/$$/stat); t0=$(date +%s)
+TOOLS="${tools[*]}" RESULTS_DIR=$RESULTS_DIR "$SHARED_BENCH/anchors.sh" || echo "bench: anchors.sh exited $?" >&2
+read -r busy1 steal1 < <(cpu_busy); kids1=$(awk '{ sub(/^.*\) /, ""); print $14 + $15 }' /proc/$$/stat); t1=$(date +%s)
+awk -v b="$((busy1 - busy0))" -v k="$((kids1 - kids0))" -v s="$((steal1 - steal0))" -v w="$((t1 - t0))" \
+    -v tck="$(getconf CLK_TCK)" -v n="$(nproc)" 'BEGIN {
+  printf "wall_s=%d\ncpus=%d\nbench_cpu_s=%.1f\nother_cpu_s=%.1f\nsteal_s=%.1f\n", w, n, k / tck, (b - k) / tck, s / tck }' \
+  > "$RESULTS_DIR/run-$RUN_ID.cpu"
 
 section=full
 [[ $QUICK == 1 ]] && section=quick

@@ -168,6 +168,10 @@ bench_layout_tool() {
 }
 
 log "run $RUN_ID: layouts=$SCALE_LAYOUTS tools=$SCALE_TOOLS csv=$CSV logs=$LOGDIR"
+# CPU taken by other processes during the run (see run.sh)
+cpu_busy() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $9 }' /proc/stat; }
+self_kids() { awk '{ sub(/^.*\) /, ""); print $12 + $13 + $14 + $15 }' "/proc/$$/stat"; }
+read -r busy0 steal0 < <(cpu_busy); kids0=$(self_kids); t0=$(date +%s)
 for LAYOUT in $SCALE_LAYOUTS; do
   CORPUS=$SCALE_DIR/$LAYOUT
   log "generating $CORPUS"
@@ -184,4 +188,9 @@ for LAYOUT in $SCALE_LAYOUTS; do
   [[ $SCALE_KEEP_TREES == 1 ]] || rm -rf "$CORPUS" "$CORPUS.done"
 done
 
+read -r busy1 steal1 < <(cpu_busy); kids1=$(self_kids); t1=$(date +%s)
+awk -v b="$((busy1 - busy0))" -v k="$((kids1 - kids0))" -v s="$((steal1 - steal0))" -v w="$((t1 - t0))" \
+    -v tck="$CLK_TCK" -v n="$(nproc)" 'BEGIN {
+  printf "wall_s=%d\ncpus=%d\nbench_cpu_s=%.1f\nother_cpu_s=%.1f\nsteal_s=%.1f\n", w, n, k / tck, (b - k) / tck, s / tck }' \
+  > "$RESULTS_DIR/scale-$RUN_ID.cpu"
 python3 "$ROOT/bench/scale_compare.py" "$CSV" --update "$ROOT/bench/RESULTS.md"

@@ -56,6 +56,19 @@ def main():
                "ratio = %s / restic (below 1 is better). Target: peak RSS ratio <= %.1f." % (
                    a.tool, versions.get(a.tool, "(not run)"), versions.get("restic", "(not run)"),
                    a.tool, RSS_TARGET))
+    cpu = os.path.splitext(a.csv)[0] + ".cpu"
+    if os.path.exists(cpu):
+        kv = dict(l.strip().split("=", 1) for l in open(cpu) if "=" in l)
+        try:
+            avail = float(kv["wall_s"]) * float(kv["cpus"])
+            other = float(kv["other_cpu_s"])
+            out.append("")
+            out.append("Other processes on the machine used %.0f CPU s during the run (%.0f %% of the %.0f CPU s "
+                       "available; the benchmark itself %s s)%s" % (
+                           other, 100 * other / avail, avail, kv["bench_cpu_s"],
+                           ": **figures disturbed by concurrent work**." if other / avail > 0.05 else "."))
+        except (KeyError, ValueError, ZeroDivisionError):
+            pass
     for lay in layouts:
         fs = data.get((lay, "fs", "fs-find"), {})
         out.append("")
