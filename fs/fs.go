@@ -242,7 +242,9 @@ func (f *FS) view(ctx context.Context) *view {
 	if v = f.cur.Load(); f.opts.Now().UnixNano()-v.at < int64(f.opts.Refresh) {
 		return v
 	}
-	nv, err := f.load(ctx)
+	// The refresh is shared by every waiting request: an interrupted
+	// caller (go-fuse cancels on any signal, even SIGURG) must not abort it.
+	nv, err := f.load(f.bg)
 	if err != nil {
 		if !errors.Is(err, context.Canceled) {
 			f.opts.Logf("mount: refresh sessions: %v", err)

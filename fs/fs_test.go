@@ -15,6 +15,7 @@ import (
 	"github.com/cabinetbackup/cabinet/fs"
 	"github.com/cabinetbackup/cabinet/fs/fstest"
 	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -258,5 +259,74 @@ func TestLookupNormalization(t *testing.T) {
 	// "ü" decomposed (u + U+0308), as macOS passes it.
 	if _, err := d.Lookup(context.Background(), "with space u\u0308 €.txt"); err != nil {
 		t.Fatalf("NFD lookup of an NFC name: %v", err)
+	}
+}
+
+// An interrupted reader stops waiting; the fetch it started goes on and
+// serves the next reader.
+func TestInterruptedRead(t *testing.T) {
+	fx := newFixture(t)
+	n := walk(t, fx.f, "laptop/files/2026-11-21 10.30.05"+fx.src+"/"+fstest.BigFile)
+	h, _ := n.(fs.File).Open(context.Background())
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	before := fx.f.Stats().SliceLoads
+	if _, err := h.ReadAt(ctx, make([]byte, 10), 1<<20); !errors.Is(err, context.Canceled) {
+		t.Fatalf("read with a canceled context: %v", err)
+	}
+	h2, _ := n.(fs.File).Open(context.Background()) // a fresh handle: no read-ahead yet
+	if _, err := h2.ReadAt(context.Background(), make([]byte, 10), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if loads := fx.f.Stats().SliceLoads - before; loads != 1 {
+		t.Fatalf("%d slice loads, want 1 shared", loads)
+	}
+}
+
+// A folder of 100,000 entries lists from one tree load.
+func TestHugeFolder(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	r := fstest.NewRepo(t, dir)
+	var root blob.ID
+	if _, err := r.Write(ctx, func(ctx context.Context, w *repo.Writer) error {
+		big := snapshot.Tree{Nodes: make([]snapshot.Node, 100_000)}
+		for i := range big.Nodes {
+			big.Nodes[i] = snapshot.Node{Name: sprintf("f%06d", i), Type: snapshot.TypeFile, Mode: 0o644}
+		}
+		id, err := snapshot.SaveTree(ctx, w, &big)
+		if err != nil {
+			return err
+		}
+		root, err = snapshot.SaveTree(ctx, w, &snapshot.Tree{Nodes: []snapshot.Node{{Name: "big", Type: snapshot.TypeDir, Mode: 0o755, Subtree: id}}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := snapshot.SaveSession(ctx, r, &snapshot.Session{Device: "d", Source: snapshot.SourceFiles, Time: time.Unix(1e9, 0), Tree: root}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := fs.New(ctx, fstest.OpenRepo(t, dir), fs.Options{Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	big := walk(t, f, "d/files/2001-09-09 01.46.40/big")
+	ents, err := big.(fs.Dir).Readdir(ctx)
+	if err != nil || len(ents) != 100_000 {
+		t.Fatalf("%d entries, %v", len(ents), err)
+	}
+	inos := map[uint64]bool{}
+	for _, e := range ents {
+		inos[e.Node.Attr().Ino] = true
+	}
+	if len(inos) != len(ents) {
+		t.Errorf("%d distinct inode numbers for %d entries", len(inos), len(ents))
+	}
+	if _, err := big.(fs.Dir).Lookup(ctx, "f099999"); err != nil {
+		t.Fatal(err)
+	}
+	if st := f.Stats(); st.TreeLoads != 2 {
+		t.Errorf("%d tree loads, want 2 (root, big)", st.TreeLoads)
 	}
 }
