@@ -352,6 +352,19 @@ func (rr *restoreRun) writeFiles(ctx context.Context) error {
 	sort.SliceStable(rr.files, func(i, j int) bool { return rr.files[i].node.Size > rr.files[j].node.Size })
 feed:
 	for _, f := range rr.files {
+		// Whatever else is in the file's place (a symlink, a FIFO) is
+		// replaced, never opened: opening would follow a symlink out of
+		// the target or block on a FIFO.
+		if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
+			if fi.IsDir() {
+				rr.warn(f.path, errors.New("exists and is a folder"))
+				continue
+			}
+			if err := os.Remove(f.path); err != nil {
+				rr.warn(f.path, err)
+				continue
+			}
+		}
 		fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 		if err != nil {
 			if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) {
