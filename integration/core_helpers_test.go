@@ -252,3 +252,5 @@ func coreOneLine(t testing.TB, s string, parts ...string) string {
 	t.Fatalf("no line contains all of %q in:\n%s", parts, s)
 	return ""
 }
+
+func syscallMkfifo(p string) error { return unix.Mkfifo(p, 0o644) }

@@ -332,3 +332,68 @@ func coreUniquePrefix(ids []string, extra string, i int) string {
 	}
 	return ids[i]
 }
+
+// TestCoreRestoreOverPlantedEntries: entries already at the target that are
+// not what the session has (a symlink or FIFO where a file goes, a
+// symlink where a folder goes) are never followed: nothing outside the
+// target changes, and restore does not hang.
+func TestCoreRestoreOverPlantedEntries(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreMakeRestoreTree(t, src)
+	e.mustRun("backup", src)
+
+	for _, policy := range []string{"if-changed", "always"} {
+		t.Run(policy, func(t *testing.T) {
+			outside := t.TempDir()
+			victim := filepath.Join(outside, "victim.txt")
+			coreWrite(t, victim, []byte("must stay as it is\n"), 0o644)
+			target := t.TempDir()
+			root := coreRestored(target, src)
+			os.MkdirAll(filepath.Join(root, "docs"), 0o755)
+			os.MkdirAll(filepath.Join(root, "photos"), 0o755)
+			// A symlink where docs/a.txt goes.
+			if err := os.Symlink(victim, filepath.Join(root, "docs/a.txt")); err != nil {
+				t.Fatal(err)
+			}
+			// A FIFO where top.txt goes: opening it for writing would block.
+			if err := syscallMkfifo(filepath.Join(root, "top.txt")); err != nil {
+				t.Fatal(err)
+			}
+			// A symlink where the folder photos/raw goes.
+			if err := os.Symlink(outside, filepath.Join(root, "photos/raw")); err != nil {
+				t.Fatal(err)
+			}
+			cmd := e.command("restore", "--json", "--overwrite", policy, "--target", target, "latest")
+			done := make(chan result, 1)
+			go func() { done <- coreRunCmd(t, cmd) }()
+			var r result
+			select {
+			case r = <-done:
+			case <-time.After(20 * time.Second):
+				cmd.Process.Kill()
+				<-done
+				t.Fatalf("restore hung on a FIFO in the target")
+			}
+			if r.code != 0 && r.code != 3 {
+				t.Fatalf("restore over planted entries: %s", r)
+			}
+			if data, _ := os.ReadFile(victim); string(data) != "must stay as it is\n" {
+				t.Errorf("restore wrote through a symlink outside its target: victim now %q", data)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 1 {
+				t.Errorf("restore wrote into a folder outside its target through a symlink: %v", ents)
+			}
+			for _, p := range []string{"docs/a.txt", "top.txt"} {
+				fi, err := os.Lstat(filepath.Join(root, p))
+				if err != nil || !fi.Mode().IsRegular() {
+					t.Errorf("%s not restored as a file: %v %v", p, fi.Mode(), err)
+					continue
+				}
+				if data, _ := os.ReadFile(filepath.Join(root, p)); string(data) != coreRestoreTree[p] {
+					t.Errorf("%s: %q, want %q", p, data, coreRestoreTree[p])
+				}
+			}
+		})
+	}
+}
