@@ -271,7 +271,8 @@ func TestInterruptedRead(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	before := fx.f.Stats().SliceLoads
-	if _, err := h.ReadAt(ctx, make([]byte, 10), 1<<20); !errors.Is(err, context.Canceled) {
+	// (The fetch may also win the race and the read succeed.)
+	if _, err := h.ReadAt(ctx, make([]byte, 10), 1<<20); err != nil && !errors.Is(err, context.Canceled) {
 		t.Fatalf("read with a canceled context: %v", err)
 	}
 	h2, _ := n.(fs.File).Open(context.Background()) // a fresh handle: no read-ahead yet
