@@ -260,6 +260,10 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			if n.Links > 1 {
 				key := [2]uint64{n.DeviceID, n.Inode}
 				if first, ok := rr.firstLink[key]; ok {
+					if _, err := os.Lstat(path); err == nil && rr.o.Overwrite == OverwriteNever {
+						rr.stats.Skipped++
+						continue
+					}
 					rr.hardlinks = append(rr.hardlinks, hardlink{target: first, path: path})
 					continue
 				}
