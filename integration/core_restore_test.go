@@ -397,3 +397,37 @@ func TestCoreRestoreOverPlantedEntries(t *testing.T) {
 		})
 	}
 }
+
+// TestCoreRestoreOverwriteHardLinks: the overwrite policy also holds for
+// the second name of a hard-linked file.
+func TestCoreRestoreOverwriteHardLinks(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "a/first"), []byte("linked content\n"), 0o644)
+	os.MkdirAll(filepath.Join(src, "b"), 0o755)
+	if err := os.Link(filepath.Join(src, "a/first"), filepath.Join(src, "b/second")); err != nil {
+		t.Fatal(err)
+	}
+	e.mustRun("backup", src)
+	cases := []struct{ policy, want string }{
+		{"never", "my own file\n"},
+		{"if-changed", "linked content\n"},
+		{"always", "linked content\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.policy, func(t *testing.T) {
+			target := t.TempDir()
+			e.mustRun("restore", "--target", target, "latest")
+			second := coreRestored(target, filepath.Join(src, "b/second"))
+			os.Remove(second)
+			coreWrite(t, second, []byte("my own file\n"), 0o644)
+			e.mustRun("restore", "--overwrite", c.policy, "--target", target, "latest")
+			if data, _ := os.ReadFile(second); string(data) != c.want {
+				t.Errorf("--overwrite %s: b/second is %q, want %q", c.policy, data, c.want)
+			}
+			if c.want == "linked content\n" && coreInode(t, second) != coreInode(t, coreRestored(target, filepath.Join(src, "a/first"))) {
+				t.Errorf("--overwrite %s: b/second is not a link of a/first", c.policy)
+			}
+		})
+	}
+}
