@@ -1,0 +1,51 @@
+package integration
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCoreUsageErrors: command-line mistakes exit 2 (or 1 for a path that
+// does not exist) with a one-line message naming the mistake, and change
+// nothing.
+func TestCoreUsageErrors(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "f"), []byte("x"), 0o644)
+	e.mustRun("backup", src)
+	missing := filepath.Join(e.dir, "no-such-folder")
+	cases := []struct {
+		args []string
+		code int
+		says []string
+	}{
+		{[]string{"backup"}, 2, []string{"PATH"}},
+		{[]string{"backup", "--no-such-flag", src}, 2, []string{"no-such-flag"}},
+		{[]string{"backup", "--quiet", missing}, 1, []string{missing}},
+		{[]string{"restore"}, 2, []string{"SESSION"}},
+		{[]string{"restore", "a", "b"}, 2, []string{"SESSION"}},
+		{[]string{"restore", "--overwrite", "sometimes", "latest"}, 2, []string{"sometimes"}},
+		{[]string{"restore", "--target", filepath.Join(e.dir, "r"), "no-such-session"}, 1, []string{"no-such-session"}},
+		{[]string{"check", "--read-data-subset", "150%"}, 2, []string{"read-data-subset"}},
+		{[]string{"check", "--read-data-subset", "0%"}, 2, []string{"read-data-subset"}},
+		{[]string{"check", "--read-data-subset", "lots"}, 2, []string{"read-data-subset"}},
+		{[]string{"key", "remove"}, 2, []string{"key"}},
+		{[]string{"key", "add"}, 2, []string{"new-password-file"}},
+		{[]string{"init"}, 1, []string{e.repo}},
+	}
+	for _, c := range cases {
+		r := e.expectCode(c.code, c.args...)
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if len(lines) != 1 {
+			t.Errorf("%v: want a one-line message, got:\n%s", c.args, r.stderr)
+		}
+		coreOneLine(t, r.stderr, c.says...)
+	}
+	if ss := coreSessions(t, e); len(ss) != 1 {
+		t.Errorf("usage errors changed the sessions: %d", len(ss))
+	}
+	r := e.mustRun("check", "--read-data-subset", "50%")
+	coreOneLine(t, r.stdout, "0 errors")
+	e.mustCheck()
+}
