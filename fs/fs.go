@@ -337,3 +337,23 @@ func (f *FS) load(ctx context.Context) (*view, error) {
 	}
 	return v, nil
 }
+
+// SessionFolders returns every session folder ("<device>/files/<time>")
+// and latest entry, re-reading the session list if it is older than
+// Options.Refresh, mapped to the session's ID. Adapters that must announce
+// changes (WinFsp: Explorer does not re-list on its own) compare two calls.
+func (f *FS) SessionFolders(ctx context.Context) map[string]string {
+	v := f.view(ctx)
+	out := map[string]string{}
+	for _, dv := range v.devices {
+		for _, sv := range dv.sources {
+			for _, si := range sv.sessions {
+				out[si.path] = si.s.Ref.Name
+			}
+			if n := len(sv.sessions); n > 0 {
+				out[sv.path+"/"+LatestName] = sv.sessions[n-1].s.Ref.Name
+			}
+		}
+	}
+	return out
+}

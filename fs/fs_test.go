@@ -165,6 +165,10 @@ func TestLayout(t *testing.T) {
 	if walk(t, fx.f, base+"/"+fstest.RealProbe).Attr().Size == 0 {
 		t.Fatal("backed-up desktop.ini missing")
 	}
+	folders := fx.f.SessionFolders(context.Background())
+	if len(folders) != 5 || folders["laptop/files/latest"] != folders["laptop/files/2026-11-21 10.30.05 (2)"] {
+		t.Errorf("SessionFolders: %v", folders)
+	}
 	for _, p := range []string{".DS_Store", "laptop/files/._x", "laptop/files/desktop.ini", "laptop/nothing"} {
 		dir, name := filepath.Split(p)
 		_, err := walk(t, fx.f, dir).(fs.Dir).Lookup(context.Background(), name)

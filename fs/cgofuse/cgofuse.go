@@ -69,6 +69,7 @@ func Mount(f *fs.FS, mountpoint string, o Options) (s *Server, err error) {
 	}()
 	select {
 	case <-a.ready:
+		go notifyChanges(host, f, s.done)
 		return s, nil
 	case <-s.done:
 		if s.err == nil {

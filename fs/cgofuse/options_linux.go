@@ -2,6 +2,12 @@
 
 package cgofuse
 
+import (
+	"github.com/winfsp/cgofuse/fuse"
+
+	"github.com/cabinetbackup/cabinet/fs"
+)
+
 // installHint says how to get libfuse when cgofuse cannot load it.
 const installHint = "install libfuse 2 (apt-get install libfuse2, or libfuse-dev to build)"
 
@@ -22,3 +28,7 @@ func mountOptions(o Options) []string {
 
 func encodeName(name string) string { return name }
 func decodeName(name string) string { return name }
+
+// notifyChanges does nothing on Linux: cgofuse's Notify is a no-op there;
+// new sessions appear through the one-second entry timeouts.
+func notifyChanges(*fuse.FileSystemHost, *fs.FS, <-chan struct{}) {}
