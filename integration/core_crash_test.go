@@ -122,3 +122,54 @@ func TestCoreKillDuringBackup(t *testing.T) {
 	e.mustRun("restore", "--quiet", "--target", target, "latest")
 	coreDiff(t, src, coreRestored(target, src))
 }
+
+// TestCoreKillDuringRestore: a restore killed at a random moment and run
+// again (if-changed) produces the same tree as an uninterrupted one.
+func TestCoreKillDuringRestore(t *testing.T) {
+	seed := time.Now().UnixNano()
+	t.Logf("seed %d", seed)
+	rng := rand.New(rand.NewSource(seed))
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	for i := range 12 {
+		coreWrite(t, filepath.Join(src, fmt.Sprintf("d%d/big-%02d.bin", i%3, i)), coreRandom(int64(i), 8<<20+i), 0o644)
+	}
+	for i := range 100 {
+		coreWrite(t, filepath.Join(src, fmt.Sprintf("small/%d/f%03d.txt", i%7, i)), []byte(strings.Repeat("x", i*13)), 0o640)
+	}
+	if err := os.Link(filepath.Join(src, "d0/big-00.bin"), filepath.Join(src, "small/hardlink.bin")); err != nil {
+		t.Fatal(err)
+	}
+	os.Symlink("../d1", filepath.Join(src, "small/link"))
+	e.mustRun("backup", "--quiet", src)
+
+	start := time.Now()
+	full := filepath.Join(e.dir, "full")
+	e.mustRun("restore", "--quiet", "--target", full, "latest")
+	took := time.Since(start)
+	t.Logf("a restore takes %v", took)
+	os.RemoveAll(full)
+
+	killed := 0
+	for round := range 5 {
+		target := filepath.Join(e.dir, fmt.Sprintf("r%d", round))
+		delay := time.Duration(rng.Int63n(int64(took) + 1))
+		cmd := e.command("restore", "--quiet", "--target", target, "latest")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(delay)
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			killed++
+		}
+		r := e.mustRun("restore", "--verify", "--target", target, "latest")
+		coreOneLine(t, r.stdout, ", 0 differ")
+		got := coreRestored(target, src)
+		coreDiff(t, src, got)
+		coreCompareTrees(t, src, got)
+		os.RemoveAll(target)
+	}
+	t.Logf("%d of 5 restores killed mid-way", killed)
+}
