@@ -54,6 +54,7 @@ func Mount(f *fs.FS, mountpoint string, o Options) (s *Server, err error) {
 		handles: map[uint64]fs.Handle{}}
 	host := fuse.NewFileSystemHost(a)
 	host.SetCapReaddirPlus(true)
+	host.SetCapCaseInsensitive(caseInsensitive)
 	s = &Server{host: host, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
@@ -124,6 +125,7 @@ type adapter struct {
 var (
 	_ fuse.FileSystemInterface = (*adapter)(nil)
 	_ fuse.FileSystemOpenEx    = (*adapter)(nil)
+	_ fuse.FileSystemGetpath   = (*adapter)(nil)
 )
 
 // errno maps fs errors to negative errno values: the one translation point.
@@ -179,7 +181,7 @@ func (a *adapter) resolve(path string) (fs.Node, error) {
 		return nil, fmt.Errorf("%s: %w", path[:i], fs.ErrNotDir)
 	}
 	name := decodeName(path[i+1:])
-	if n, err = d.Lookup(context.Background(), name); err != nil {
+	if n, _, err = a.lookup(d, name); err != nil {
 		return nil, err
 	}
 	if cacheable(path, n) {
@@ -193,6 +195,51 @@ func (a *adapter) resolve(path string) (fs.Node, error) {
 	return n, nil
 }
 
+// lookup finds name in d and returns the node and its real name: on a
+// case-insensitive host (Windows) a miss is retried ignoring case.
+func (a *adapter) lookup(d fs.Dir, name string) (fs.Node, string, error) {
+	n, err := d.Lookup(context.Background(), name)
+	if err == nil || !caseInsensitive || !errors.Is(err, fs.ErrNotExist) || fs.IsProbe(name) {
+		return n, name, err
+	}
+	ents, rerr := d.Readdir(context.Background())
+	if rerr != nil {
+		return nil, "", err
+	}
+	for _, e := range ents {
+		if strings.EqualFold(e.Name, name) {
+			return e.Node, e.Name, nil
+		}
+	}
+	return nil, "", err
+}
+
+// Getpath reports the real case of path (case-insensitive hosts).
+func (a *adapter) Getpath(path string, fh uint64) (rc int, real string) {
+	defer a.guard(&rc)
+	var n fs.Node = a.f.Root()
+	var b strings.Builder
+	for _, c := range strings.Split(strings.Trim(path, "/"), "/") {
+		if c == "" {
+			continue
+		}
+		d, ok := n.(fs.Dir)
+		if !ok {
+			return -fuse.ENOTDIR, ""
+		}
+		child, name, err := a.lookup(d, decodeName(c))
+		if err != nil {
+			return errno(err), ""
+		}
+		b.WriteString("/" + encodeName(name))
+		n = child
+	}
+	if b.Len() == 0 {
+		return 0, "/"
+	}
+	return 0, b.String()
+}
+
 // cacheable: nodes inside sessions never change, unless they are reached
 // through latest (a directory on Windows), which moves to newer sessions.
 func cacheable(path string, n fs.Node) bool {
@@ -200,7 +247,7 @@ func cacheable(path string, n fs.Node) bool {
 		return false
 	}
 	parts := strings.SplitN(strings.TrimPrefix(path, "/"), "/", 4)
-	return len(parts) >= 3 && parts[2] != fs.LatestName
+	return len(parts) >= 3 && !strings.EqualFold(parts[2], fs.LatestName)
 }
 
 func modeType(t snapshot.NodeType) uint32 {

@@ -26,6 +26,9 @@ func mountOptions(o Options) []string {
 	return opts
 }
 
+// caseInsensitive: Linux names are case-sensitive.
+const caseInsensitive = false
+
 func encodeName(name string) string { return name }
 func decodeName(name string) string { return name }
 
