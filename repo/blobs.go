@@ -324,7 +324,16 @@ func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]by
 	if err != nil {
 		return nil, err
 	}
-	return r.DecodeBlob(id, loc, sealed, dst)
+	out, err := r.DecodeBlob(id, loc, sealed, dst)
+	if err != nil && loc.Type == blob.Tree && r.cache.remove(DataDir, loc.Pack.String()) {
+		// The local copy of a tree cabinet may be what is damaged, not the
+		// repository: drop it and read the repository's (verified) copy.
+		if sealed, err = r.readCabinetRange(ctx, loc); err != nil {
+			return nil, err
+		}
+		return r.DecodeBlob(id, loc, sealed, dst)
+	}
+	return out, err
 }
 
 // DecodeBlob opens and decodes a sealed blob read from loc.

@@ -359,6 +359,14 @@ func (c *cache) put(dir, name string, data []byte) {
 	}
 }
 
+// remove deletes a cached file and reports whether there was one.
+func (c *cache) remove(dir, name string) bool {
+	if c == nil {
+		return false
+	}
+	return os.Remove(c.path(dir, name)) == nil
+}
+
 func (c *cache) open(dir, name string) (*os.File, error) {
 	if c == nil {
 		return nil, os.ErrNotExist
