@@ -115,7 +115,7 @@ func (h *fileHandle) readAhead(i int) {
 func (h *fileHandle) loader(i int, id blob.ID) func(context.Context) ([]byte, error) {
 	return func(ctx context.Context) ([]byte, error) {
 		h.fs.sliceLoads.Add(1)
-		data, err := h.fs.r.LoadBlob(ctx, id, make([]byte, 0, h.node.n.Sizes[i]))
+		data, err := h.fs.loadSlice(ctx, id, h.node.n.Sizes[i])
 		if err == nil && len(data) != int(h.node.n.Sizes[i]) {
 			err = fmt.Errorf("slice %s has %d bytes, the tree says %d", id.Short(), len(data), h.node.n.Sizes[i])
 		}

@@ -98,6 +98,7 @@ type FS struct {
 	start  int64 // Unix ns, mtime of the synthetic root
 
 	slices *lru[blob.ID, []byte]
+	sealed sync.Pool // *[]byte buffers for sealed slices (slice.go)
 	trees  *lru[blob.ID, *loadedTree]
 
 	lookups, readdirs, treeLoads, sliceLoads, sessionLists atomic.Int64
