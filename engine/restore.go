@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend"
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
@@ -339,7 +340,8 @@ func (rr *restoreRun) writeFiles(ctx context.Context) error {
 				var err error
 				buf, err = rr.writePart(ctx, p, buf)
 				if err != nil {
-					if errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) {
+					// Lost data costs the files that use it, not the restore.
+					if errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) || errors.Is(err, backend.ErrNotFound) {
 						p.f.failed.Store(true)
 						rr.warn(p.f.path, err)
 					} else {
