@@ -170,9 +170,12 @@ func TestCoreDamagedCabinet(t *testing.T) {
 	cases := []struct {
 		name   string
 		damage func(t *testing.T, path string)
+		// seen by a check without --read-data
+		structural bool
 	}{
-		{"truncated", func(t *testing.T, p string) { coreTruncate(t, p, coreFileSize(t, p)/2) }},
-		{"bit flipped", func(t *testing.T, p string) { coreFlipBit(t, p, int(coreFileSize(t, p)/3)) }},
+		{"truncated", func(t *testing.T, p string) { coreTruncate(t, p, coreFileSize(t, p)/2) }, true},
+		{"bit flipped", func(t *testing.T, p string) { coreFlipBit(t, p, int(coreFileSize(t, p)/3)) }, false},
+		{"deleted", func(t *testing.T, p string) { os.Remove(p) }, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -181,6 +184,10 @@ func TestCoreDamagedCabinet(t *testing.T) {
 			cab := coreFirstWithPrefix(t, added, "data/")
 			id := filepath.Base(cab)
 			c.damage(t, filepath.Join(e.repo, cab))
+			if c.structural {
+				r := e.expectCode(13, "check")
+				coreOneLine(t, r.stderr, "error", id)
+			}
 
 			r := e.expectCode(13, "check", "--read-data")
 			coreOneLine(t, r.stderr, "error", id)
@@ -196,7 +203,7 @@ func TestCoreDamagedCabinet(t *testing.T) {
 			if rr.code == 0 {
 				t.Fatalf("restore of a damaged file succeeded: %s", rr)
 			}
-			coreOneLine(t, rr.stderr, "warning", filepath.Join(target, src, "hit.bin"), "damaged")
+			coreOneLine(t, rr.stderr, "warning", filepath.Join(target, src, "hit.bin"))
 			if rr.code != 3 {
 				t.Errorf("restore with a damaged file: want exit 3 (warnings), got %d", rr.code)
 			}
@@ -401,4 +408,25 @@ func TestCoreUnreadableSourceFile(t *testing.T) {
 	if _, err := os.Lstat(coreRestored(target, filepath.Join(src, "locked.txt"))); err == nil {
 		t.Errorf("the unreadable file was restored (as what?)")
 	}
+}
+
+func TestCoreDamagedSession(t *testing.T) {
+	e, src, added := coreTwoSessions(t)
+	sess := coreFirstWithPrefix(t, added, "sessions/")
+	coreFlipBit(t, filepath.Join(e.repo, sess), 50)
+
+	r := e.mustRun("sessions")
+	coreOneLine(t, r.stderr, "warning", sess)
+	r = e.expectCode(13, "check")
+	coreOneLine(t, r.stderr, "error", sess)
+	r = e.run("restore", "--target", filepath.Join(e.dir, "r"), filepath.Base(sess)[:8])
+	if r.code == 0 {
+		t.Errorf("restore of a damaged session succeeded: %s", r)
+	}
+	coreOneLine(t, r.stderr, sess)
+	// The other session is intact and a new backup works.
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	coreDiff(t, filepath.Join(src, "keep.bin"), coreRestored(target, filepath.Join(src, "keep.bin")))
+	e.mustRun("backup", src)
 }
