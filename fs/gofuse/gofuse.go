@@ -350,11 +350,23 @@ var (
 	_ gofs.FileSeekdirer    = (*dirHandle)(nil)
 )
 
+// Readdirent returns ".", "..", then the entries; pos counts all three kinds.
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
-	if d.pos >= len(d.ents) {
+	switch {
+	case d.pos == 0:
+		d.pos++
+		return &fuse.DirEntry{Name: ".", Mode: syscall.S_IFDIR, Ino: d.n.n.Attr().Ino, Off: 1}, 0
+	case d.pos == 1:
+		d.pos++
+		ino := uint64(1)
+		if _, p := d.n.Parent(); p != nil {
+			ino = p.StableAttr().Ino
+		}
+		return &fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: ino, Off: 2}, 0
+	case d.pos-2 >= len(d.ents):
 		return nil, 0
 	}
-	e := d.ents[d.pos]
+	e := d.ents[d.pos-2]
 	d.pos++
 	a := e.Node.Attr()
 	return &fuse.DirEntry{Name: e.Name, Mode: modeType(a.Type), Ino: a.Ino, Off: uint64(d.pos)}, 0
@@ -362,14 +374,14 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 
 // Lookup serves READDIRPLUS: name is the entry Readdirent returned last.
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if i := d.pos - 1; i >= 0 && i < len(d.ents) && d.ents[i].Name == name {
+	if i := d.pos - 3; i >= 0 && i < len(d.ents) && d.ents[i].Name == name {
 		return d.n.child(ctx, d.ents[i].Node, out), 0
 	}
 	return d.n.Lookup(ctx, name, out)
 }
 
 func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	if off > uint64(len(d.ents)) {
+	if off > uint64(len(d.ents)+2) {
 		return syscall.EINVAL
 	}
 	d.pos = int(off)
