@@ -5,6 +5,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -102,6 +103,12 @@ func runMount(c *cli.Context) error {
 		return err
 	}
 	defer f.Close()
+	if o.device != "" {
+		if devices, err := r.Devices(c.Context); err == nil && !slices.Contains(devices, o.device) {
+			fmt.Fprintf(os.Stderr, "cabinet: device %q has no sessions yet (devices: %s); its folder stays empty until it backs up\n",
+				o.device, strings.Join(devices, ", "))
+		}
+	}
 	return mount.Serve(c.Context, f, o.mountpoint, mount.Options{
 		Adapter: o.adapter,
 		Debug:   o.debug,
