@@ -337,3 +337,33 @@ func TestMountUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestMountPersona: a persona session's folder is the persona itself,
+// manifest.json at its top.
+func TestMountPersona(t *testing.T) {
+	mountRequire(t)
+	e := newEnv(t)
+	home := filepath.Join(e.dir, "home")
+	coreWrite(t, filepath.Join(home, ".gitconfig"), []byte("[user]\n\tname = Test\n"), 0o644)
+	coreWrite(t, filepath.Join(home, ".bashrc"), []byte("alias ll='ls -l'\n"), 0o644)
+	if r := e.run("persona", "capture", "--home", home); r.code != 0 && r.code != 3 {
+		t.Fatalf("persona capture: %s", r)
+	}
+	mp := filepath.Join(e.dir, "mnt")
+	s := startMount(t, e, cabinetBin, mp)
+	names, err := os.ReadDir(filepath.Join(mp, "testdevice", "persona"))
+	if err != nil || len(names) != 2 || !fstest.SessionName.MatchString(names[0].Name()) || names[1].Name() != "latest" {
+		t.Fatalf("persona/ lists %v (%v)", names, err)
+	}
+	data, err := os.ReadFile(filepath.Join(mp, "testdevice", "persona", "latest", "manifest.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !json.Valid(data) {
+		t.Errorf("persona/latest/manifest.json is not JSON: %.200s", data)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(mp, "testdevice", "files")); len(ents) != 0 {
+		t.Errorf("files/ of a device with only a persona lists %v", ents)
+	}
+	s.stop(t)
+}
