@@ -22,7 +22,8 @@
 // Everything below a session folder is immutable: its attributes carry
 // Volatile == false and adapters let the kernel cache entries, attributes,
 // directory listings and pages for long. The levels above (root, device,
-// files, persona, latest) change when sessions are added or forgotten:
+// files, persona, latest, and each session folder itself) change when
+// sessions are added or forgotten:
 // they carry Volatile == true and adapters give them timeouts of about a
 // second. The session list is re-read from the repository (one LIST per
 // device, plus one GET per new session object) when a volatile directory is

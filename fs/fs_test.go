@@ -335,3 +335,26 @@ func TestHugeFolder(t *testing.T) {
 		t.Errorf("%d tree loads, want 2 (root, big)", st.TreeLoads)
 	}
 }
+
+// A forgotten session disappears after the next refresh.
+func TestForgottenSession(t *testing.T) {
+	fx := newFixture(t)
+	files := walk(t, fx.f, "laptop/files")
+	ss, err := snapshot.ListSessions(context.Background(), fx.r, "laptop", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := fx.r.DeleteSession(context.Background(), ss[1].Ref); err != nil { // 10.30.05 (2), the latest
+		t.Fatal(err)
+	}
+	fx.clk.Add(fs.DefaultRefresh + time.Second)
+	if got := strings.Join(names(t, files), ","); got != "2026-11-21 10.30.05,latest" {
+		t.Fatalf("files after forget: %s", got)
+	}
+	if _, err := files.(fs.Dir).Lookup(context.Background(), "2026-11-21 10.30.05 (2)"); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("forgotten session: %v", err)
+	}
+	if target, _ := walk(t, fx.f, "laptop/files/latest").(fs.Symlink).Readlink(context.Background()); target != "2026-11-21 10.30.05" {
+		t.Fatalf("latest -> %q after forget", target)
+	}
+}

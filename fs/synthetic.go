@@ -131,7 +131,7 @@ func (d *sourceDir) Lookup(ctx context.Context, name string) (Node, error) {
 	if si == nil {
 		return nil, notExist(sv.path, name)
 	}
-	return d.f.sessionDir(si, si.ino, si.path, false), nil
+	return d.f.sessionDir(si, si.ino, si.path), nil
 }
 
 func (d *sourceDir) Readdir(ctx context.Context) ([]Entry, error) {
@@ -144,7 +144,7 @@ func (d *sourceDir) Readdir(ctx context.Context) ([]Entry, error) {
 			out = append(out, Entry{Name: LatestName, Node: latest})
 			latest = nil
 		}
-		out = append(out, Entry{Name: si.name, Node: d.f.sessionDir(si, si.ino, si.path, false)})
+		out = append(out, Entry{Name: si.name, Node: d.f.sessionDir(si, si.ino, si.path)})
 	}
 	if latest != nil {
 		out = append(out, Entry{Name: LatestName, Node: latest})
@@ -161,7 +161,7 @@ func latestNode(f *FS, sv *sourceView) Node {
 	}
 	si := sv.sessions[n-1]
 	if f.opts.LatestAsDir {
-		return f.sessionDir(si, inoOf(sv.ino, 'L', si.s.Ref.Name), sv.path+"/"+LatestName, true)
+		return f.sessionDir(si, inoOf(sv.ino, 'L', si.s.Ref.Name), sv.path+"/"+LatestName)
 	}
 	return &latestLink{f: f, si: si, ino: inoOf(sv.ino, 'l', si.s.Ref.Name)}
 }
@@ -182,8 +182,10 @@ func (l *latestLink) Attr() Attr {
 func (l *latestLink) Readlink(context.Context) (string, error) { return l.si.name, nil }
 
 // sessionDir returns the folder of a session: its root tree (the backed-up
-// absolute paths for "files", the persona folder for "persona").
-func (f *FS) sessionDir(si *sessionInfo, ino uint64, path string, volatile bool) *treeDir {
-	a := f.dirAttr(ino, si.s.Time.UnixNano(), volatile)
+// absolute paths for "files", the persona folder for "persona"). The
+// folder itself is volatile, since forget may remove it while mounted;
+// everything inside it is not.
+func (f *FS) sessionDir(si *sessionInfo, ino uint64, path string) *treeDir {
+	a := f.dirAttr(ino, si.s.Time.UnixNano(), true)
 	return &treeDir{f: f, id: si.s.Tree, attr: a, path: path, linkSeed: ino}
 }
