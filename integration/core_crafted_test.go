@@ -87,6 +87,9 @@ func TestCoreCraftedTreeEscapes(t *testing.T) {
 	for _, depth := range []int{0, 1} {
 		for _, bad := range names {
 			for _, isDir := range []bool{false, true} {
+				if isDir && bad != ".." && !strings.HasPrefix(bad, "../") {
+					continue // a folder with another bad name fails the same way
+				}
 				name := fmt.Sprintf("depth %d %q dir=%v", depth, bad, isDir)
 				t.Run(name, func(t *testing.T) {
 					e := newEnv(t)
