@@ -32,7 +32,7 @@ type Attr struct {
 	Rdev  uint64
 
 	// Volatile is set on nodes that change while mounted (root, device,
-	// files, persona, latest): adapters cache them for about a second
+	// files, persona, latest, session folders): adapters cache them for about a second
 	// only. Everything inside a session is immutable.
 	Volatile bool
 }
