@@ -5,6 +5,7 @@ package mount_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -40,7 +41,26 @@ func TestMain(m *testing.M) {
 	if adapter := os.Getenv(envServe); adapter != "" {
 		os.Exit(serve(adapter))
 	}
+	cleanStaleMounts()
 	os.Exit(m.Run())
+}
+
+// cleanStaleMounts detaches dead cabinet mounts under the temp folder left
+// by killed test runs (they answer ENOTCONN); live ones are left alone.
+func cleanStaleMounts() {
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 10 || !strings.Contains(line, " - fuse.cabinet ") || !strings.HasPrefix(f[4], os.TempDir()) {
+			continue
+		}
+		if _, err := os.ReadDir(f[4]); errors.Is(err, syscall.ENOTCONN) {
+			exec.Command("umount", "-l", f[4]).Run()
+		}
+	}
 }
 
 // serve is the child: mount, print the ready token, serve until SIGTERM.
