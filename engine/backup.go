@@ -179,6 +179,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		}
 		abs[i] = a
 	}
+	abs = dropNested(abs)
 	root := &dirNode{node: snapshot.Node{Type: snapshot.TypeDir, Mode: 0o755}}
 	if o.RootIsPath {
 		fi, err := os.Lstat(abs[0])
@@ -709,6 +710,39 @@ func (b *backupRun) updateRegister() {
 		}
 		return nil
 	})
+}
+
+// dropNested removes repeated paths and paths inside another one: both
+// would be scanned twice into the same folder, and a tree with repeated
+// names is refused by every reader.
+func dropNested(paths []string) []string {
+	sorted := append([]string(nil), paths...)
+	sort.Slice(sorted, func(i, j int) bool { return len(sorted[i]) < len(sorted[j]) })
+	var kept []string
+	for _, p := range sorted {
+		inside := false
+		for _, k := range kept {
+			if rel, err := filepath.Rel(k, p); err == nil && (rel == "." || rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))) {
+				inside = true
+				break
+			}
+		}
+		if !inside {
+			kept = append(kept, p)
+		}
+	}
+	// Keep the order the paths were given in.
+	var out []string
+	for _, p := range paths {
+		for i, k := range kept {
+			if k == p {
+				out = append(out, p)
+				kept = append(kept[:i], kept[i+1:]...)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // splitPath returns the components of an absolute path below its volume root.
