@@ -232,3 +232,41 @@ func mustRel(t testing.TB, base, p string) string {
 	}
 	return rel
 }
+
+// TestCoreBackupOverlappingPaths: paths given twice, or inside another
+// given path, are backed up once; the session stays readable.
+func TestCoreBackupOverlappingPaths(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	for _, p := range []string{"a.txt", "sub/b.txt", "sub/deeper/c.txt", "subx/d.txt", "other/e.txt"} {
+		coreWrite(t, filepath.Join(src, p), []byte(p), 0o644)
+	}
+	all := []string{"a.txt", "other/e.txt", "sub/b.txt", "sub/deeper/c.txt", "subx/d.txt"}
+	cases := []struct {
+		name  string
+		paths []string
+		want  []string
+	}{
+		{"same path twice", []string{src, src}, all},
+		{"folder then its sub-folder", []string{src, filepath.Join(src, "sub")}, all},
+		{"sub-folder then its folder", []string{filepath.Join(src, "sub"), src}, all},
+		{"a file inside a given folder", []string{filepath.Join(src, "sub/b.txt"), filepath.Join(src, "sub")}, []string{"sub/b.txt", "sub/deeper/c.txt"}},
+		{"same folder spelled differently", []string{src + "/", filepath.Join(src, "sub", "..")}, all},
+		{"siblings with a common prefix", []string{filepath.Join(src, "sub"), filepath.Join(src, "subx")}, []string{"sub/b.txt", "sub/deeper/c.txt", "subx/d.txt"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s, _ := coreBackup(t, e, 0, c.paths...)
+			if s.Summary.TotalFiles != int64(len(c.want)) {
+				t.Errorf("backup %q counted %d files, want %d", c.paths, s.Summary.TotalFiles, len(c.want))
+			}
+			e.mustRun("check")
+			target := t.TempDir()
+			e.mustRun("restore", "--target", target, s.ID)
+			got := coreFiles(t, coreRestored(target, src))
+			if strings.Join(got, ",") != strings.Join(c.want, ",") {
+				t.Errorf("restored %q, want %q", got, c.want)
+			}
+		})
+	}
+}
