@@ -43,6 +43,7 @@ type Options struct {
 type Server struct {
 	srv        *fuse.Server
 	mountpoint string
+	logf       func(format string, args ...any)
 }
 
 // Mount mounts f at mountpoint and returns once the kernel serves it.
@@ -91,7 +92,7 @@ func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	return &Server{srv: srv, mountpoint: mountpoint}, nil
+	return &Server{srv: srv, mountpoint: mountpoint, logf: o.Logf}, nil
 }
 
 // Unmount unmounts. A busy mount (EBUSY: a shell inside it, an open file)
@@ -105,6 +106,7 @@ func (s *Server) Unmount() error {
 	if lerr := lazyUnmount(s.mountpoint); lerr != nil {
 		return fmt.Errorf("unmount %s: %v; lazy unmount: %w", s.mountpoint, err, lerr)
 	}
+	s.logf("mount: %s is busy (%v): detached it; programs still inside it get errors", s.mountpoint, err)
 	return nil
 }
 
