@@ -9,6 +9,7 @@ import (
 	"log"
 	"os"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
@@ -106,7 +107,7 @@ func (s *Server) Unmount() error {
 	if lerr := lazyUnmount(s.mountpoint); lerr != nil {
 		return fmt.Errorf("unmount %s: %v; lazy unmount: %w", s.mountpoint, err, lerr)
 	}
-	s.logf("mount: %s is busy (%v): detached it; programs still inside it get errors", s.mountpoint, err)
+	s.logf("mount: %s is busy (%s): detached it; programs still inside it get errors", s.mountpoint, strings.Join(strings.Fields(err.Error()), " "))
 	return nil
 }
 
