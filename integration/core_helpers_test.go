@@ -254,3 +254,11 @@ func coreOneLine(t testing.TB, s string, parts ...string) string {
 }
 
 func syscallMkfifo(p string) error { return unix.Mkfifo(p, 0o644) }
+
+// coreFor returns a copy of e that reports to t (a subtest), so a failure
+// inside a subtest stops that subtest.
+func coreFor(t testing.TB, e *env) *env {
+	c := *e
+	c.t = t
+	return &c
+}

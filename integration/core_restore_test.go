@@ -92,6 +92,7 @@ func TestCoreRestoreIncludeExclude(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := coreFor(t, e)
 			target := filepath.Join(e.dir, "r", string(rune('a'+i)))
 			args := append(append([]string{}, c.args...), "--target", target, "latest")
 			st := coreRestoreJSON(t, e, args...)
@@ -157,6 +158,7 @@ func TestCoreRestoreOverwrite(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.policy, func(t *testing.T) {
+			e := coreFor(t, e)
 			target := prepare(t)
 			st := coreRestoreJSON(t, e, "--overwrite", c.policy, "--target", target, "latest")
 			if st.Skipped != c.skipped || st.Files != n-c.skipped {
@@ -345,6 +347,7 @@ func TestCoreRestoreOverPlantedEntries(t *testing.T) {
 
 	for _, policy := range []string{"if-changed", "always"} {
 		t.Run(policy, func(t *testing.T) {
+			e := coreFor(t, e)
 			outside := t.TempDir()
 			victim := filepath.Join(outside, "victim.txt")
 			coreWrite(t, victim, []byte("must stay as it is\n"), 0o644)
@@ -416,6 +419,7 @@ func TestCoreRestoreOverwriteHardLinks(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.policy, func(t *testing.T) {
+			e := coreFor(t, e)
 			target := t.TempDir()
 			e.mustRun("restore", "--target", target, "latest")
 			second := coreRestored(target, filepath.Join(src, "b/second"))

@@ -256,6 +256,7 @@ func TestCoreBackupOverlappingPaths(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			e := coreFor(t, e)
 			s, _ := coreBackup(t, e, 0, c.paths...)
 			if s.Summary.TotalFiles != int64(len(c.want)) {
 				t.Errorf("backup %q counted %d files, want %d", c.paths, s.Summary.TotalFiles, len(c.want))
