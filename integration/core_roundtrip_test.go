@@ -40,6 +40,11 @@ func coreNodeKinds(t *testing.T, src string) (links []string, sparse string, xat
 		{"weird/ leading space and -dash", []byte("x"), 0o644},
 		{"links/a/original", coreRandom(2, 70<<10), 0o640},
 		{"owned/file", []byte("owned by 1234:5678\n"), 0o640},
+		{"times/before-1970", []byte("old"), 0o644},
+		{"times/year-2200", []byte("future"), 0o644},
+		{"long/" + strings.Repeat("n", 255), []byte("a name of 255 bytes"), 0o644},
+		{"long/" + strings.Repeat("é", 127), []byte("254 bytes of UTF-8"), 0o644},
+		{"weird/back\\slash:colon*star?[x]", []byte("metacharacters"), 0o644},
 	}
 	for _, f := range files {
 		coreWrite(t, filepath.Join(src, f.path), f.data, 0o644)
@@ -114,6 +119,11 @@ func coreNodeKinds(t *testing.T, src string) (links []string, sparse string, xat
 		ns += 1_000_000_007
 		ts := []unix.Timespec{unix.NsecToTimespec(ns), unix.NsecToTimespec(ns)}
 		must(unix.UtimesNanoAt(unix.AT_FDCWD, paths[i], ts, unix.AT_SYMLINK_NOFOLLOW))
+	}
+	// Times before 1970 and far ahead.
+	for p, ns := range map[string]int64{"times/before-1970": -315_619_200_000_000_000 + 123_456_789, "times/year-2200": 7_258_118_400_000_000_001} {
+		ts := []unix.Timespec{unix.NsecToTimespec(ns), unix.NsecToTimespec(ns)}
+		must(unix.UtimesNanoAt(unix.AT_FDCWD, filepath.Join(src, p), ts, unix.AT_SYMLINK_NOFOLLOW))
 	}
 	return links, sparse, xattrs
 }
