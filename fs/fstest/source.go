@@ -24,9 +24,9 @@ const (
 
 // MakeSource writes a tree with the cases the mount must get right: a big
 // file of many slices, a hard link pair, a symlink, an empty file, a
-// folder of many entries, odd names, a real desktop.ini, a setuid file and
-// a file of unique content (DamageFile). Times are fixed; the contents are
-// seeded by seed.
+// folder of many entries, odd names, a real desktop.ini, a setuid file, a
+// file of unique content (DamageFile), a file of mode 000 and (as root)
+// one owned by 1234:5678. Times are fixed; the contents are seeded by seed.
 func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
@@ -62,6 +62,13 @@ func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 	write("odd names/-dash", []byte("dash\n"), 0o755)
 	write("tool", []byte("#!/bin/sh\n"), 0o4755)
 	write(DamageFile, random(200<<10), 0o644)
+	write("noperm", []byte("mode 000\n"), 0)
+	if os.Geteuid() == 0 {
+		write("owned", []byte("uid 1234\n"), 0o640)
+		if err := os.Lchown(filepath.Join(dir, "owned"), 1234, 5678); err != nil {
+			t.Fatal(err)
+		}
+	}
 	for i := 0; i < ManyCount; i++ {
 		write(fmt.Sprintf("%s/f%05d", ManyDir, i), []byte(fmt.Sprintf("file %d\n", i)), 0o644)
 	}

@@ -86,8 +86,9 @@ func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
 		AttrTimeout:     &stable,
 		NegativeTimeout: &stable,
 		RootStableAttr:  &gofs.StableAttr{Ino: f.Root().Attr().Ino},
-		UID:             f.Options().UID,
-		GID:             f.Options().GID,
+		// Attributes are the backed-up ones: a mode of 000 stays 000 and
+		// root-owned files stay root's (no UID/GID defaults either).
+		NullPermissions: true,
 	}
 	srv, err := gofs.Mount(mountpoint, root, opts)
 	if err != nil {
