@@ -5,6 +5,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -26,7 +27,7 @@ const (
 // file of many slices, a hard link pair, a symlink, an empty file, a
 // folder of many entries, odd names, a real desktop.ini, a setuid file, a
 // file of unique content (DamageFile), a file of mode 000 and (as root)
-// one owned by 1234:5678. Times are fixed; the contents are seeded by seed.
+// one owned by 1234:5678, and a path longer than 260 characters. Times are fixed; the contents are seeded by seed.
 func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
@@ -61,6 +62,8 @@ func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 	write("odd names/with space ü €.txt", []byte("odd\n"), 0o644)
 	write("odd names/-dash", []byte("dash\n"), 0o755)
 	write("tool", []byte("#!/bin/sh\n"), 0o4755)
+	long := strings.Repeat("l", 120)
+	write("deep/"+long+"/"+long+"/"+long+"/file.txt", []byte("past 260 characters\n"), 0o644)
 	write(DamageFile, random(200<<10), 0o644)
 	write("noperm", []byte("mode 000\n"), 0)
 	if os.Geteuid() == 0 {
