@@ -508,8 +508,8 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	cp := b.r.Chunker()
 	// Slice buffers start at twice the average slice size and grow when a
 	// slice is larger; small files get their own pool of exact-size reads.
-	bufs := sync.Pool{New: func() any { return make([]byte, 0, 2*cp.Sizes().Avg) }}
-	jobs := make(chan sliceJob, 2*b.o.Workers)
+	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+b.o.Readers)
+	jobs := make(chan sliceJob, b.o.Workers)
 	files := make(chan *fileNode)
 
 	var workers sync.WaitGroup
@@ -528,7 +528,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 					j.f.mu.Unlock()
 					b.bytesProcessed.Add(int64(len(j.data)))
 				}
-				bufs.Put(j.data[:0])
+				bufs.Put(j.data)
 				j.f.wg.Done()
 			}
 		}()
@@ -541,7 +541,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 			defer readers.Done()
 			var cbuf []byte
 			for f := range files {
-				cbuf = b.readFile(ctx, f, cp, cbuf, &bufs, jobs)
+				cbuf = b.readFile(ctx, f, cp, cbuf, bufs, jobs)
 				finishers.Add(1)
 				go func() {
 					defer finishers.Done()
@@ -575,7 +575,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 // readFile slices one file and sends the slices to the workers as they are
 // cut, so a large file never sits in memory. Content and Sizes grow under
 // f.mu while workers fill in the IDs.
-func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, cbuf []byte, bufs *sync.Pool, jobs chan<- sliceJob) []byte {
+func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, cbuf []byte, bufs *slicePools, jobs chan<- sliceJob) []byte {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		b.fileFailed(f, err)
@@ -602,10 +602,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	}
 	if f.node.Size < uint64(cp.Sizes().Min) {
 		// Small files are one slice: one read, no chunker.
-		buf := bufs.Get().([]byte)
-		if cap(buf) < int(f.node.Size)+1 {
-			buf = make([]byte, 0, f.node.Size+1)
-		}
+		buf := bufs.Get(int(f.node.Size) + 1)
 		n, err := io.ReadFull(fh, buf[:f.node.Size+1])
 		switch {
 		case err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
@@ -638,14 +635,14 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 }
 
 // chunkAll cuts the file into slices and sends each as it is cut.
-func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, cbuf []byte, bufs *sync.Pool, send func([]byte) bool) []byte {
+func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, cbuf []byte, bufs *slicePools, send func([]byte) bool) []byte {
 	c := chunker.New(cp, fh, cbuf)
 	for {
 		if ctx.Err() != nil {
 			f.failed = true
 			return c.Buffer()
 		}
-		buf := bufs.Get().([]byte)
+		buf := bufs.Get(cp.Sizes().Avg)
 		data, err := c.Next(buf)
 		if errors.Is(err, io.EOF) {
 			bufs.Put(buf)
@@ -696,20 +693,31 @@ func (b *backupRun) updateRegister() {
 	if b.reg == nil || len(b.pending) == 0 {
 		return
 	}
-	b.reg.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(registerBucket)
-		for _, f := range b.pending {
-			if f.failed {
-				continue
-			}
-			fp := f.fp
-			if uint64(f.node.Size) != fp.size {
-				continue // changed while read: read it again next time
-			}
-			bk.Put([]byte(f.path), encodeRegisterValue(fp, &f.node))
+	// Sorted keys fill bbolt's pages in order (FillPercent 0.9 then packs
+	// them) and batches bound the memory of one write transaction.
+	files := make([]*fileNode, 0, len(b.pending))
+	for _, f := range b.pending {
+		if !f.failed && f.node.Size == f.fp.size { // changed while read: read it again next time
+			files = append(files, f)
 		}
-		return nil
-	})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	const batch = 10000
+	for start := 0; start < len(files); start += batch {
+		part := files[start:min(start+batch, len(files))]
+		if err := b.reg.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(registerBucket)
+			bk.FillPercent = 0.9
+			for _, f := range part {
+				if err := bk.Put([]byte(f.path), encodeRegisterValue(f.fp, &f.node)); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return
+		}
+	}
 }
 
 // dropNested removes repeated paths and paths inside another one: both

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress"
@@ -59,7 +60,7 @@ type Writer struct {
 	inflight map[blob.ID]struct{}
 	pending  []index.PackEntries
 	stats    WriteStats
-	bufPool  sync.Pool
+	bufs     chan []byte // plaintext and sealed buffers, a bounded free list
 }
 
 // Write runs fn with a Writer and then flushes: open cabinets are written,
@@ -70,7 +71,7 @@ func (r *Repository) Write(ctx context.Context, fn func(ctx context.Context, w *
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.connections())
 	w := &Writer{r: r, ctx: gctx, uploads: g, inflight: map[blob.ID]struct{}{}}
-	w.bufPool.New = func() any { return make([]byte, 0, 1<<20+64<<10) }
+	w.bufs = make(chan []byte, 4*runtime.GOMAXPROCS(0))
 	ferr := fn(gctx, w)
 	flushCtx := ctx
 	if ferr != nil {
@@ -99,11 +100,9 @@ func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.I
 	w.inflight[id] = struct{}{}
 	w.mu.Unlock()
 
-	plain := w.bufPool.Get().([]byte)
-	plain = w.r.encodeBlob(plain[:0], data)
-	sealed := w.bufPool.Get().([]byte)
-	sealed = w.r.key.Seal(sealed[:0], plain)
-	w.bufPool.Put(plain[:0])
+	plain := w.r.encodeBlob(w.getBuf(len(data)+1), data)
+	sealed := w.r.key.Seal(w.getBuf(len(plain)+crypto.Overhead), plain)
+	w.putBuf(plain)
 
 	w.mu.Lock()
 	p := w.packers[t]
@@ -131,7 +130,7 @@ func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.I
 		w.packers[t] = nil
 	}
 	w.mu.Unlock()
-	w.bufPool.Put(sealed[:0])
+	w.putBuf(sealed)
 
 	if full != nil {
 		if err := w.upload(ctx, t, full); err != nil {
@@ -147,6 +146,30 @@ type openCabinet struct {
 	pw *pack.Writer
 	tf backend.TempFile
 	bw *bufio.Writer
+}
+
+// getBuf returns an empty buffer with room for n bytes.
+func (w *Writer) getBuf(n int) []byte {
+	select {
+	case b := <-w.bufs:
+		if cap(b) >= n {
+			return b[:0]
+		}
+	default:
+	}
+	return make([]byte, 0, max(n, 1<<20+64<<10))
+}
+
+// putBuf keeps a buffer for reuse unless it grew beyond twice the usual
+// size (a rare large slice) or enough are kept.
+func (w *Writer) putBuf(b []byte) {
+	if cap(b) > 2<<20+128<<10 {
+		return
+	}
+	select {
+	case w.bufs <- b[:0]:
+	default:
+	}
 }
 
 // encodeBlob appends the plaintext encoding of data: zstd when it shrinks
@@ -194,12 +217,12 @@ func (w *Writer) newPacker(t blob.Type) (*openCabinet, error) {
 		w.spare[t] = w.spare[t][:n-1]
 		return &openCabinet{pw: pack.NewWriterBuffer(buf)}, nil
 	}
-	size := DataCabinetSize
 	if t == blob.Tree {
-		size = TreeCabinetSize
+		// Trees are small; a larger one grows the buffer.
+		return &openCabinet{pw: pack.NewWriter(TreeCabinetSize + 256<<10)}, nil
 	}
 	// Room for the last blob (up to the chunker's maximum) and the header.
-	return &openCabinet{pw: pack.NewWriter(size + w.r.chunker.Sizes().Max + 256<<10)}, nil
+	return &openCabinet{pw: pack.NewWriter(DataCabinetSize + w.r.chunker.Sizes().Max + 256<<10)}, nil
 }
 
 func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) error {
@@ -227,7 +250,7 @@ func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) 
 	if data != nil {
 		defer func() {
 			w.mu.Lock()
-			if len(w.spare[t]) < 2 {
+			if len(w.spare[t]) < 1 {
 				w.spare[t] = append(w.spare[t], data[:0])
 			}
 			w.mu.Unlock()

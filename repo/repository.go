@@ -141,7 +141,9 @@ func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, 
 	if err != nil {
 		return nil, err
 	}
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false),
+	// A 2 MiB window keeps each encoder's history small (slices average
+	// 1 MiB); the ratio on the benchmark corpus is unchanged.
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false), zstd.WithWindowSize(2<<20),
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, err
