@@ -81,4 +81,20 @@ func TestCoreDiskFull(t *testing.T) {
 	ss := coreSessions(t, &e)
 	e.mustRun("restore", "--target", target2, ss[0].ID)
 	coreDiff(t, small, coreRestored(target2, small))
+
+	// Restoring 64 MiB onto a 24 MiB file system fails just as clearly.
+	out := filepath.Join(base.dir, "small-target")
+	os.Mkdir(out, 0o755)
+	if o, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", out).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v: %s", err, o)
+	}
+	defer exec.Command("umount", out).Run()
+	r = e.run("restore", "--quiet", "--target", out, "latest")
+	if r.code != 1 {
+		t.Errorf("restore onto a full disk: want exit 1, got %s", r)
+	}
+	coreOneLine(t, r.stderr, "disk is full")
+	if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+		t.Errorf("want one line on a full disk, got:\n%s", r.stderr)
+	}
 }
