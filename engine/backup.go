@@ -101,6 +101,17 @@ type dirNode struct {
 	files    []*fileNode
 	children []*dirNode
 	others   []snapshot.Node // symlinks, devices, ...
+	parent   *dirNode        // while scanning
+	// pending is set when a file here must be read in processing; until
+	// then the folder's tree cannot be written.
+	pending bool
+	// left counts sub-folders still being scanned, plus one for the folder
+	// itself; the goroutine that brings it to zero finishes the folder.
+	left atomic.Int32
+	// saved means the tree is stored (node.Subtree) and the entries dropped:
+	// folders with nothing to read are written during scanning, so memory
+	// holds only what processing still needs.
+	saved bool
 }
 
 // fileNode is a regular file; pending files are read in processing.
@@ -129,7 +140,12 @@ type backupRun struct {
 	stage                                            atomic.Value
 
 	pending   []*fileNode
+	noRead    []*fileNode // empty files: no reading, but a register entry
 	pendingMu sync.Mutex
+
+	w          *repo.Writer // during the session's Write
+	scanErr    error
+	scanErrMux sync.Mutex
 }
 
 // Backup runs one backup session and returns the stored session.
@@ -167,7 +183,6 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	stopProgress := b.reportProgress(ctx)
 	defer stopProgress()
 
-	// Stage 1: scanning.
 	abs := make([]string, len(o.Paths))
 	for i, p := range o.Paths {
 		a, err := filepath.Abs(p)
@@ -181,31 +196,35 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	}
 	abs = dropNested(abs)
 	root := &dirNode{node: snapshot.Node{Type: snapshot.TypeDir, Mode: 0o755}}
-	if o.RootIsPath {
-		fi, err := os.Lstat(abs[0])
-		if err != nil {
-			return nil, err
-		}
-		if !fi.IsDir() {
-			return nil, fmt.Errorf("backup path %s is not a folder", abs[0])
-		}
-		root.node = b.nodeFromInfo("", abs[0], fi)
-		if err := b.scanTree(ctx, abs[0], root); err != nil {
-			return nil, err
-		}
-	} else {
-		for _, a := range abs {
-			if err := b.scanPath(ctx, root, a); err != nil {
-				return nil, err
-			}
-		}
-	}
-
-	// Stage 2: processing, most recently changed first.
-	b.stage.Store("processing")
-	b.sortPending()
 	var rootID blob.ID
 	stats, err := r.Write(ctx, func(ctx context.Context, w *repo.Writer) error {
+		b.w = w
+		// Stage 1: scanning.
+		if o.RootIsPath {
+			fi, err := os.Lstat(abs[0])
+			if err != nil {
+				return err
+			}
+			if !fi.IsDir() {
+				return fmt.Errorf("backup path %s is not a folder", abs[0])
+			}
+			root.node = b.nodeFromInfo("", abs[0], fi)
+			if err := b.scanTree(ctx, abs[0], root); err != nil {
+				return err
+			}
+		} else {
+			for _, a := range abs {
+				if err := b.scanPath(ctx, root, a); err != nil {
+					return err
+				}
+			}
+		}
+		if b.scanErr != nil {
+			return b.scanErr
+		}
+		// Stage 2: processing, by priority, then most recently changed first.
+		b.stage.Store("processing")
+		b.sortPending()
 		if err := b.process(ctx, w); err != nil {
 			return err
 		}
@@ -355,6 +374,8 @@ func (b *backupRun) scanTree(ctx context.Context, path string, d *dirNode) error
 			errMu.Unlock()
 			return
 		}
+		d.left.Store(int32(len(subdirs)) + 1)
+		defer b.scanned(ctx, d)
 		for _, s := range subdirs {
 			select {
 			case sem <- struct{}{}:
@@ -374,6 +395,40 @@ func (b *backupRun) scanTree(ctx context.Context, path string, d *dirNode) error
 		return firstErr
 	}
 	return ctx.Err()
+}
+
+// scanned is called once for a folder itself and once for each of its
+// sub-folders when they are done; the last call finishes the folder.
+func (b *backupRun) scanned(ctx context.Context, d *dirNode) {
+	for d != nil && d.left.Add(-1) == 0 {
+		b.finishScan(ctx, d)
+		d = d.parent
+	}
+}
+
+// finishScan writes the tree of a folder whose files need no reading and
+// whose sub-folders are all written, and drops its entries from memory.
+func (b *backupRun) finishScan(ctx context.Context, d *dirNode) {
+	if d.pending || b.w == nil || ctx.Err() != nil {
+		return
+	}
+	for _, c := range d.children {
+		if !c.saved {
+			return
+		}
+	}
+	id, err := b.saveDir(ctx, b.w, d)
+	if err != nil {
+		b.scanErrMux.Lock()
+		if b.scanErr == nil {
+			b.scanErr = err
+		}
+		b.scanErrMux.Unlock()
+		return
+	}
+	d.node.Subtree = id
+	d.saved = true
+	d.files, d.children, d.others = nil, nil, nil
 }
 
 // scanDir lists one folder, stats its entries and checks files against the
@@ -412,7 +467,7 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 			continue
 		}
 		if fi.IsDir() {
-			c := &dirNode{node: b.nodeFromInfo(name, full, fi)}
+			c := &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d}
 			d.children = append(d.children, c)
 			subdirs = append(subdirs, c)
 			continue
@@ -465,7 +520,17 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 			f.changed = true
 		}
 	}
+	if fi.Size() == 0 { // nothing to read
+		b.filesNew.Add(1)
+		b.filesDone.Add(1)
+		d.files = append(d.files, f)
+		b.pendingMu.Lock()
+		b.noRead = append(b.noRead, f)
+		b.pendingMu.Unlock()
+		return
+	}
 	f.pending = true
+	d.pending = true
 	b.bytesQueue.Add(fi.Size())
 	d.files = append(d.files, f)
 	b.pendingMu.Lock()
@@ -642,17 +707,15 @@ func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh *os.File, cp *
 			f.failed = true
 			return c.Buffer()
 		}
-		buf := bufs.Get(cp.Sizes().Avg)
-		data, err := c.Next(buf)
+		view, err := c.Peek()
 		if errors.Is(err, io.EOF) {
-			bufs.Put(buf)
 			return c.Buffer()
 		}
 		if err != nil {
-			bufs.Put(buf)
 			b.fileFailed(f, err)
 			return c.Buffer()
 		}
+		data := append(bufs.Get(len(view)), view...)
 		if !send(data) {
 			f.failed = true
 			return c.Buffer()
@@ -667,6 +730,9 @@ func (b *backupRun) fileFailed(f *fileNode, err error) {
 
 // saveDir stores the trees of d and below, children first.
 func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (blob.ID, error) {
+	if d.saved {
+		return d.node.Subtree, nil
+	}
 	t := &snapshot.Tree{Nodes: make([]snapshot.Node, 0, len(d.files)+len(d.children)+len(d.others))}
 	for _, c := range d.children {
 		id, err := b.saveDir(ctx, w, c)
@@ -690,13 +756,13 @@ func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (bl
 // updateRegister records the files read in this session. Failures only
 // cost speed next time, so they are ignored.
 func (b *backupRun) updateRegister() {
-	if b.reg == nil || len(b.pending) == 0 {
+	if b.reg == nil || len(b.pending)+len(b.noRead) == 0 {
 		return
 	}
 	// Sorted keys fill bbolt's pages in order (FillPercent 0.9 then packs
 	// them) and batches bound the memory of one write transaction.
-	files := make([]*fileNode, 0, len(b.pending))
-	for _, f := range b.pending {
+	files := make([]*fileNode, 0, len(b.pending)+len(b.noRead))
+	for _, f := range append(b.pending, b.noRead...) {
 		if !f.failed && f.node.Size == f.fp.size { // changed while read: read it again next time
 			files = append(files, f)
 		}

@@ -122,6 +122,16 @@ func (c *Chunker) Buffer() []byte { return c.buf }
 
 // Next appends the next slice to dst[:0] and returns it; io.EOF after the last.
 func (c *Chunker) Next(dst []byte) ([]byte, error) {
+	s, err := c.Peek()
+	if err != nil {
+		return nil, err
+	}
+	return append(dst[:0], s...), nil
+}
+
+// Peek returns the next slice as a view of the chunker's buffer, valid
+// until the next call: callers copy it into a buffer of the right size.
+func (c *Chunker) Peek() ([]byte, error) {
 	if c.end-c.start < c.p.sizes.Max && !c.eof {
 		if c.start > 0 {
 			c.end = copy(c.buf, c.buf[c.start:c.end])
@@ -141,7 +151,7 @@ func (c *Chunker) Next(dst []byte) ([]byte, error) {
 		return nil, io.EOF
 	}
 	cut := c.p.Cut(c.buf[c.start:c.end])
-	dst = append(dst[:0], c.buf[c.start:c.start+cut]...)
+	s := c.buf[c.start : c.start+cut]
 	c.start += cut
-	return dst, nil
+	return s, nil
 }
