@@ -4,7 +4,8 @@
 Usage: gen-scale.py LAYOUT DIR [FILES]
 
   empty  the layout of anchors-results.md: 1,000 directories d000..d999 of 1,000 empty
-         files each, plus one directory "flat" of 100,000 empty files (1,101,000 files).
+         files each, plus one directory "flat" of 100,000 empty files (1,100,000 files in
+         1,002 directories; the label "files=1101000" below counts the directories too).
          FILES is ignored.
   deep   FILES (default 1,000,000) small files of 1-4 KiB in a tree 6 levels deep
          (fan-out 5: 15,625 leaf directories of 64 files each for 1M files).

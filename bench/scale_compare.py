@@ -77,6 +77,7 @@ def main():
         out.append("%s; cold `find -type f` on the tree itself: %s s" % (
             (fs.get("note") or "").replace("; the floor", ""), fs.get("wall_s", "NA")))
         out.append("")
+        failures = {}
         out.append("| step | %s | restic | %s / restic | %s status |" % (a.tool, a.tool, a.tool))
         out.append("|---|---:|---:|---|---|")
         for label, step, field in ROWS:
@@ -92,13 +93,23 @@ def main():
                 if field == "rss_mib":
                     ratio += " (target <=%.1f: %s)" % (RSS_TARGET, "met" if cv / rv <= RSS_TARGET else "MISSED")
             st = c["status"] if c else "missing"
-            if c and "files=" in (c.get("note") or "") or c and "entries=" in (c.get("note") or ""):
-                st += "; " + c["note"].split(";")[0]
-            if c and c["status"] not in ("ok",):
-                st += " " + (c.get("note") or "")[:200]
+            note = (c.get("note") or "") if c else ""
+            if "files=" in note or "entries=" in note:
+                st += "; " + note.split(";")[0]
+            if c and c["status"] != "ok":
+                failures[step] = "%s: %s" % (c["status"], note[:400])
+                if step != "backup1-initial" or field != "wall_s":
+                    ratio = "NA"
+                st += " (see below)"
             fmt = "%.2f" if field == "wall_s" else "%.1f"
+            val = fmt % cv if cv is not None else "NA"
+            if c and c["status"] != "ok":
+                val = "FAILED" + (" after %s" % val if cv is not None and field == "wall_s" else "")
             out.append("| %s | %s | %s | %s | %s |" % (
-                label, fmt % cv if cv is not None else "NA", fmt % rv if rv is not None else "NA", ratio, st))
+                label, val, fmt % rv if rv is not None else "NA", ratio, st))
+        for step, msg in failures.items():
+            out.append("")
+            out.append("%s %s failed: %s" % (a.tool, step, msg))
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     text = ("\n".join(out) + "\n").replace(root + "/", "./").replace(root, ".")
     sys.stdout.write(text)
