@@ -61,7 +61,6 @@ func splitPath(p string) []string {
 func BenchmarkSequentialRead(b *testing.B) {
 	const size = 32 << 20
 	file, _ := benchFile(b, size, fs.Options{})
-	buf := make([]byte, 128<<10)
 	b.ReportAllocs()
 	b.SetBytes(size)
 	for b.Loop() {
@@ -70,11 +69,12 @@ func BenchmarkSequentialRead(b *testing.B) {
 		b.StartTimer()
 		h, _ := file.Open(context.Background())
 		for off := int64(0); off < size; {
-			got, err := h.ReadAt(context.Background(), buf, off)
+			d, err := h.ReadAt(context.Background(), off, 128<<10)
 			if err != nil {
 				b.Fatal(err)
 			}
-			off += int64(len(got))
+			off += int64(d.Len())
+			d.Release()
 		}
 	}
 }
@@ -84,13 +84,14 @@ func BenchmarkRandomRead(b *testing.B) {
 	const size = 8 << 20
 	file, _ := benchFile(b, size, fs.Options{})
 	h, _ := file.Open(context.Background())
-	buf := make([]byte, 4096)
 	rnd := rand.New(rand.NewSource(1))
 	b.ReportAllocs()
 	b.SetBytes(4096)
 	for b.Loop() {
-		if _, err := h.ReadAt(context.Background(), buf, rnd.Int63n(size-4096)); err != nil {
+		d, err := h.ReadAt(context.Background(), rnd.Int63n(size-4096), 4096)
+		if err != nil {
 			b.Fatal(err)
 		}
+		d.Release()
 	}
 }

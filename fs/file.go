@@ -8,13 +8,15 @@ import (
 	"sync/atomic"
 
 	"github.com/cabinetbackup/cabinet/repo/blob"
-	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
-// fileNode is a regular file inside a session.
+// fileNode is a regular file inside a session: its folder, its index in
+// the folder's tree and its attributes. It does not hold the decoded tree
+// (the kernel may keep a node per file of a walked session for long): Open
+// gets the tree from the LRU, loading it again if it was evicted.
 type fileNode struct {
 	dir  *treeDir
-	n    *snapshot.Node // in the parent's tree, immutable
+	idx  int
 	attr Attr
 }
 
@@ -22,16 +24,22 @@ var _ File = (*fileNode)(nil)
 
 func (f *fileNode) Attr() Attr { return f.attr }
 
-func (f *fileNode) path() string { return f.dir.path + "/" + f.n.Name }
-
-// Open returns a handle. It reads nothing: content is fetched per slice on
-// the first read that needs it.
-func (f *fileNode) Open(context.Context) (Handle, error) {
-	offs := make([]int64, len(f.n.Sizes)+1)
-	for i, s := range f.n.Sizes {
+// Open returns a handle. It reads no content: slices are fetched on the
+// first read that needs them.
+func (f *fileNode) Open(ctx context.Context) (Handle, error) {
+	lt, err := f.dir.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if f.idx >= len(lt.t.Nodes) {
+		return nil, fmt.Errorf("%s: entry %d: %w", f.dir.path, f.idx, ErrNotExist)
+	}
+	n := &lt.t.Nodes[f.idx]
+	offs := make([]int64, len(n.Sizes)+1)
+	for i, s := range n.Sizes {
 		offs[i+1] = offs[i] + int64(s)
 	}
-	h := &fileHandle{fs: f.dir.f, node: f, offs: offs}
+	h := &fileHandle{fs: f.dir.f, path: f.dir.path + "/" + n.Name, content: n.Content, sizes: n.Sizes, offs: offs}
 	h.last.Store(-1)
 	h.ahead.Store(-1)
 	return h, nil
@@ -40,9 +48,11 @@ func (f *fileNode) Open(context.Context) (Handle, error) {
 // fileHandle reads one opened file. It holds no lock: concurrent reads
 // share only the slice cache and two hints for read-ahead.
 type fileHandle struct {
-	fs   *FS
-	node *fileNode
-	offs []int64 // cumulative slice sizes: slice i covers [offs[i], offs[i+1])
+	fs      *FS
+	path    string    // for messages
+	content []blob.ID // the file's slices, from its tree node
+	sizes   []uint32  // their plaintext sizes
+	offs    []int64   // cumulative sizes: slice i covers [offs[i], offs[i+1])
 
 	last  atomic.Int64 // slice of the latest read, for detecting sequential reads
 	ahead atomic.Int64 // highest slice already scheduled for read-ahead
@@ -59,37 +69,35 @@ func (h *fileHandle) sliceAt(off int64) int {
 
 func (h *fileHandle) size() int64 { return h.offs[len(h.offs)-1] }
 
-func (h *fileHandle) ReadAt(ctx context.Context, dest []byte, off int64) ([]byte, error) {
+func (h *fileHandle) ReadAt(ctx context.Context, off int64, n int) (Data, error) {
 	size := h.size()
 	if off < 0 {
-		return nil, fmt.Errorf("%s: negative offset %d", h.node.path(), off)
+		return Data{}, fmt.Errorf("%s: negative offset %d", h.path, off)
 	}
-	if off >= size || len(dest) == 0 {
-		return nil, nil
+	if off >= size || n <= 0 {
+		return Data{}, nil
 	}
-	end := min(off+int64(len(dest)), size)
+	end := min(off+int64(n), size)
 	i := h.sliceAt(off)
 	h.readAhead(i)
-	data, err := h.slice(ctx, i)
-	if err != nil {
-		return nil, err
-	}
-	if end <= h.offs[i+1] {
-		return data[off-h.offs[i] : end-h.offs[i]], nil // one slice: no copy
-	}
-	n := copy(dest, data[off-h.offs[i]:])
-	for n < int(end-off) {
-		i++
-		if data, err = h.slice(ctx, i); err != nil {
-			return nil, err
+	var d Data
+	for pos := off; pos < end; i++ {
+		buf, err := h.slice(ctx, i)
+		if err != nil {
+			d.Release()
+			return Data{}, err
 		}
-		n += copy(dest[n:end-off], data)
+		from, to := pos-h.offs[i], min(end, h.offs[i+1])-h.offs[i]
+		d.parts = append(d.parts, buf.data[from:to])
+		d.bufs = append(d.bufs, buf)
+		pos = h.offs[i] + to
 	}
-	return dest[:n], nil
+	return d, nil
 }
 
-// readAhead starts fetching the next Options.Prefetch slices when reads
-// look sequential (same or next slice as the last read).
+// readAhead starts fetching the next Options.Prefetch slices (at most a
+// quarter of the cache) when reads look sequential (same or next slice as
+// the last read).
 func (h *fileHandle) readAhead(i int) {
 	last := h.last.Swap(int64(i))
 	if int64(i) != last && int64(i) != last+1 {
@@ -97,6 +105,11 @@ func (h *fileHandle) readAhead(i int) {
 	}
 	n := len(h.offs) - 1
 	to := min(i+h.fs.opts.Prefetch, n-1)
+	// At most a quarter of the cache ahead, so read-ahead of big slices
+	// never evicts what it fetched before it is read.
+	for to > i+1 && h.offs[to+1]-h.offs[i+1] > h.fs.opts.CacheSize/4 {
+		to--
+	}
 	for {
 		from := h.ahead.Load()
 		if from >= int64(to) {
@@ -104,7 +117,7 @@ func (h *fileHandle) readAhead(i int) {
 		}
 		if h.ahead.CompareAndSwap(from, int64(to)) {
 			for j := max(int(from)+1, i+1); j <= to; j++ {
-				id := h.node.n.Content[j]
+				id := h.content[j]
 				h.fs.slices.prefetch(id, h.loader(j, id))
 			}
 			return
@@ -112,25 +125,29 @@ func (h *fileHandle) readAhead(i int) {
 	}
 }
 
-func (h *fileHandle) loader(i int, id blob.ID) func(context.Context) ([]byte, error) {
-	return func(ctx context.Context) ([]byte, error) {
+func (h *fileHandle) loader(i int, id blob.ID) sliceLoader {
+	return func(ctx context.Context, pool *bufPool) ([]byte, error) {
 		h.fs.sliceLoads.Add(1)
-		data, err := h.fs.loadSlice(ctx, id, h.node.n.Sizes[i])
-		if err == nil && len(data) != int(h.node.n.Sizes[i]) {
-			err = fmt.Errorf("slice %s has %d bytes, the tree says %d", id.Short(), len(data), h.node.n.Sizes[i])
+		data, err := h.fs.loadSlice(ctx, id, pool.get(int(h.sizes[i])))
+		if err == nil && len(data) != int(h.sizes[i]) {
+			err = fmt.Errorf("slice %s has %d bytes, the tree says %d", id.Short(), len(data), h.sizes[i])
 		}
-		if err != nil && !errors.Is(err, context.Canceled) {
-			h.fs.opts.Logf("mount: %s: slice %d at offset %d: %v", h.node.path(), i, h.offs[i], err)
+		if err != nil {
+			if !errors.Is(err, context.Canceled) {
+				h.fs.opts.Logf("mount: %s: slice %d at offset %d: %v", h.path, i, h.offs[i], err)
+			}
+			return nil, err
 		}
-		return data, err
+		return data, nil
 	}
 }
 
-func (h *fileHandle) slice(ctx context.Context, i int) ([]byte, error) {
-	id := h.node.n.Content[i]
-	data, err := h.fs.slices.get(ctx, id, h.loader(i, id))
+// slice returns slice i with a reference the caller releases.
+func (h *fileHandle) slice(ctx context.Context, i int) (*sliceBuf, error) {
+	id := h.content[i]
+	buf, err := h.fs.slices.get(ctx, id, h.loader(i, id))
 	if err != nil {
-		return nil, fmt.Errorf("%s: offset %d: %w", h.node.path(), h.offs[i], err)
+		return nil, fmt.Errorf("%s: offset %d: %w", h.path, h.offs[i], err)
 	}
-	return data, nil
+	return buf, nil
 }

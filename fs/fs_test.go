@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand"
 	"os"
 	"path/filepath"
@@ -111,16 +112,16 @@ func readAll(t *testing.T, n fs.Node) []byte {
 	}
 	defer h.Close()
 	var out []byte
-	buf := make([]byte, 100_000)
 	for {
-		b, err := h.ReadAt(context.Background(), buf, int64(len(out)))
+		d, err := h.ReadAt(context.Background(), int64(len(out)), 100_000)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(b) == 0 {
+		if d.Len() == 0 {
 			return out
 		}
-		out = append(out, b...)
+		out = append(out, d.Bytes()...)
+		d.Release()
 	}
 }
 
@@ -185,25 +186,27 @@ func TestRandomReads(t *testing.T) {
 	h, _ := n.(fs.File).Open(context.Background())
 	// A random read costs one slice: no read-ahead, no neighbours.
 	before := fx.f.Stats().SliceLoads
-	if _, err := h.ReadAt(context.Background(), make([]byte, 100), int64(len(want)/2)); err != nil {
+	if d, err := h.ReadAt(context.Background(), int64(len(want)/2), 100); err != nil {
 		t.Fatal(err)
+	} else {
+		d.Release()
 	}
 	if loads := fx.f.Stats().SliceLoads - before; loads != 1 {
 		t.Fatalf("one random read loaded %d slices", loads)
 	}
 	rnd := rand.New(rand.NewSource(2))
-	buf := make([]byte, 300_000)
 	for i := 0; i < 200; i++ {
 		off := rnd.Int63n(int64(len(want)))
-		l := rnd.Intn(len(buf)) + 1
-		got, err := h.ReadAt(context.Background(), buf[:l], off)
+		l := rnd.Intn(300_000) + 1
+		d, err := h.ReadAt(context.Background(), off, l)
 		if err != nil {
 			t.Fatal(err)
 		}
 		end := min(off+int64(l), int64(len(want)))
-		if !bytes.Equal(got, want[off:end]) {
+		if !bytes.Equal(d.Bytes(), want[off:end]) {
 			t.Fatalf("read %d at %d: wrong bytes", l, off)
 		}
+		d.Release()
 	}
 	if st := fx.f.Stats(); st.CachedBytes > 1<<20+256<<10 {
 		t.Fatalf("cache holds %d bytes, budget 1 MiB", st.CachedBytes)
@@ -236,7 +239,7 @@ func TestDamagedSlice(t *testing.T) {
 	node := findNode(t, fx.r, mustSession(t, fx).Tree, strings.TrimPrefix(fx.src, "/")+"/"+fstest.DamageFile)
 	fstest.Corrupt(t, fx.r, fx.repoDir, node.Content[0])
 	h, _ := walk(t, fx.f, base+"/"+fstest.DamageFile).(fs.File).Open(context.Background())
-	if _, err := h.ReadAt(context.Background(), make([]byte, 10), 0); !errors.Is(err, repo.ErrDamaged) {
+	if _, err := h.ReadAt(context.Background(), 0, 10); !errors.Is(err, repo.ErrDamaged) {
 		t.Fatalf("read of damaged slice: %v", err)
 	}
 	if !strings.Contains(fx.logs.String(), fstest.DamageFile) {
@@ -276,12 +279,16 @@ func TestInterruptedRead(t *testing.T) {
 	cancel()
 	before := fx.f.Stats().SliceLoads
 	// (The fetch may also win the race and the read succeed.)
-	if _, err := h.ReadAt(ctx, make([]byte, 10), 1<<20); err != nil && !errors.Is(err, context.Canceled) {
+	if d, err := h.ReadAt(ctx, 1<<20, 10); err == nil {
+		d.Release()
+	} else if !errors.Is(err, context.Canceled) {
 		t.Fatalf("read with a canceled context: %v", err)
 	}
 	h2, _ := n.(fs.File).Open(context.Background()) // a fresh handle: no read-ahead yet
-	if _, err := h2.ReadAt(context.Background(), make([]byte, 10), 1<<20); err != nil {
+	if d, err := h2.ReadAt(context.Background(), 1<<20, 10); err != nil {
 		t.Fatal(err)
+	} else {
+		d.Release()
 	}
 	if loads := fx.f.Stats().SliceLoads - before; loads != 1 {
 		t.Fatalf("%d slice loads, want 1 shared", loads)
@@ -356,5 +363,70 @@ func TestForgottenSession(t *testing.T) {
 	}
 	if target, _ := walk(t, fx.f, "laptop/files/latest").(fs.Symlink).Readlink(context.Background()); target != "2026-11-21 10.30.05" {
 		t.Fatalf("latest -> %q after forget", target)
+	}
+}
+
+// Many readers of random ranges through a cache smaller than what they
+// hold: slices are evicted while read and recycled only once released.
+func TestConcurrentReadsSmallCache(t *testing.T) {
+	fx := newFixture(t)
+	f, err := fs.New(context.Background(), fstest.OpenRepo(t, fx.repoDir), fs.Options{Location: time.UTC, CacheSize: 256 << 10, Prefetch: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	base := "laptop/files/2026-11-21 10.30.05" + fx.src + "/"
+	names := []string{fstest.BigFile, "parallel/p0.bin", "parallel/p1.bin", "parallel/p2.bin"}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for g := 0; g < 16; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			name := names[g%len(names)]
+			want, _ := os.ReadFile(filepath.Join(fx.src, name))
+			h, err := walk(t, f, base+name).(fs.File).Open(context.Background())
+			if err != nil {
+				errs <- err
+				return
+			}
+			rnd := rand.New(rand.NewSource(int64(g)))
+			var held []fs.Data
+			var heldWant [][]byte
+			for i := 0; i < 150; i++ {
+				off := rnd.Int63n(int64(len(want)))
+				if g%2 == 0 { // half of them read sequentially
+					off = int64(i) * 100_000 % int64(len(want))
+				}
+				l := rnd.Intn(200_000) + 1
+				d, err := h.ReadAt(context.Background(), off, l)
+				if err != nil {
+					errs <- err
+					return
+				}
+				held = append(held, d)
+				heldWant = append(heldWant, want[off:min(off+int64(l), int64(len(want)))])
+				if len(held) == 4 { // hold a few while others evict
+					for j, d := range held {
+						if !bytes.Equal(d.Bytes(), heldWant[j]) {
+							errs <- fmt.Errorf("%s: bytes changed while held", name)
+						}
+						d.Release()
+					}
+					held, heldWant = held[:0], heldWant[:0]
+				}
+			}
+			for _, d := range held {
+				d.Release()
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if st := f.Stats(); st.CachedBytes > 256<<10+512<<10 {
+		t.Errorf("cache holds %d bytes, budget 256 KiB", st.CachedBytes)
 	}
 }

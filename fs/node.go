@@ -80,12 +80,60 @@ type Symlink interface {
 // Handle reads an opened file. Safe for concurrent use: reads on one handle
 // may arrive concurrently and out of order.
 type Handle interface {
-	// ReadAt returns up to len(dest) bytes at off: either a sub-slice of a
-	// cached slice (no copy) or dest[:n]. The caller must not modify the
-	// returned bytes. It returns an empty result at or past the end.
-	ReadAt(ctx context.Context, dest []byte, off int64) ([]byte, error)
+	// ReadAt returns up to n bytes at off, as parts of cached slices (no
+	// copy). The caller must not modify them and must call Release once
+	// it has used them (sent them to the kernel, copied them). It returns
+	// empty Data at or past the end.
+	ReadAt(ctx context.Context, off int64, n int) (Data, error)
 	// Close releases the handle.
 	Close() error
+}
+
+// Data is the result of a read: bytes in one or more parts, valid until
+// Release.
+type Data struct {
+	parts [][]byte
+	bufs  []*sliceBuf
+}
+
+// Parts returns the bytes, in order.
+func (d Data) Parts() [][]byte { return d.parts }
+
+// Len returns the number of bytes.
+func (d Data) Len() int {
+	n := 0
+	for _, p := range d.parts {
+		n += len(p)
+	}
+	return n
+}
+
+// CopyTo copies the bytes to p and returns how many it copied.
+func (d Data) CopyTo(p []byte) int {
+	n := 0
+	for _, part := range d.parts {
+		n += copy(p[n:], part)
+	}
+	return n
+}
+
+// Bytes returns the bytes in one slice: the part itself when there is one,
+// else a copy.
+func (d Data) Bytes() []byte {
+	if len(d.parts) == 1 {
+		return d.parts[0]
+	}
+	b := make([]byte, d.Len())
+	d.CopyTo(b)
+	return b
+}
+
+// Release gives the memory of the parts back to the slice cache. Release
+// exactly once per Data; the parts must not be used afterwards.
+func (d Data) Release() {
+	for _, b := range d.bufs {
+		b.release()
+	}
 }
 
 // Statfs describes the file system for statfs(2).

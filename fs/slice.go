@@ -10,18 +10,18 @@ import (
 	"github.com/cabinetbackup/cabinet/repo/blob"
 )
 
-// loadSlice reads and verifies one content slice into a new buffer of
-// its exact size. From a backend with random access (local folders) the
-// sealed bytes go through a pooled buffer (f.sealed): they are garbage as
-// soon as the slice is decoded, and 1 MiB of fresh zeroed memory per slice
-// costs a tenth of a sequential read's CPU and keeps RSS up. Otherwise
-// repo.LoadBlob does the work. Errors wrap repo.ErrDamaged or repo.ErrBlobNotFound like
-// LoadBlob's.
-func (f *FS) loadSlice(ctx context.Context, id blob.ID, size uint32) ([]byte, error) {
+// loadSlice reads and verifies one content slice into dst (an empty
+// buffer with room for it). From a backend with random access (local
+// folders) the sealed bytes go through a pooled buffer (f.sealed): they
+// are garbage as soon as the slice is decoded, and 1 MiB of fresh
+// memory per slice costs a tenth of a sequential read's CPU in zeroing and
+// collection. Otherwise repo.LoadBlob does the work. Errors wrap
+// repo.ErrDamaged or repo.ErrBlobNotFound like LoadBlob's.
+func (f *FS) loadSlice(ctx context.Context, id blob.ID, dst []byte) ([]byte, error) {
 	r := f.r
 	ra, ok := r.Backend().(backend.ReaderAtBackend)
 	if !ok {
-		return r.LoadBlob(ctx, id, make([]byte, 0, size))
+		return r.LoadBlob(ctx, id, dst)
 	}
 	loc, ok := r.Index().Lookup(id)
 	if !ok {
@@ -31,13 +31,8 @@ func (f *FS) loadSlice(ctx context.Context, id blob.ID, size uint32) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
 	}
-	bp, _ := f.sealed.Get().(*[]byte)
-	if bp == nil || cap(*bp) < int(loc.Length) {
-		b := make([]byte, 0, max(int(loc.Length), 2<<20))
-		bp = &b
-	}
-	defer f.sealed.Put(bp)
-	buf := (*bp)[:loc.Length]
+	buf := f.sealed.get(int(loc.Length))[:loc.Length]
+	defer f.sealed.put(buf)
 	n, err := ra2.ReadAt(buf, int64(loc.Offset))
 	if err == io.EOF && n == len(buf) {
 		err = nil
@@ -48,5 +43,5 @@ func (f *FS) loadSlice(ctx context.Context, id blob.ID, size uint32) ([]byte, er
 	if err != nil {
 		return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
 	}
-	return r.DecodeBlob(id, loc, buf, make([]byte, 0, size))
+	return r.DecodeBlob(id, loc, buf, dst)
 }

@@ -3,7 +3,8 @@ package fs
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
+	"sort"
+	"unsafe"
 
 	"golang.org/x/text/unicode/norm"
 
@@ -26,28 +27,25 @@ type treeDir struct {
 	attr     Attr
 	path     string // "<device>/files/<session>/tmp/x", for messages
 	linkSeed uint64 // the session folder's inode number, seeds hard links
-
-	tree atomic.Pointer[loadedTree]
 }
 
 var _ Dir = (*treeDir)(nil)
 
 func (d *treeDir) Attr() Attr { return d.attr }
 
+// load returns the folder's decoded tree from the tree LRU, reading it
+// if needed. Nodes never hold trees themselves, so the LRU bounds them.
 func (d *treeDir) load(ctx context.Context) (*loadedTree, error) {
-	if lt := d.tree.Load(); lt != nil {
-		return lt, nil
-	}
 	lt, err := d.f.trees.get(ctx, d.id, func(ctx context.Context) (*loadedTree, error) {
 		d.f.treeLoads.Add(1)
 		t, err := snapshot.LoadTree(ctx, d.f.r, d.id)
 		if err != nil {
 			return nil, err
 		}
-		cost := int64(64 + 200*len(t.Nodes))
+		cost := int64(64 + int(unsafe.Sizeof(snapshot.Node{}))*len(t.Nodes))
 		for i := range t.Nodes {
 			n := &t.Nodes[i]
-			cost += int64(len(n.Name) + len(n.Target) + 36*len(n.Content))
+			cost += int64(len(n.Name) + len(n.User) + len(n.Group) + len(n.Target) + 36*len(n.Content) + 16)
 		}
 		return &loadedTree{t: t, cost: cost}, nil
 	})
@@ -57,7 +55,6 @@ func (d *treeDir) load(ctx context.Context) (*loadedTree, error) {
 		}
 		return nil, fmt.Errorf("%s: %w", d.path, err)
 	}
-	d.tree.Store(lt)
 	return lt, nil
 }
 
@@ -67,14 +64,14 @@ func (d *treeDir) Lookup(ctx context.Context, name string) (Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := lt.t.Find(name)
-	if n == nil {
-		n = findNormalized(lt.t, name)
+	i := find(lt.t, name)
+	if i < 0 {
+		i = findNormalized(lt.t, name)
 	}
-	if n == nil {
+	if i < 0 {
 		return nil, notExist(d.path, name)
 	}
-	return d.child(n), nil
+	return d.child(lt.t, i), nil
 }
 
 func (d *treeDir) Readdir(ctx context.Context) ([]Entry, error) {
@@ -106,13 +103,13 @@ func (d *treeDir) entries(lt *loadedTree) []Entry {
 		var node Node
 		switch n.Type {
 		case snapshot.TypeFile:
-			files = append(files, fileNode{dir: d, n: n, attr: d.attrOf(n)})
+			files = append(files, fileNode{dir: d, idx: i, attr: d.attrOf(n)})
 			node = &files[len(files)-1]
 		case snapshot.TypeDir:
 			dirs = append(dirs, treeDir{f: d.f, id: n.Subtree, attr: d.attrOf(n), path: d.path + "/" + n.Name, linkSeed: d.linkSeed})
 			node = &dirs[len(dirs)-1]
 		default:
-			node = d.child(n)
+			node = d.child(lt.t, i)
 		}
 		out[i] = Entry{Name: n.Name, Node: node}
 	}
@@ -122,25 +119,35 @@ func (d *treeDir) entries(lt *loadedTree) []Entry {
 // findNormalized retries a missed name in the other Unicode normal form:
 // macOS hands decomposed (NFD) names to file systems, Linux and Windows
 // store composed (NFC) ones (rclone vfs/vfs.md).
-func findNormalized(t *snapshot.Tree, name string) *snapshot.Node {
+func findNormalized(t *snapshot.Tree, name string) int {
 	for _, f := range []norm.Form{norm.NFC, norm.NFD} {
 		if alt := f.String(name); alt != name {
-			if n := t.Find(alt); n != nil {
-				return n
+			if i := find(t, alt); i >= 0 {
+				return i
 			}
 		}
 	}
-	return nil
+	return -1
 }
 
-// child returns the node of one entry of the folder's tree.
-func (d *treeDir) child(n *snapshot.Node) Node {
+// find returns the index of name in t (sorted by name), or -1.
+func find(t *snapshot.Tree, name string) int {
+	i := sort.Search(len(t.Nodes), func(i int) bool { return t.Nodes[i].Name >= name })
+	if i < len(t.Nodes) && t.Nodes[i].Name == name {
+		return i
+	}
+	return -1
+}
+
+// child returns the node of entry i of the folder's tree.
+func (d *treeDir) child(t *snapshot.Tree, i int) Node {
+	n := &t.Nodes[i]
 	a := d.attrOf(n)
 	switch n.Type {
 	case snapshot.TypeDir:
 		return &treeDir{f: d.f, id: n.Subtree, attr: a, path: d.path + "/" + n.Name, linkSeed: d.linkSeed}
 	case snapshot.TypeFile:
-		return &fileNode{dir: d, n: n, attr: a}
+		return &fileNode{dir: d, idx: i, attr: a}
 	case snapshot.TypeSymlink:
 		return &symlinkNode{target: n.Target, attr: a}
 	}

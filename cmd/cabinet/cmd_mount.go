@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,7 +47,7 @@ Examples:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "device", Usage: "show only device `NAME`"},
 			&cli.StringFlag{Name: "adapter", Value: mount.DefaultAdapter(), Usage: "FUSE `ADAPTER`: go-fuse or cgofuse"},
-			&cli.StringFlag{Name: "cache-size", Value: "64MiB", Usage: "memory for decoded file content, `SIZE` (e.g. 64MiB, 1GiB)"},
+			&cli.StringFlag{Name: "cache-size", Value: "32MiB", Usage: "memory for decoded file content, `SIZE` (e.g. 64MiB, 1GiB)"},
 			&cli.BoolFlag{Name: "debug", Usage: "log every file system request"},
 		},
 		Action: runMount,
@@ -87,9 +86,6 @@ func runMount(c *cli.Context) error {
 		return err
 	}
 	defer r.Close()
-	// The decoded-slice cache is most of the heap; a soft limit 48 MiB above
-	// it keeps a 1 GiB cat near 120 MiB RSS (64 MiB cache) at ~5% more CPU.
-	debug.SetMemoryLimit(o.cacheSize + 48<<20)
 	uid, gid := os.Getuid(), os.Getgid()
 	f, err := fs.New(c.Context, r, fs.Options{
 		Device:      o.device,
@@ -112,7 +108,11 @@ func runMount(c *cli.Context) error {
 	return mount.Serve(c.Context, f, o.mountpoint, mount.Options{
 		Adapter: o.adapter,
 		Debug:   o.debug,
-		Logf:    func(format string, args ...any) { fmt.Fprintf(os.Stderr, "cabinet: "+format+"\n", args...) },
+		// The decoded-slice cache is most of the heap: let the collector
+		// start when the heap is 48 MiB above it, or (fs/mount) 32 MiB
+		// above what survived the last collection, if more.
+		MemoryLimit: o.cacheSize + 48<<20,
+		Logf:        func(format string, args ...any) { fmt.Fprintf(os.Stderr, "cabinet: "+format+"\n", args...) },
 		Ready: func() {
 			if !flagBool(c, "quiet") {
 				fmt.Fprintf(os.Stderr, "cabinet: mounted at %s (%s); press Ctrl-C or unmount it to stop\n", o.mountpoint, o.adapter)

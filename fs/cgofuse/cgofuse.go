@@ -424,14 +424,12 @@ func (a *adapter) Read(path string, buff []byte, ofst int64, fh uint64) (rc int)
 	if h == nil {
 		return -fuse.EBADF
 	}
-	b, err := h.ReadAt(context.Background(), buff, ofst)
+	d, err := h.ReadAt(context.Background(), ofst, len(buff))
 	if err != nil {
 		return errno(err)
 	}
-	if len(b) > 0 && &b[0] != &buff[0] {
-		copy(buff, b)
-	}
-	return len(b)
+	defer d.Release()
+	return d.CopyTo(buff)
 }
 
 func (a *adapter) Release(path string, fh uint64) (rc int) {

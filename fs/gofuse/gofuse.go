@@ -313,12 +313,33 @@ var (
 )
 
 func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	b, err := f.h.ReadAt(ctx, dest, off)
+	d, err := f.h.ReadAt(ctx, off, len(dest))
 	if err != nil {
 		return nil, errno(err)
 	}
-	return fuse.ReadResultData(b), 0
+	return readResult{d}, 0
 }
+
+// readResult hands the slice cache's bytes to go-fuse without a copy
+// (writev of the parts) and releases them once they are sent (Done).
+type readResult struct{ d fs.Data }
+
+func (r readResult) Size() int { return r.d.Len() }
+
+func (r readResult) Bytes(buf []byte) ([]byte, fuse.Status) {
+	if parts := r.d.Parts(); len(parts) == 1 {
+		return parts[0], fuse.OK
+	}
+	if len(buf) < r.d.Len() {
+		buf = make([]byte, r.d.Len())
+	}
+	return buf[:r.d.CopyTo(buf)], fuse.OK
+}
+
+// Slices lets go-fuse write the parts with writev (its withSlice interface).
+func (r readResult) Slices() ([][]byte, fuse.Status) { return r.d.Parts(), fuse.OK }
+
+func (r readResult) Done() { r.d.Release() }
 
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno { return errno(f.h.Close()) }
 

@@ -47,6 +47,10 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Ready is called once the mount point serves the tree.
 	Ready func()
+	// MemoryLimit, if set, is the least soft memory limit of the process
+	// while mounted; the limit follows the live heap above it (see
+	// tuneMemoryLimit). Set it to the slice cache size plus some room.
+	MemoryLimit int64
 }
 
 // server is a mounted adapter.
@@ -98,6 +102,9 @@ func Serve(ctx context.Context, f *fs.FS, mountpoint string, o Options) error {
 		srv.Wait()
 		close(done)
 	}()
+	if o.MemoryLimit > 0 {
+		go tuneMemoryLimit(o.MemoryLimit, done)
+	}
 	select {
 	case <-done:
 		return nil
