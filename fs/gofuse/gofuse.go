@@ -343,30 +343,45 @@ func (r readResult) Done() { r.d.Release() }
 
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno { return errno(f.h.Close()) }
 
-// OpendirHandle lists the directory once per open; the handle serves
-// READDIRPLUS lookups from that listing. Session folders are immutable,
-// so their listings are cached by the kernel (FOPEN_CACHE_DIR).
+// OpendirHandle returns a handle that lists the directory once, at its
+// first READDIR, and serves READDIRPLUS lookups from that listing. Folders
+// inside sessions are immutable, so the kernel caches their listings
+// (FOPEN_CACHE_DIR).
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	d, ok := n.n.(fs.Dir)
 	if !ok {
 		return nil, 0, syscall.ENOTDIR
 	}
-	ents, err := d.Readdir(ctx)
-	if err != nil {
-		return nil, 0, errno(err)
-	}
 	var fl uint32
 	if !n.n.Attr().Volatile {
 		fl = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
 	}
-	return &dirHandle{n: n, ents: ents}, fl, 0
+	return &dirHandle{n: n, d: d}, fl, 0
 }
 
-// dirHandle streams a listing. go-fuse serializes calls on one handle.
+// dirHandle streams a listing, read at the first READDIR: with
+// FOPEN_CACHE_DIR the kernel often serves a listing from its cache and
+// sends none. go-fuse serializes calls on one handle.
 type dirHandle struct {
 	n    *node
-	ents []fs.Entry
-	pos  int // next entry to return
+	d    fs.Dir
+	ents []fs.Entry // nil until read
+	pos  int        // next entry to return
+}
+
+func (d *dirHandle) read(ctx context.Context) syscall.Errno {
+	if d.ents != nil {
+		return 0
+	}
+	ents, err := d.d.Readdir(ctx)
+	if err != nil {
+		return errno(err)
+	}
+	if ents == nil {
+		ents = []fs.Entry{}
+	}
+	d.ents = ents
+	return 0
 }
 
 var (
@@ -377,6 +392,9 @@ var (
 
 // Readdirent returns ".", "..", then the entries; pos counts all three kinds.
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
+	if e := d.read(ctx); e != 0 {
+		return nil, e
+	}
 	switch {
 	case d.pos == 0:
 		d.pos++
@@ -406,6 +424,9 @@ func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 }
 
 func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
+	if e := d.read(ctx); e != 0 {
+		return e
+	}
 	if off > uint64(len(d.ents)+2) {
 		return syscall.EINVAL
 	}
