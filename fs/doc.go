@@ -30,13 +30,15 @@
 // used and the last read is older than Options.Refresh.
 //
 // Directory trees are loaded lazily, one tree blob per directory, and
-// kept in a small LRU by blob ID; attributes of a directory's entries come
+// kept in a small LRU by blob ID (nodes do not hold them); attributes of a directory's entries come
 // from the parent's tree, so stat never loads a child tree. File content is
 // read lazily: the slice holding an offset is found by binary search over
 // the cumulative slice sizes, decoded slices live in a byte-bounded LRU
 // (Options.CacheSize) with one fetch per slice at a time (singleflight),
 // and sequential reads prefetch the next slices in parallel. A waiting
 // reader that is interrupted stops waiting; the shared fetch goes on.
+// Reads return the cached bytes themselves (Data); an adapter releases
+// them once sent, and only then can an evicted slice's buffer be reused.
 //
 // # Concurrency
 //
