@@ -59,6 +59,14 @@ func keyOptions() repo.KeyOptions {
 }
 
 func runKeyAdd(c *cli.Context) error {
+	return withNewPassword(c, "added", "added key %s\n", func(r *repo.Repository, pw []byte) (string, error) {
+		return r.AddKey(c.Context, pw, keyOptions())
+	})
+}
+
+// withNewPassword opens the repository, reads the new password, runs
+// change and reports the key it returns.
+func withNewPassword(c *cli.Context, jsonField, message string, change func(*repo.Repository, []byte) (string, error)) error {
 	r, err := openRepository(c)
 	if err != nil {
 		return err
@@ -68,14 +76,14 @@ func runKeyAdd(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := r.AddKey(c.Context, pw, keyOptions())
+	id, err := change(r, pw)
 	if err != nil {
 		return err
 	}
 	if flagBool(c, "json") {
-		return printJSON(map[string]string{"added": id})
+		return printJSON(map[string]string{jsonField: id})
 	}
-	fmt.Printf("added key %s\n", id[:8])
+	fmt.Printf(message, id[:8])
 	return nil
 }
 
@@ -125,22 +133,7 @@ func runKeyRemove(c *cli.Context) error {
 }
 
 func runKeyPasswd(c *cli.Context) error {
-	r, err := openRepository(c)
-	if err != nil {
-		return err
-	}
-	defer r.Close()
-	pw, err := newPassword(c)
-	if err != nil {
-		return err
-	}
-	id, err := r.ChangePassword(c.Context, pw, keyOptions())
-	if err != nil {
-		return err
-	}
-	if flagBool(c, "json") {
-		return printJSON(map[string]string{"key": id})
-	}
-	fmt.Printf("password changed; the repository now opens with key %s\n", id[:8])
-	return nil
+	return withNewPassword(c, "key", "password changed; the repository now opens with key %s\n", func(r *repo.Repository, pw []byte) (string, error) {
+		return r.ChangePassword(c.Context, pw, keyOptions())
+	})
 }
