@@ -140,7 +140,7 @@ type backupRun struct {
 	stage                                            atomic.Value
 
 	pending   []*fileNode
-	noRead    []*fileNode // empty files: no reading, but a register entry
+	noRead    []emptyFile // empty files: no reading, but a register entry
 	pendingMu sync.Mutex
 
 	w          *repo.Writer // during the session's Write
@@ -525,7 +525,7 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 		b.filesDone.Add(1)
 		d.files = append(d.files, f)
 		b.pendingMu.Lock()
-		b.noRead = append(b.noRead, f)
+		b.noRead = append(b.noRead, emptyFile{path: full, fp: f.fp})
 		b.pendingMu.Unlock()
 		return
 	}
@@ -753,29 +753,45 @@ func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (bl
 	return snapshot.SaveTree(ctx, w, t)
 }
 
+// emptyFile is what the register needs of an empty file: a compact
+// record, so a million empty files do not keep a million nodes alive.
+type emptyFile struct {
+	path string
+	fp   fingerprint
+}
+
 // updateRegister records the files read in this session. Failures only
 // cost speed next time, so they are ignored.
 func (b *backupRun) updateRegister() {
 	if b.reg == nil || len(b.pending)+len(b.noRead) == 0 {
 		return
 	}
-	// Sorted keys fill bbolt's pages in order (FillPercent 0.9 then packs
-	// them) and batches bound the memory of one write transaction.
-	files := make([]*fileNode, 0, len(b.pending)+len(b.noRead))
-	for _, f := range append(b.pending, b.noRead...) {
+	type entry struct {
+		path string
+		fp   fingerprint
+		node *snapshot.Node
+	}
+	var empty snapshot.Node
+	entries := make([]entry, 0, len(b.pending)+len(b.noRead))
+	for _, f := range b.pending {
 		if !f.failed && f.node.Size == f.fp.size { // changed while read: read it again next time
-			files = append(files, f)
+			entries = append(entries, entry{f.path, f.fp, &f.node})
 		}
 	}
-	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	for _, e := range b.noRead {
+		entries = append(entries, entry{e.path, e.fp, &empty})
+	}
+	// Sorted keys fill bbolt's pages in order (FillPercent 0.9 then packs
+	// them) and batches bound the memory of one write transaction.
+	sort.Slice(entries, func(i, j int) bool { return entries[i].path < entries[j].path })
 	const batch = 10000
-	for start := 0; start < len(files); start += batch {
-		part := files[start:min(start+batch, len(files))]
+	for start := 0; start < len(entries); start += batch {
+		part := entries[start:min(start+batch, len(entries))]
 		if err := b.reg.db.Update(func(tx *bolt.Tx) error {
 			bk := tx.Bucket(registerBucket)
 			bk.FillPercent = 0.9
-			for _, f := range part {
-				if err := bk.Put([]byte(f.path), encodeRegisterValue(f.fp, &f.node)); err != nil {
+			for _, e := range part {
+				if err := bk.Put([]byte(e.path), encodeRegisterValue(e.fp, e.node)); err != nil {
 					return err
 				}
 			}
