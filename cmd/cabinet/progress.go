@@ -21,7 +21,9 @@ type progressView struct {
 }
 
 func newProgressView(quiet bool) *progressView {
-	return &progressView{quiet: quiet, terminal: isTerminal(), every: 5 * time.Second}
+	// Off a terminal the first line comes after a few seconds too, so
+	// short commands (and their one-line errors) print nothing else.
+	return &progressView{quiet: quiet, terminal: isTerminal(), every: 5 * time.Second, last: time.Now()}
 }
 
 // update shows done of total bytes with a description (files, stage).
