@@ -179,6 +179,10 @@ def main():
                 figs["borg"] = Figures(rows, "stored anchors: median of %s" % ", ".join(
                     os.path.basename(p) for p in old))
 
+    anchor = None
+    r018 = sorted(glob.glob(os.path.join(a.anchors, "run-r018-*.csv")))
+    if r018 and not quick and figs.get("restic") and figs["restic"].source == "this run":
+        anchor = Figures([r for r in load(r018) if r["tool"] == "restic"], "stored anchors")
     out = []
     title = a.title or ("Quick run (QUICK=1, ~300 MB corpus: for tuning only)" if quick else "Full run")
     out.append("### %s: %s, %s" % (title, run_id, datetime.date.today().isoformat()))
@@ -211,11 +215,19 @@ def main():
             pass
     out.extend("- " + n for n in notes)
     out.append("- ratio = %s / other: below 1 is better for times, sizes and RSS; for MB/s above 1 is better" % a.tool)
-    out.append("")
     c = figs.get(a.tool)
     r, b = figs.get("restic"), figs.get("borg")
-    out.append("| step | %s | restic | borg | %s / restic | %s / borg | %s status |" % ((a.tool,) * 4))
-    out.append("|---|---:|---:|---:|---|---|---|")
+    if anchor:
+        out.append("- last two columns: restic 0.18.1's stored anchor (median of its four runs on a quiet machine, "
+                   "anchors-results.md) and cabinet's ratio to it, for when this run was disturbed")
+    out.append("")
+    head = "| step | %s | restic | borg | %s / restic | %s / borg | %s status |" % ((a.tool,) * 4)
+    rule = "|---|---:|---:|---:|---|---|---|"
+    if anchor:
+        head += " restic anchor | %s / restic anchor |" % a.tool
+        rule += "---:|---|"
+    out.append(head)
+    out.append(rule)
     for label, steps, field, t_restic, t_borg in ROWS:
         cv = c.value(steps, field) if c else None
         failed = bool(c and c.status(steps))
@@ -228,9 +240,13 @@ def main():
             op, lim = ABS_TARGETS[label]
             met = cv >= lim if op == ">=" else cv <= lim
             st += "; target %s%g: %s" % (op, lim, "met" if met else "MISSED")
-        out.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+        line = "| %s | %s | %s | %s | %s | %s | %s |" % (
             label, "FAILED" if failed else fmt(cv, field), fmt(rv, field), fmt(bv, field),
-            ratio_cell(cv, rv, field, t_restic), ratio_cell(cv, bv, field, t_borg), st))
+            ratio_cell(cv, rv, field, t_restic), ratio_cell(cv, bv, field, t_borg), st)
+        if anchor:
+            av = anchor.value(steps, field)
+            line += " %s | %s |" % (fmt(av, field), ratio_cell(cv, av, field, t_restic))
+        out.append(line)
     # correctness
     if c:
         ver = c.by_step.get("restore-verify", [{}])[0].get("status", "missing")
