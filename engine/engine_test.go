@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -134,19 +133,11 @@ func TestBackupRestoreRoundTripAndRegister(t *testing.T) {
 // subtree returns the tree ID of the folder at absolute path p in s.
 func subtree(t *testing.T, r *repo.Repository, s *snapshot.Session, p string) string {
 	t.Helper()
-	id := s.Tree
-	for _, name := range strings.Split(strings.Trim(filepath.ToSlash(p), "/"), "/") {
-		tr, err := snapshot.LoadTree(context.Background(), r, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := tr.Find(name)
-		if n == nil {
-			t.Fatalf("%s not in session", p)
-		}
-		id = n.Subtree
+	n, err := snapshot.FindPath(context.Background(), r, s.Tree, filepath.ToSlash(p))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return id.String()
+	return n.Subtree.String()
 }
 
 func TestSecondSessionOfSameSourceIsBusy(t *testing.T) {

@@ -14,21 +14,12 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
 // coreSummary is the "summary" object of a session as --json prints it.
-type coreSummary struct {
-	FilesNew       int64 `json:"files_new"`
-	FilesChanged   int64 `json:"files_changed"`
-	FilesUnchanged int64 `json:"files_unchanged"`
-	Dirs           int64 `json:"dirs"`
-	TotalFiles     int64 `json:"total_files"`
-	TotalBytes     int64 `json:"total_bytes"`
-	BytesRead      int64 `json:"bytes_read"`
-	BytesAdded     int64 `json:"bytes_added"`
-	BlobsAdded     int64 `json:"blobs_added"`
-	Warnings       int64 `json:"warnings"`
-}
+type coreSummary = snapshot.Summary
 
 // coreSession is a session as backup --json and sessions --json print it.
 type coreSession struct {

@@ -251,3 +251,28 @@ func SaveTree(ctx context.Context, w *repo.Writer, t *Tree) (blob.ID, error) {
 	id, _, err := w.SaveBlob(ctx, blob.Tree, EncodeTree(t))
 	return id, err
 }
+
+// FindPath returns the node at path (components separated by '/', leading
+// and trailing '/' ignored) below the tree root.
+func FindPath(ctx context.Context, r *repo.Repository, root blob.ID, path string) (*Node, error) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	id := root
+	for i, p := range parts {
+		t, err := LoadTree(ctx, r, id)
+		if err != nil {
+			return nil, err
+		}
+		n := t.Find(p)
+		if n == nil {
+			return nil, fmt.Errorf("%s: no %q in its folder", path, p)
+		}
+		if i == len(parts)-1 {
+			return n, nil
+		}
+		if n.Type != TypeDir {
+			return nil, fmt.Errorf("%s: %q is not a folder", path, p)
+		}
+		id = n.Subtree
+	}
+	return nil, fmt.Errorf("%s: empty path", path)
+}

@@ -239,21 +239,9 @@ func Corrupt(t testing.TB, r *repo.Repository, repoDir string, id blob.ID) {
 // allowed) below tree root.
 func FindNode(t testing.TB, r *repo.Repository, root blob.ID, path string) *snapshot.Node {
 	t.Helper()
-	id := root
-	parts := strings.Split(strings.Trim(filepath.ToSlash(path), "/"), "/")
-	for i, p := range parts {
-		tree, err := snapshot.LoadTree(context.Background(), r, id)
-		if err != nil {
-			t.Fatal(err)
-		}
-		n := tree.Find(p)
-		if n == nil {
-			t.Fatalf("%s: no %s", path, p)
-		}
-		if i == len(parts)-1 {
-			return n
-		}
-		id = n.Subtree
+	n, err := snapshot.FindPath(context.Background(), r, root, filepath.ToSlash(path))
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	return n
 }
