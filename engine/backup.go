@@ -41,7 +41,9 @@ type BackupOptions struct {
 	User       string
 	// RegisterDir holds the register; "" backs up without one (every file is read).
 	RegisterDir string
-	// Readers is the number of files read at once (default 2); Workers the
+	// Readers is the number of files read at once (default 8: small files
+	// on a cold cache are bound by I/O latency, not CPU; at most two large
+	// files are sliced at once); Workers the
 	// number of slice workers (default GOMAXPROCS).
 	Readers, Workers int
 	Now              func() time.Time
@@ -72,7 +74,7 @@ func (o *BackupOptions) applyDefaults() {
 		o.Source = snapshot.SourceFiles
 	}
 	if o.Readers <= 0 {
-		o.Readers = 2
+		o.Readers = 8
 	}
 	if o.Workers <= 0 {
 		o.Workers = runtime.GOMAXPROCS(0)
@@ -573,7 +575,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	cp := b.r.Chunker()
 	// Slice buffers start at twice the average slice size and grow when a
 	// slice is larger; small files get their own pool of exact-size reads.
-	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+b.o.Readers)
+	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+4)
 	jobs := make(chan sliceJob, b.o.Workers)
 	files := make(chan *fileNode)
 
@@ -600,13 +602,19 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	}
 	var readers sync.WaitGroup
 	var finishers sync.WaitGroup
+	// Chunker buffers (2x the maximum slice each) are shared: at most
+	// largeReaders files are sliced at once, whatever the reader count.
+	const largeReaders = 2
+	chunkBufs := make(chan []byte, largeReaders)
+	for range largeReaders {
+		chunkBufs <- nil
+	}
 	for range b.o.Readers {
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			var cbuf []byte
 			for f := range files {
-				cbuf = b.readFile(ctx, f, cp, cbuf, bufs, jobs)
+				b.readFile(ctx, f, cp, chunkBufs, bufs, jobs)
 				finishers.Add(1)
 				go func() {
 					defer finishers.Done()
@@ -640,11 +648,11 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 // readFile slices one file and sends the slices to the workers as they are
 // cut, so a large file never sits in memory. Content and Sizes grow under
 // f.mu while workers fill in the IDs.
-func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, cbuf []byte, bufs *slicePools, jobs chan<- sliceJob) []byte {
+func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, chunkBufs chan []byte, bufs *slicePools, jobs chan<- sliceJob) {
 	fh, err := os.Open(f.path)
 	if err != nil {
 		b.fileFailed(f, err)
-		return cbuf
+		return
 	}
 	defer fh.Close()
 	f.node.Content, f.node.Sizes = nil, nil
@@ -673,21 +681,21 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 		case err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF):
 			bufs.Put(buf)
 			b.fileFailed(f, err)
-			return cbuf
+			return
 		case n > int(f.node.Size): // grew while we read: slice it as a large file
 			bufs.Put(buf)
 			fh.Seek(0, io.SeekStart)
-			cbuf = b.chunkAll(ctx, f, fh, cp, cbuf, bufs, send)
+			b.chunkFile(ctx, f, fh, cp, chunkBufs, bufs, send)
 		case n > 0:
 			send(buf[:n])
 		default:
 			bufs.Put(buf)
 		}
 	} else {
-		cbuf = b.chunkAll(ctx, f, fh, cp, cbuf, bufs, send)
+		b.chunkFile(ctx, f, fh, cp, chunkBufs, bufs, send)
 	}
 	if f.failed {
-		return cbuf
+		return
 	}
 	f.node.Size = total
 	b.bytesRead.Add(int64(total))
@@ -696,7 +704,18 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	} else {
 		b.filesNew.Add(1)
 	}
-	return cbuf
+}
+
+// chunkFile slices a file with one of the shared chunker buffers.
+func (b *backupRun) chunkFile(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, chunkBufs chan []byte, bufs *slicePools, send func([]byte) bool) {
+	var cbuf []byte
+	select {
+	case cbuf = <-chunkBufs:
+	case <-ctx.Done():
+		f.failed = true
+		return
+	}
+	chunkBufs <- b.chunkAll(ctx, f, fh, cp, cbuf, bufs, send)
 }
 
 // chunkAll cuts the file into slices and sends each as it is cut.

@@ -32,7 +32,7 @@ Example:
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path)"},
 			&cli.StringSliceFlag{Name: "priority", Usage: "back up paths matching `PATTERN` first (repeatable, in order)"},
 			&cli.IntFlag{Name: "connections", Value: 2, Usage: "cabinets written at once, `N` from 1 to 10"},
-			&cli.IntFlag{Name: "readers", Usage: "files read at once", Value: 2, Hidden: true},
+			&cli.IntFlag{Name: "readers", Usage: "files read at once (default 8)", Hidden: true},
 		},
 		Action: runBackup,
 	}
