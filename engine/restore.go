@@ -78,6 +78,9 @@ type restorePart struct {
 	f          *restoreFile
 	first, end int   // slice range
 	offset     int64 // file offset of the first slice
+	// create: this part is the whole file, and the worker creates it (most
+	// files: one open per file, spread over the workers).
+	create bool
 }
 
 type restoreRun struct {
@@ -339,14 +342,18 @@ func (rr *restoreRun) writeFiles(ctx context.Context) error {
 				}
 				var err error
 				buf, err = rr.writePart(ctx, p, buf)
-				if err != nil {
+				var skip skipError
+				switch {
+				case err == nil:
+				case errors.As(err, &skip):
+					rr.warn(p.f.path, skip.err)
+					continue // nothing was written: no metadata either
+				case errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) || errors.Is(err, backend.ErrNotFound):
 					// Lost data costs the files that use it, not the restore.
-					if errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) || errors.Is(err, backend.ErrNotFound) {
-						p.f.failed.Store(true)
-						rr.warn(p.f.path, err)
-					} else {
-						cancel(fmt.Errorf("restore %s: %w", p.f.path, err))
-					}
+					p.f.failed.Store(true)
+					rr.warn(p.f.path, err)
+				default:
+					cancel(fmt.Errorf("restore %s: %w", p.f.path, err))
 				}
 				if p.f.left.Add(-1) == 0 {
 					rr.finishFile(p.f)
@@ -358,40 +365,27 @@ func (rr *restoreRun) writeFiles(ctx context.Context) error {
 	sort.SliceStable(rr.files, func(i, j int) bool { return rr.files[i].node.Size > rr.files[j].node.Size })
 feed:
 	for _, f := range rr.files {
-		// Whatever else is in the file's place (a symlink, a FIFO) is
-		// replaced, never opened: opening would follow a symlink out of
-		// the target or block on a FIFO.
-		if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
-			if fi.IsDir() {
-				rr.warn(f.path, errors.New("exists and is a folder"))
-				continue
-			}
-			if err := os.Remove(f.path); err != nil {
-				rr.warn(f.path, err)
-				continue
-			}
-		}
-		fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) {
-				rr.warn(f.path, err)
-				continue
-			}
-			cancel(fmt.Errorf("restore %s: %w", f.path, err))
-			break
-		}
-		// Setting the size first keeps all-zero slices as holes (sparse files).
-		err = fh.Truncate(int64(f.node.Size))
-		fh.Close()
-		if err != nil {
-			cancel(fmt.Errorf("restore %s: %w", f.path, err))
-			break
-		}
 		n := len(f.node.Content)
-		if n == 0 {
-			rr.finishFile(f)
+		if n <= partSlices {
+			f.left.Store(1)
+			select {
+			case parts <- restorePart{f: f, first: 0, end: n, create: true}:
+				continue
+			case <-ctx.Done():
+				break feed
+			}
+		}
+		fh, err := rr.createFile(f)
+		var skip skipError
+		if errors.As(err, &skip) {
+			rr.warn(f.path, skip.err)
 			continue
 		}
+		if err != nil {
+			cancel(fmt.Errorf("restore %s: %w", f.path, err))
+			break
+		}
+		fh.Close()
 		f.left.Store(int32((n + partSlices - 1) / partSlices))
 		var off int64
 		for first := 0; first < n; first += partSlices {
@@ -411,8 +405,46 @@ feed:
 	return context.Cause(ctx)
 }
 
+// skipError is a file that cannot be created; the restore goes on without it.
+type skipError struct{ err error }
+
+func (e skipError) Error() string { return e.err.Error() }
+
+// createFile creates (or truncates) the file at f.path with its final size,
+// so all-zero slices stay holes (sparse files). Whatever else is in the
+// file's place (a symlink, a FIFO) is replaced, never opened: opening would
+// follow a symlink out of the target or block on a FIFO.
+func (rr *restoreRun) createFile(f *restoreFile) (*os.File, error) {
+	if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
+		if fi.IsDir() {
+			return nil, skipError{errors.New("exists and is a folder")}
+		}
+		if err := os.Remove(f.path); err != nil {
+			return nil, skipError{err}
+		}
+	}
+	fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) {
+			return nil, skipError{err}
+		}
+		return nil, err
+	}
+	if err := fh.Truncate(int64(f.node.Size)); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return fh, nil
+}
+
 func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) ([]byte, error) {
-	fh, err := os.OpenFile(p.f.path, os.O_WRONLY, 0)
+	var fh *os.File
+	var err error
+	if p.create {
+		fh, err = rr.createFile(p.f)
+	} else {
+		fh, err = os.OpenFile(p.f.path, os.O_WRONLY, 0)
+	}
 	if err != nil {
 		return buf, err
 	}
