@@ -152,14 +152,21 @@ bench_layout_tool() {
   t1=$(date +%s.%N)
   row mount-ready ok "$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.2f", b - a}')" "$(proc_cpu "$dpid")" "$(proc_hwm_mib "$dpid")" NA "incl. first stat of the snapshot root"
 
+  local n errs=
   if [[ -d $CORPUS/flat ]]; then
     drop_caches
     CMD=(sh -c 'ls "$1" | wc -l' sh "$p/flat"); run_step mount-ls-flat
-    row mount-ls-flat "$STATUS" "$T_WALL" "$T_CPU" "$(proc_hwm_mib "$dpid")" NA "entries=$(tr -d ' \n' < "$LOGDIR/$LAYOUT-$TOOL-mount-ls-flat.out"); rss=daemon; cpu=ls only"
+    n=$(tr -d ' \n' < "$LOGDIR/$LAYOUT-$TOOL-mount-ls-flat.out")
+    [[ $STATUS == ok && $n != "$(find "$CORPUS/flat" -maxdepth 1 -mindepth 1 | wc -l)" ]] && STATUS="wrong count"
+    [[ $STATUS == ok ]] || errs="; $(errnote "$LOGDIR/$LAYOUT-$TOOL-mount-ls-flat.err")"
+    row mount-ls-flat "$STATUS" "$T_WALL" "$T_CPU" "$(proc_hwm_mib "$dpid")" NA "entries=$n; rss=daemon; cpu=ls only${errs:-}"
   fi
   drop_caches
   CMD=(sh -c 'find "$1" -type f | wc -l' sh "$p"); run_step mount-find
-  row mount-find "$STATUS" "$T_WALL" "$T_CPU" "$(proc_hwm_mib "$dpid")" NA "files=$(tr -d ' \n' < "$LOGDIR/$LAYOUT-$TOOL-mount-find.out") (expect $NFILES); rss=daemon; cpu=find only"
+  n=$(tr -d ' \n' < "$LOGDIR/$LAYOUT-$TOOL-mount-find.out"); errs=
+  [[ $STATUS == ok && $n != "$NFILES" ]] && STATUS="wrong count"
+  [[ $STATUS == ok ]] || errs="; $(errnote "$LOGDIR/$LAYOUT-$TOOL-mount-find.err")"
+  row mount-find "$STATUS" "$T_WALL" "$T_CPU" "$(proc_hwm_mib "$dpid")" NA "files=$n (expect $NFILES); rss=daemon; cpu=find only$errs"
   local hwm cpu
   hwm=$(proc_hwm_mib "$dpid"); cpu=$(proc_cpu "$dpid")
   t_umount "$mnt"
