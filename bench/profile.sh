@@ -11,6 +11,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export BENCH_COMMIT=${BENCH_COMMIT:-$(bash "$ROOT/bench/commit.sh")}   # sources of bin/cabinet
 SHARED_BENCH=$(cd "${SHARED_BENCH:-$ROOT/../shared/bench}" && pwd)
 CABINET=${CABINET:-$ROOT/bin/cabinet}
 [[ $CABINET == /* ]] || CABINET=$ROOT/$CABINET
@@ -83,7 +84,7 @@ STAGES=(
   echo "- \`cabinet backup\` (initial, cold cache) of $CORPUS: $BYTES bytes in ${wall} s = ${mbs} MB/s;" \
        "CPU ${cpu} s (user ${usr}, sys ${sys}) on $(nproc) cores = $(awk -v c="$cpu" -v w="$wall" -v n="$(nproc)" 'BEGIN { if (w > 0) printf "%.0f", 100 * c / w / n; else print "NA" }') % of the machine;" \
        "peak RSS ${rss} MiB; repository ${repo} MiB; exit status $rc"
-  echo "- \`cabinet version\`: $("$CABINET" version 2>&1 | head -1); built from commit $(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+  echo "- \`cabinet version\`: $("$CABINET" version 2>&1 | head -1); built from commit $BENCH_COMMIT"
   echo
   if [[ -s $OUT/cpu.pprof ]]; then
     total=$(pp -top -nodecount=1 "$CABINET" "$OUT/cpu.pprof" | awk '/Showing nodes accounting for/ { print $8 }' | head -1)

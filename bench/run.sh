@@ -14,6 +14,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export BENCH_COMMIT=${BENCH_COMMIT:-$(bash "$ROOT/bench/commit.sh")}   # sources of bin/cabinet
 SHARED_BENCH=$(cd "${SHARED_BENCH:-$ROOT/../shared/bench}" && pwd)
 CABINET=${CABINET:-$ROOT/bin/cabinet}
 [[ $CABINET == /* ]] || CABINET=$ROOT/$CABINET
@@ -63,7 +64,6 @@ section=full
 echo
 baseline=()
 for b in ${BENCH_BASELINE:-}; do baseline+=(--baseline "$b"); done
-BENCH_COMMIT=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown) \
 python3 "$ROOT/bench/compare.py" "$RESULTS_DIR/run-$RUN_ID.csv" --anchors "$SHARED_BENCH/results" "${baseline[@]}" \
   --update "$ROOT/bench/RESULTS.md" --section "$section"
 echo

@@ -21,6 +21,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+export BENCH_COMMIT=${BENCH_COMMIT:-$(bash "$ROOT/bench/commit.sh")}   # sources of bin/cabinet
 CABINET=${CABINET:-$ROOT/bin/cabinet}
 [[ $CABINET == /* ]] || CABINET=$ROOT/$CABINET
 SCALE_TOOLS=${SCALE_TOOLS:-restic cabinet}
@@ -204,4 +205,4 @@ awk -v b="$((busy1 - busy0))" -v k="$((kids1 - kids0))" -v s="$((steal1 - steal0
     -v tck="$CLK_TCK" -v n="$(nproc)" 'BEGIN {
   printf "wall_s=%d\ncpus=%d\nbench_cpu_s=%.1f\nother_cpu_s=%.1f\nsteal_s=%.1f\n", w, n, k / tck, (b - k) / tck, s / tck }' \
   > "$RESULTS_DIR/scale-$RUN_ID.cpu"
-python3 "$ROOT/bench/scale_compare.py" "$CSV" --update "$ROOT/bench/RESULTS.md"
+  python3 "$ROOT/bench/scale_compare.py" "$CSV" --update "$ROOT/bench/RESULTS.md"

@@ -56,6 +56,8 @@ def main():
                "ratio = %s / restic (below 1 is better). Target: peak RSS ratio <= %.1f." % (
                    a.tool, versions.get(a.tool, "(not run)"), versions.get("restic", "(not run)"),
                    a.tool, RSS_TARGET))
+    if os.environ.get("BENCH_COMMIT"):
+        out[-1] += " %s built from commit %s." % (a.tool, os.environ["BENCH_COMMIT"])
     cpu = os.path.splitext(a.csv)[0] + ".cpu"
     if os.path.exists(cpu):
         kv = dict(l.strip().split("=", 1) for l in open(cpu) if "=" in l)
