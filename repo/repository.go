@@ -148,7 +148,10 @@ func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, 
 	if err != nil {
 		return nil, err
 	}
-	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(64<<20))
+	// The decoded size of a blob is bounded by its authenticated RawLength
+	// (checked after decoding); the decoder's own cap only has to admit the
+	// largest blob, a folder of millions of entries (1M entries: ~100 MB).
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithDecoderMaxMemory(1<<32))
 	if err != nil {
 		return nil, err
 	}

@@ -243,3 +243,25 @@ func FuzzDecodeKeyFile(f *testing.F) {
 		}
 	})
 }
+
+// TestLargeBlobDecodes stores a blob larger than any slice (the tree of a
+// folder of a million entries is ~100 MB) and reads it back.
+func TestLargeBlobDecodes(t *testing.T) {
+	if testing.Short() {
+		t.Skip("allocates 80 MB")
+	}
+	r, _ := newTestRepo(t)
+	big := bytes.Repeat([]byte("entry "), 80<<20/6)
+	var id blob.ID
+	if _, err := r.Write(context.Background(), func(ctx context.Context, w *Writer) error {
+		var err error
+		id, _, err = w.SaveBlob(ctx, blob.Tree, big)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := r.LoadBlob(context.Background(), id, nil)
+	if err != nil || !bytes.Equal(got, big) {
+		t.Fatalf("80 MB blob: %v", err)
+	}
+}
