@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -263,5 +264,25 @@ func TestLargeBlobDecodes(t *testing.T) {
 	got, err := r.LoadBlob(context.Background(), id, nil)
 	if err != nil || !bytes.Equal(got, big) {
 		t.Fatalf("80 MB blob: %v", err)
+	}
+}
+
+func TestLooksRandom(t *testing.T) {
+	random := make([]byte, 32<<10)
+	if _, err := rand.Read(random); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want bool
+	}{
+		{"random", random, true},
+		{"text", bytes.Repeat([]byte("static int foo(void) { return 0; }\n"), 1000), false},
+		{"zeros", make([]byte, 32<<10), false},
+	} {
+		if got := looksRandom(tc.data); got != tc.want {
+			t.Errorf("%s: looksRandom = %v", tc.name, got)
+		}
 	}
 }
