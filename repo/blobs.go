@@ -359,6 +359,9 @@ func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]by
 		return nil, err
 	}
 	out, err := r.DecodeBlob(id, loc, sealed, dst)
+	if loc.Type == blob.Data {
+		r.putSealed(sealed) // decoded into dst: the buffer is free again
+	}
 	if err != nil && loc.Type == blob.Tree && r.cache.remove(DataDir, loc.Pack.String()) {
 		// The local copy of a tree cabinet may be what is damaged, not the
 		// repository: drop it and read the repository's (verified) copy.
@@ -368,6 +371,32 @@ func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]by
 		return r.DecodeBlob(id, loc, sealed, dst)
 	}
 	return out, err
+}
+
+// getSealed returns a buffer for the sealed bytes of a blob: restores and
+// mounts read gigabytes blob by blob, and fresh buffers cost zeroing and
+// garbage collection for every one.
+func (r *Repository) getSealed(loc index.Location) []byte {
+	if loc.Type == blob.Data {
+		select {
+		case b := <-r.sealedBufs:
+			if cap(b) >= int(loc.Length) {
+				return b[:loc.Length]
+			}
+		default:
+		}
+	}
+	return make([]byte, loc.Length)
+}
+
+func (r *Repository) putSealed(b []byte) {
+	if cap(b) > 2<<20+128<<10 {
+		return // a rare large slice: let it go
+	}
+	select {
+	case r.sealedBufs <- b:
+	default:
+	}
 }
 
 // DecodeBlob opens and decodes a sealed blob read from loc.
@@ -430,7 +459,7 @@ func (r *Repository) readCabinetRange(ctx context.Context, loc index.Location) (
 		if err != nil {
 			return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
 		}
-		buf := make([]byte, loc.Length)
+		buf := r.getSealed(loc)
 		n, err := f.ReadAt(buf, int64(loc.Offset))
 		if err == io.EOF && n == len(buf) {
 			err = nil

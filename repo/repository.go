@@ -55,6 +55,8 @@ type Repository struct {
 
 	loadMu      sync.Mutex
 	loadedIndex map[string]bool
+
+	sealedBufs chan []byte // free list of read buffers, see getSealed
 }
 
 // CreateOptions describe a new repository.
@@ -156,7 +158,7 @@ func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, 
 		return nil, err
 	}
 	r := &Repository{be: be, key: key, keyID: kid, cfg: cfg, chunker: cp, idx: index.New(), opts: o,
-		enc: enc, dec: dec, loadedIndex: map[string]bool{}}
+		enc: enc, dec: dec, loadedIndex: map[string]bool{}, sealedBufs: make(chan []byte, 4*runtime.GOMAXPROCS(0))}
 	if o.CacheDir != "" {
 		r.cache = &cache{dir: filepath.Join(o.CacheDir, cfg.ID)}
 	}
