@@ -362,7 +362,7 @@ func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]by
 	if loc.Type == blob.Data {
 		r.putSealed(sealed) // decoded into dst: the buffer is free again
 	}
-	if err != nil && loc.Type == blob.Tree && r.cache.remove(DataDir, loc.Pack.String()) {
+	if err != nil && loc.Type == blob.Tree && r.dropTreeCabinet(loc.Pack) {
 		// The local copy of a tree cabinet may be what is damaged, not the
 		// repository: drop it and read the repository's (verified) copy.
 		if sealed, err = r.readCabinetRange(ctx, loc); err != nil {
@@ -371,6 +371,83 @@ func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]by
 		return r.DecodeBlob(id, loc, sealed, dst)
 	}
 	return out, err
+}
+
+// dropTreeCabinet forgets the memory and cache copies of a tree cabinet;
+// it reports whether there was a local copy to blame.
+func (r *Repository) dropTreeCabinet(id blob.ID) bool {
+	had := r.trees.get(id) != nil
+	r.trees.drop(id)
+	return r.cache.remove(DataDir, id.String()) || had
+}
+
+// treeCabinet returns a whole tree cabinet: from memory, else from the local
+// cache, else from the repository (then cached). Listing a session reads
+// thousands of trees in a few cabinets: one read per cabinet instead of one
+// per tree (the mount's cold find was bound by those reads).
+func (r *Repository) treeCabinet(ctx context.Context, id blob.ID) ([]byte, error) {
+	if data := r.trees.get(id); data != nil {
+		return data, nil
+	}
+	if data := r.cache.get(DataDir, id.String()); data != nil && sha256.Sum256(data) == id {
+		r.trees.put(id, data)
+		return data, nil
+	}
+	data, err := r.be.Get(ctx, PackName(id), 0, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read cabinet %s: %w", id.Short(), err)
+	}
+	if sha256.Sum256(data) != id {
+		return nil, fmt.Errorf("%w: cabinet %s: content does not match its name (damaged or truncated)", ErrDamaged, id)
+	}
+	r.cache.put(DataDir, id.String(), data)
+	r.trees.put(id, data)
+	return data, nil
+}
+
+// cabinetMemo keeps whole tree cabinets in memory within a byte budget.
+type cabinetMemo struct {
+	mu     sync.Mutex
+	data   map[blob.ID][]byte
+	size   int
+	budget int
+}
+
+func (m *cabinetMemo) get(id blob.ID) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.data[id]
+}
+
+func (m *cabinetMemo) put(id blob.ID, data []byte) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(data) > m.budget {
+		return
+	}
+	if m.data == nil {
+		m.data = map[blob.ID][]byte{}
+	}
+	for k, v := range m.data { // evict any until it fits
+		if m.size+len(data) <= m.budget {
+			break
+		}
+		delete(m.data, k)
+		m.size -= len(v)
+	}
+	if _, ok := m.data[id]; !ok {
+		m.data[id] = data
+		m.size += len(data)
+	}
+}
+
+func (m *cabinetMemo) drop(id blob.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if v, ok := m.data[id]; ok {
+		delete(m.data, id)
+		m.size -= len(v)
+	}
 }
 
 // getSealed returns a buffer for the sealed bytes of a blob: restores and
@@ -432,27 +509,16 @@ func (r *Repository) DecodeBlob(id blob.ID, loc index.Location, sealed, dst []by
 // read whole into the local cache on first use.
 func (r *Repository) readCabinetRange(ctx context.Context, loc index.Location) ([]byte, error) {
 	name := PackName(loc.Pack)
-	if loc.Type == blob.Tree && r.cache != nil {
-		if f, err := r.cache.open(DataDir, loc.Pack.String()); err == nil {
-			buf := make([]byte, loc.Length)
-			_, err := f.ReadAt(buf, int64(loc.Offset))
-			f.Close()
-			if err == nil {
-				return buf, nil
-			}
-		}
-		data, err := r.be.Get(ctx, name, 0, 0)
+	if loc.Type == blob.Tree {
+		data, err := r.treeCabinet(ctx, loc.Pack)
 		if err != nil {
-			return nil, fmt.Errorf("read cabinet %s: %w", loc.Pack.Short(), err)
+			return nil, err
 		}
-		if sha256.Sum256(data) != loc.Pack {
-			return nil, fmt.Errorf("%w: cabinet %s: content does not match its name (damaged or truncated)", ErrDamaged, loc.Pack)
-		}
-		r.cache.put(DataDir, loc.Pack.String(), data)
 		if int64(loc.Offset)+int64(loc.Length) > int64(len(data)) {
 			return nil, fmt.Errorf("%w: cabinet %s is shorter than its index says", ErrDamaged, loc.Pack)
 		}
-		return data[loc.Offset : loc.Offset+loc.Length], nil
+		// A copy: the caller decrypts in place.
+		return append([]byte(nil), data[loc.Offset:loc.Offset+loc.Length]...), nil
 	}
 	if ra, ok := r.be.(backend.ReaderAtBackend); ok {
 		f, err := ra.OpenReaderAt(ctx, name)

@@ -57,6 +57,7 @@ type Repository struct {
 	loadedIndex map[string]bool
 
 	sealedBufs chan []byte // free list of read buffers, see getSealed
+	trees      cabinetMemo // whole tree cabinets, see treeCabinet
 }
 
 // CreateOptions describe a new repository.
@@ -158,7 +159,8 @@ func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, 
 		return nil, err
 	}
 	r := &Repository{be: be, key: key, keyID: kid, cfg: cfg, chunker: cp, idx: index.New(), opts: o,
-		enc: enc, dec: dec, loadedIndex: map[string]bool{}, sealedBufs: make(chan []byte, 4*runtime.GOMAXPROCS(0))}
+		enc: enc, dec: dec, loadedIndex: map[string]bool{}, sealedBufs: make(chan []byte, 4*runtime.GOMAXPROCS(0)),
+		trees: cabinetMemo{budget: 32 << 20}}
 	if o.CacheDir != "" {
 		r.cache = &cache{dir: filepath.Join(o.CacheDir, cfg.ID)}
 	}
@@ -374,9 +376,3 @@ func (c *cache) remove(dir, name string) bool {
 	return os.Remove(c.path(dir, name)) == nil
 }
 
-func (c *cache) open(dir, name string) (*os.File, error) {
-	if c == nil {
-		return nil, os.ErrNotExist
-	}
-	return os.Open(c.path(dir, name))
-}
