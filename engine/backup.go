@@ -99,6 +99,7 @@ func (o *BackupOptions) applyDefaults() {
 // dirNode is a directory being assembled during a backup.
 type dirNode struct {
 	node     snapshot.Node
+	path     string // absolute path on disk
 	mu       sync.Mutex
 	files    []*fileNode
 	children []*dirNode
@@ -119,7 +120,7 @@ type dirNode struct {
 // fileNode is a regular file; pending files are read in processing.
 type fileNode struct {
 	node    snapshot.Node
-	path    string
+	dir     *dirNode // its folder: the path is dir.path + name, not a string per file
 	fp      fingerprint
 	pending bool
 	changed bool // in the register but different
@@ -127,6 +128,9 @@ type fileNode struct {
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 }
+
+// path is the file's absolute path on disk.
+func (f *fileNode) path() string { return filepath.Join(f.dir.path, f.node.Name) }
 
 type backupRun struct {
 	r     *repo.Repository
@@ -270,7 +274,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 func (b *backupRun) sortPending() {
 	rank := func(f *fileNode) int {
 		for i, p := range b.o.Priority {
-			if Match(p, f.path) {
+			if Match(p, f.path()) {
 				return i
 			}
 		}
@@ -319,6 +323,7 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 	parts := splitPath(a)
 	d := root
 	cur := volumeRoot(a)
+	root.path = cur
 	for i, name := range parts {
 		cur = filepath.Join(cur, name)
 		fi, err := os.Lstat(cur)
@@ -329,7 +334,7 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 		if !last || fi.IsDir() {
 			child := d.childDir(name)
 			if child == nil {
-				child = &dirNode{node: b.nodeFromInfo(name, cur, fi)}
+				child = &dirNode{node: b.nodeFromInfo(name, cur, fi), path: cur}
 				d.children = append(d.children, child)
 			}
 			if last {
@@ -358,6 +363,7 @@ func (d *dirNode) childDir(name string) *dirNode {
 // scanTree scans the folder at path into d, fanning sub-folders out to
 // other goroutines while the walker limit allows.
 func (b *backupRun) scanTree(ctx context.Context, path string, d *dirNode) error {
+	d.path = path
 	sem := make(chan struct{}, 4*runtime.GOMAXPROCS(0))
 	var wg sync.WaitGroup
 	var firstErr error
@@ -469,7 +475,7 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 			continue
 		}
 		if fi.IsDir() {
-			c := &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d}
+			c := &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d, path: full}
 			d.children = append(d.children, c)
 			subdirs = append(subdirs, c)
 			continue
@@ -504,7 +510,7 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 		d.others = append(d.others, n)
 		return
 	}
-	f := &fileNode{node: n, path: full, fp: fingerprintOf(fi)}
+	f := &fileNode{node: n, dir: d, fp: fingerprintOf(fi)}
 	b.filesScanned.Add(1)
 	b.bytesScanned.Add(fi.Size())
 	if tx != nil {
@@ -649,7 +655,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 // cut, so a large file never sits in memory. Content and Sizes grow under
 // f.mu while workers fill in the IDs.
 func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, chunkBufs chan []byte, bufs *slicePools, jobs chan<- sliceJob) {
-	fh, err := os.Open(f.path)
+	fh, err := os.Open(f.path())
 	if err != nil {
 		b.fileFailed(f, err)
 		return
@@ -744,7 +750,7 @@ func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh *os.File, cp *
 
 func (b *backupRun) fileFailed(f *fileNode, err error) {
 	f.failed = true
-	b.warn(f.path, err)
+	b.warn(f.path(), err)
 }
 
 // saveDir stores the trees of d and below, children first.
@@ -794,7 +800,7 @@ func (b *backupRun) updateRegister() {
 	entries := make([]entry, 0, len(b.pending)+len(b.noRead))
 	for _, f := range b.pending {
 		if !f.failed && f.node.Size == f.fp.size { // changed while read: read it again next time
-			entries = append(entries, entry{f.path, f.fp, &f.node})
+			entries = append(entries, entry{f.path(), f.fp, &f.node})
 		}
 	}
 	for _, e := range b.noRead {
