@@ -27,6 +27,11 @@ MOUNT/<device>/persona/<session time>/, with manifest.json); 'apply' puts
 them on this or another device, after checking compatibility; 'list' shows
 the catalog of what is captured; 'show' prints a persona's manifest.
 
+Example (move ann's settings to a new laptop, straight from a mount):
+  cabinet persona capture                                   # on the old laptop
+  cabinet mount /mnt/cabinet &                              # on the new one
+  cabinet persona apply --from /mnt/cabinet/old-laptop/persona/latest --dry-run
+
 ` + exitCodesHelp,
 		Subcommands: []*cli.Command{
 			newPersonaListCommand(),
