@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
 func newKeyCommand() *cli.Command {
@@ -107,7 +108,7 @@ func runKeyList(c *cli.Context) error {
 		if k.Current {
 			cur = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cur, k.ID[:8], k.Username, k.Hostname, k.Created.Local().Format("2006-01-02 15:04:05"))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cur, k.ID[:8], k.Username, k.Hostname, k.Created.Local().Format(snapshot.TimeLayout))
 	}
 	return tw.Flush()
 }
