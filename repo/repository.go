@@ -375,4 +375,3 @@ func (c *cache) remove(dir, name string) bool {
 	}
 	return os.Remove(c.path(dir, name)) == nil
 }
-
