@@ -11,17 +11,9 @@ func fingerprintOf(fi os.FileInfo) fingerprint {
 }
 
 func (b *backupRun) nodeFromInfo(name, full string, fi os.FileInfo) snapshot.Node {
-	n := snapshot.Node{Name: name, Mode: modeBits(fi.Mode()), ModTime: fi.ModTime().UnixNano()}
-	switch m := fi.Mode(); {
-	case m.IsRegular():
-		n.Type = snapshot.TypeFile
+	n := snapshot.Node{Name: name, Type: snapshot.TypeOf(fi.Mode()), Mode: snapshot.ModeBits(fi.Mode()), ModTime: fi.ModTime().UnixNano()}
+	if n.Type == snapshot.TypeFile {
 		n.Size = uint64(fi.Size())
-	case m.IsDir():
-		n.Type = snapshot.TypeDir
-	case m&os.ModeSymlink != 0:
-		n.Type = snapshot.TypeSymlink
-	default:
-		n.Type = snapshot.TypeFile
 	}
 	return n
 }

@@ -53,22 +53,6 @@ func currentUser() string {
 	return os.Getenv("USER")
 }
 
-// modeBits keeps the permission and special bits of a Go file mode in
-// their Unix positions.
-func modeBits(m os.FileMode) uint32 {
-	bits := uint32(m.Perm())
-	if m&os.ModeSetuid != 0 {
-		bits |= 0o4000
-	}
-	if m&os.ModeSetgid != 0 {
-		bits |= 0o2000
-	}
-	if m&os.ModeSticky != 0 {
-		bits |= 0o1000
-	}
-	return bits
-}
-
 // fileMode is the reverse of modeBits.
 func fileMode(bits uint32) os.FileMode {
 	m := os.FileMode(bits & 0o777)

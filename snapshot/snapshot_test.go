@@ -157,3 +157,26 @@ func FuzzDecodeSession(f *testing.F) {
 		DecodeSession(data) // must not panic
 	})
 }
+
+func TestTypeOfAndUnixMode(t *testing.T) {
+	for _, tc := range []struct {
+		mode os.FileMode
+		want NodeType
+		ifmt uint32
+	}{
+		{0o644, TypeFile, 0o100000},
+		{os.ModeDir | 0o755, TypeDir, 0o040000},
+		{os.ModeSymlink | 0o777, TypeSymlink, 0o120000},
+		{os.ModeNamedPipe, TypeFIFO, 0o010000},
+		{os.ModeSocket, TypeSocket, 0o140000},
+		{os.ModeDevice | os.ModeCharDevice, TypeCharDevice, 0o020000},
+		{os.ModeDevice, TypeDevice, 0o060000},
+	} {
+		if got := TypeOf(tc.mode); got != tc.want || got.UnixMode() != tc.ifmt {
+			t.Errorf("TypeOf(%v) = %v (%o), want %v (%o)", tc.mode, got, got.UnixMode(), tc.want, tc.ifmt)
+		}
+	}
+	if got := ModeBits(os.ModeSetgid | os.ModeSticky | 0o750); got != 0o3750 {
+		t.Errorf("ModeBits = %o, want 3750", got)
+	}
+}

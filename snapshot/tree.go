@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"sort"
 	"strings"
 
@@ -308,3 +309,59 @@ func DecodeTree(data []byte) (*Tree, error) {
 
 // Equal reports whether two trees encode identically.
 func (t *Tree) Equal(o *Tree) bool { return bytes.Equal(EncodeTree(t), EncodeTree(o)) }
+
+// TypeOf returns the node type of a file mode (a regular file for modes
+// with no type bits, as on Windows).
+func TypeOf(m os.FileMode) NodeType {
+	switch {
+	case m.IsDir():
+		return TypeDir
+	case m&os.ModeSymlink != 0:
+		return TypeSymlink
+	case m&os.ModeNamedPipe != 0:
+		return TypeFIFO
+	case m&os.ModeSocket != 0:
+		return TypeSocket
+	case m&os.ModeCharDevice != 0:
+		return TypeCharDevice
+	case m&os.ModeDevice != 0:
+		return TypeDevice
+	}
+	return TypeFile
+}
+
+// UnixMode returns the POSIX S_IFMT bits of the type (the same numbers on
+// every system, so mount adapters need no per-OS constants).
+func (t NodeType) UnixMode() uint32 {
+	switch t {
+	case TypeDir:
+		return 0o040000
+	case TypeSymlink:
+		return 0o120000
+	case TypeDevice:
+		return 0o060000
+	case TypeCharDevice:
+		return 0o020000
+	case TypeFIFO:
+		return 0o010000
+	case TypeSocket:
+		return 0o140000
+	}
+	return 0o100000
+}
+
+// ModeBits keeps the permission and special bits of a Go file mode in
+// their Unix positions (the Mode field of a node).
+func ModeBits(m os.FileMode) uint32 {
+	bits := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		bits |= 0o4000
+	}
+	if m&os.ModeSetgid != 0 {
+		bits |= 0o2000
+	}
+	if m&os.ModeSticky != 0 {
+		bits |= 0o1000
+	}
+	return bits
+}

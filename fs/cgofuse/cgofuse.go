@@ -250,27 +250,9 @@ func cacheable(path string, n fs.Node) bool {
 	return len(parts) >= 3 && !strings.EqualFold(parts[2], fs.LatestName)
 }
 
-func modeType(t snapshot.NodeType) uint32 {
-	switch t {
-	case snapshot.TypeDir:
-		return fuse.S_IFDIR
-	case snapshot.TypeSymlink:
-		return fuse.S_IFLNK
-	case snapshot.TypeDevice:
-		return fuse.S_IFBLK
-	case snapshot.TypeCharDevice:
-		return fuse.S_IFCHR
-	case snapshot.TypeFIFO:
-		return fuse.S_IFIFO
-	case snapshot.TypeSocket:
-		return fuse.S_IFSOCK
-	}
-	return fuse.S_IFREG
-}
-
 func fillStat(a fs.Attr, st *fuse.Stat_t) {
 	st.Ino = a.Ino
-	st.Mode = modeType(a.Type) | a.Perm
+	st.Mode = a.Type.UnixMode() | a.Perm
 	st.Nlink = a.Links
 	st.Uid = a.UID
 	st.Gid = a.GID

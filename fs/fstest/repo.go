@@ -175,36 +175,14 @@ func nodeOf(path string) (snapshot.Node, error) {
 	if err != nil {
 		return snapshot.Node{}, err
 	}
-	n := snapshot.Node{Name: filepath.Base(path), Mode: uint32(fi.Mode().Perm()), ModTime: fi.ModTime().UnixNano()}
-	m := fi.Mode()
-	if m&os.ModeSetuid != 0 {
-		n.Mode |= 0o4000
-	}
-	if m&os.ModeSetgid != 0 {
-		n.Mode |= 0o2000
-	}
-	if m&os.ModeSticky != 0 {
-		n.Mode |= 0o1000
-	}
-	switch {
-	case m.IsDir():
-		n.Type = snapshot.TypeDir
-	case m.IsRegular():
-		n.Type = snapshot.TypeFile
+	n := snapshot.Node{Name: filepath.Base(path), Type: snapshot.TypeOf(fi.Mode()), Mode: snapshot.ModeBits(fi.Mode()), ModTime: fi.ModTime().UnixNano()}
+	switch n.Type {
+	case snapshot.TypeFile:
 		n.Size = uint64(fi.Size())
-	case m&os.ModeSymlink != 0:
-		n.Type = snapshot.TypeSymlink
+	case snapshot.TypeSymlink:
 		if n.Target, err = os.Readlink(path); err != nil {
 			return n, err
 		}
-	case m&os.ModeNamedPipe != 0:
-		n.Type = snapshot.TypeFIFO
-	case m&os.ModeSocket != 0:
-		n.Type = snapshot.TypeSocket
-	case m&os.ModeCharDevice != 0:
-		n.Type = snapshot.TypeCharDevice
-	default:
-		n.Type = snapshot.TypeDevice
 	}
 	fillSys(&n, fi)
 	return n, nil

@@ -18,7 +18,6 @@ import (
 
 	"github.com/cabinetbackup/cabinet/fs"
 	"github.com/cabinetbackup/cabinet/repo"
-	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
 // Timeouts (MOUNT.md §1): session content never changes; the levels above
@@ -147,27 +146,9 @@ func errno(err error) syscall.Errno {
 	return syscall.EIO
 }
 
-func modeType(t snapshot.NodeType) uint32 {
-	switch t {
-	case snapshot.TypeDir:
-		return syscall.S_IFDIR
-	case snapshot.TypeSymlink:
-		return syscall.S_IFLNK
-	case snapshot.TypeDevice:
-		return syscall.S_IFBLK
-	case snapshot.TypeCharDevice:
-		return syscall.S_IFCHR
-	case snapshot.TypeFIFO:
-		return syscall.S_IFIFO
-	case snapshot.TypeSocket:
-		return syscall.S_IFSOCK
-	}
-	return syscall.S_IFREG
-}
-
 func fillAttr(a fs.Attr, out *fuse.Attr) {
 	out.Ino = a.Ino
-	out.Mode = modeType(a.Type) | a.Perm
+	out.Mode = a.Type.UnixMode() | a.Perm
 	out.Size = a.Size
 	out.Blocks = a.Blocks()
 	out.Blksize = 4096
@@ -224,7 +205,7 @@ func (n *node) child(ctx context.Context, c fs.Node, out *fuse.EntryOut) *gofs.I
 	a := c.Attr()
 	fillAttr(a, &out.Attr)
 	setEntryTimeouts(a, out)
-	return n.NewInode(ctx, &node{a: n.a, n: c}, gofs.StableAttr{Mode: modeType(a.Type), Ino: a.Ino})
+	return n.NewInode(ctx, &node{a: n.a, n: c}, gofs.StableAttr{Mode: a.Type.UnixMode(), Ino: a.Ino})
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -412,7 +393,7 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	e := d.ents[d.pos-2]
 	d.pos++
 	a := e.Node.Attr()
-	return &fuse.DirEntry{Name: e.Name, Mode: modeType(a.Type), Ino: a.Ino, Off: uint64(d.pos)}, 0
+	return &fuse.DirEntry{Name: e.Name, Mode: a.Type.UnixMode(), Ino: a.Ino, Off: uint64(d.pos)}, 0
 }
 
 // Lookup serves READDIRPLUS: name is the entry Readdirent returned last.
