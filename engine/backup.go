@@ -583,7 +583,6 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	// slice is larger; small files get their own pool of exact-size reads.
 	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+4)
 	jobs := make(chan sliceJob, b.o.Workers)
-	files := make(chan *fileNode)
 
 	var workers sync.WaitGroup
 	for range b.o.Workers {
@@ -615,32 +614,52 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	for range largeReaders {
 		chunkBufs <- nil
 	}
-	for range b.o.Readers {
+	// Two lanes, each in queue order: small files (one read each, mostly
+	// waiting on the disk) and large ones (sequential reads, mostly CPU).
+	// Run together, the large files' slicing, hashing and compression fill
+	// the cores while small-file reads wait: on the full corpus the small
+	// files had taken 12 s at 130 % CPU before the two big ones began.
+	lane := func(queue []*fileNode, nReaders int) {
+		files := make(chan *fileNode)
+		for range nReaders {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for f := range files {
+					b.readFile(ctx, f, cp, chunkBufs, bufs, jobs)
+					finishers.Add(1)
+					go func() {
+						defer finishers.Done()
+						f.wg.Wait()
+						b.filesDone.Add(1)
+						b.bytesDone.Add(int64(f.node.Size))
+					}()
+				}
+			}()
+		}
 		readers.Add(1)
 		go func() {
 			defer readers.Done()
-			for f := range files {
-				b.readFile(ctx, f, cp, chunkBufs, bufs, jobs)
-				finishers.Add(1)
-				go func() {
-					defer finishers.Done()
-					f.wg.Wait()
-					b.filesDone.Add(1)
-					b.bytesDone.Add(int64(f.node.Size))
-				}()
+			defer close(files)
+			for _, f := range queue {
+				select {
+				case files <- f:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
-	go func() {
-		defer close(files)
-		for _, f := range b.pending {
-			select {
-			case files <- f:
-			case <-ctx.Done():
-				return
-			}
+	var small, large []*fileNode
+	for _, f := range b.pending {
+		if f.node.Size < uint64(cp.Sizes().Min) {
+			small = append(small, f)
+		} else {
+			large = append(large, f)
 		}
-	}()
+	}
+	lane(small, b.o.Readers)
+	lane(large, largeReaders)
 	readers.Wait()
 	close(jobs)
 	workers.Wait()

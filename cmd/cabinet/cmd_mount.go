@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,6 +105,12 @@ func runMount(c *cli.Context) error {
 			fmt.Fprintf(os.Stderr, "cabinet: device %q has no sessions yet (devices: %s); its folder stays empty until it backs up\n",
 				o.device, strings.Join(devices, ", "))
 		}
+	}
+	if os.Getenv("GOGC") == "" {
+		// main's GOGC 25 suits backups; here the soft memory limit below
+		// bounds the heap, and at 25 a cold find over 78,000 files spent a
+		// third of the daemon's CPU collecting (find 1.5 -> 1.3 s at 100).
+		debug.SetGCPercent(100)
 	}
 	return mount.Serve(c.Context, f, o.mountpoint, mount.Options{
 		Adapter: o.adapter,
