@@ -169,7 +169,7 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 		}
 		buf := make([]byte, loc.Length)
 		copy(buf, data[loc.Offset:end])
-		if _, err := r.DecodeBlob(e.ID, loc, buf, nil); err != nil {
+		if _, err := r.VerifyBlob(e.ID, loc, buf, nil); err != nil {
 			damaged = append(damaged, e.ID)
 		}
 	}

@@ -286,3 +286,34 @@ func TestLooksRandom(t *testing.T) {
 		}
 	}
 }
+
+// A blob's seal binds its type and ID: bytes sealed for one ID do not open
+// as another, even with the right key (an index pointing at the wrong
+// blob), and VerifyBlob re-hashes what opens.
+func TestBlobSealBindsIDAndType(t *testing.T) {
+	r, dir := newTestRepo(t)
+	ids := saveBlobs(t, r, []byte("first blob"), []byte("second blob"))
+	locA, _ := r.Index().Lookup(ids[0])
+	locB, _ := r.Index().Lookup(ids[1])
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(PackName(locB.Pack))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealedB := func() []byte { return bytes.Clone(data[locB.Offset : locB.Offset+locB.Length]) }
+	if got, err := r.DecodeBlob(ids[1], locB, sealedB(), nil); err != nil || string(got) != "second blob" {
+		t.Fatalf("DecodeBlob of the right ID: %q %v", got, err)
+	}
+	if got, err := r.VerifyBlob(ids[1], locB, sealedB(), nil); err != nil || string(got) != "second blob" {
+		t.Fatalf("VerifyBlob of the right ID: %q %v", got, err)
+	}
+	wrongID := locB
+	wrongID.RawLength = locA.RawLength
+	if _, err := r.DecodeBlob(ids[0], wrongID, sealedB(), nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("blob B opened as blob A: %v", err)
+	}
+	wrongType := locB
+	wrongType.Type = blob.Tree
+	if _, err := r.DecodeBlob(ids[1], wrongType, sealedB(), nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("data blob opened as a tree: %v", err)
+	}
+}

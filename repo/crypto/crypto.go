@@ -98,22 +98,42 @@ func (k *Key) Open(dst, sealed []byte) ([]byte, error) {
 	return OpenWith(k.aead, dst, sealed)
 }
 
+// SealBound is Seal with associated data: opening needs the same ad. Blobs
+// are bound to their type and ID this way, so an authenticated blob is the
+// one its ID names and readers need not hash it again.
+func (k *Key) SealBound(dst, plaintext, ad []byte) []byte {
+	return sealAD(k.aead, dst, plaintext, ad)
+}
+
+// OpenBound opens what SealBound sealed with the same ad.
+func (k *Key) OpenBound(dst, sealed, ad []byte) ([]byte, error) {
+	return openAD(k.aead, dst, sealed, ad)
+}
+
 // SealWith seals plaintext with aead and a random nonce.
 func SealWith(aead cipher.AEAD, dst, plaintext []byte) []byte {
+	return sealAD(aead, dst, plaintext, nil)
+}
+
+// OpenWith opens a sealed object with aead.
+func OpenWith(aead cipher.AEAD, dst, sealed []byte) ([]byte, error) {
+	return openAD(aead, dst, sealed, nil)
+}
+
+func sealAD(aead cipher.AEAD, dst, plaintext, ad []byte) []byte {
 	start := len(dst)
 	dst = append(dst, make([]byte, NonceSize)...)
 	if _, err := rand.Read(dst[start:]); err != nil {
 		panic(fmt.Sprintf("crypto/rand failed: %v", err))
 	}
-	return aead.Seal(dst, dst[start:start+NonceSize], plaintext, nil)
+	return aead.Seal(dst, dst[start:start+NonceSize], plaintext, ad)
 }
 
-// OpenWith opens a sealed object with aead.
-func OpenWith(aead cipher.AEAD, dst, sealed []byte) ([]byte, error) {
+func openAD(aead cipher.AEAD, dst, sealed, ad []byte) ([]byte, error) {
 	if len(sealed) < Overhead {
 		return nil, fmt.Errorf("%w: %d bytes is shorter than the %d-byte envelope", ErrAuth, len(sealed), Overhead)
 	}
-	out, err := aead.Open(dst, sealed[:NonceSize], sealed[NonceSize:], nil)
+	out, err := aead.Open(dst, sealed[:NonceSize], sealed[NonceSize:], ad)
 	if err != nil {
 		return nil, ErrAuth
 	}
