@@ -13,7 +13,7 @@ import (
 )
 
 // FormatVersion is the repository format this package reads and writes.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // ConfigFile is the name of the config object.
 const ConfigFile = "config"

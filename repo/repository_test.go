@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -79,9 +80,9 @@ func TestUnknownVersionIsRefusedNamingBoth(t *testing.T) {
 	cfg := filepath.Join(dir, ConfigFile)
 	data, _ := os.ReadFile(cfg)
 	os.Chmod(cfg, 0o600)
-	os.WriteFile(cfg, bytes.Replace(data, []byte(`"format_version": 1`), []byte(`"format_version": 7`), 1), 0o600)
+	os.WriteFile(cfg, bytes.Replace(data, []byte(`"format_version": 2`), []byte(`"format_version": 7`), 1), 0o600)
 	_, err := Open(context.Background(), local.New(dir), []byte("pw"), Options{})
-	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 7") || !strings.Contains(err.Error(), "version 1") {
+	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 7") || !strings.Contains(err.Error(), fmt.Sprintf("version %d", FormatVersion)) {
 		t.Fatalf("got %v", err)
 	}
 }
