@@ -519,6 +519,12 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 			fp, ok := decodeRegisterValue(v, &cached)
 			if ok && fp == f.fp && b.allIndexed(cached.Content) {
 				f.node.Content, f.node.Sizes = cached.Content, cached.Sizes
+				f.node.Xattrs = cached.Xattrs
+				if cached.Xattrs == nil { // a register entry from before they were kept
+					f.node.Xattrs = readXattrs(full)
+				} else if len(cached.Xattrs) == 0 {
+					f.node.Xattrs = nil
+				}
 				b.filesUnchanged.Add(1)
 				b.filesDone.Add(1)
 				b.bytesDone.Add(fi.Size())
@@ -528,12 +534,13 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 			f.changed = true
 		}
 	}
+	f.node.Xattrs = readXattrs(full)
 	if fi.Size() == 0 { // nothing to read
 		b.filesNew.Add(1)
 		b.filesDone.Add(1)
 		d.files = append(d.files, f)
 		b.pendingMu.Lock()
-		b.noRead = append(b.noRead, emptyFile{path: full, fp: f.fp})
+		b.noRead = append(b.noRead, emptyFile{path: full, fp: f.fp, xattrs: f.node.Xattrs})
 		b.pendingMu.Unlock()
 		return
 	}
@@ -800,8 +807,9 @@ func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (bl
 // emptyFile is what the register needs of an empty file: a compact
 // record, so a million empty files do not keep a million nodes alive.
 type emptyFile struct {
-	path string
-	fp   fingerprint
+	path   string
+	fp     fingerprint
+	xattrs []snapshot.Xattr
 }
 
 // updateRegister records the files read in this session. Failures only
@@ -823,7 +831,11 @@ func (b *backupRun) updateRegister() {
 		}
 	}
 	for _, e := range b.noRead {
-		entries = append(entries, entry{e.path, e.fp, &empty})
+		n := &empty
+		if len(e.xattrs) > 0 {
+			n = &snapshot.Node{Xattrs: e.xattrs}
+		}
+		entries = append(entries, entry{e.path, e.fp, n})
 	}
 	// Sorted keys fill bbolt's pages in order (FillPercent 0.9 then packs
 	// them) and batches bound the memory of one write transaction.

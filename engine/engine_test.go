@@ -44,8 +44,22 @@ func TestRegisterValueRoundTrip(t *testing.T) {
 	if !ok || gfp != fp || got.Content[1] != n.Content[1] || got.Sizes[0] != 3 {
 		t.Fatalf("round trip: %v %+v %+v", ok, gfp, got)
 	}
-	if _, ok := decodeRegisterValue([]byte{1, 2}, &got); ok {
-		t.Fatal("garbage accepted")
+	if len(got.Xattrs) != 0 || got.Xattrs == nil {
+		t.Fatalf("no attributes should decode as an empty, non-nil list: %#v", got.Xattrs)
+	}
+	n.Xattrs = []snapshot.Xattr{{Name: "user.a", Value: []byte("1")}, {Name: "user.b", Value: nil}}
+	if _, ok := decodeRegisterValue(encodeRegisterValue(fp, &n), &got); !ok || len(got.Xattrs) != 2 ||
+		got.Xattrs[0].Name != "user.a" || string(got.Xattrs[0].Value) != "1" || got.Xattrs[1].Name != "user.b" {
+		t.Fatalf("attributes round trip: %v %+v", ok, got.Xattrs)
+	}
+	old := encodeRegisterValue(fp, &snapshot.Node{Content: n.Content, Sizes: n.Sizes})
+	if _, ok := decodeRegisterValue(old[:len(old)-1], &got); !ok || got.Xattrs != nil {
+		t.Fatalf("a value without attributes (older register) must decode with nil Xattrs: %v %#v", ok, got.Xattrs)
+	}
+	for _, bad := range [][]byte{{1, 2}, append(bytes.Clone(old[:len(old)-1]), 3, 1)} {
+		if _, ok := decodeRegisterValue(bad, &got); ok {
+			t.Fatalf("garbage accepted: %x", bad)
+		}
 	}
 }
 

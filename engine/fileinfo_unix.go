@@ -34,6 +34,10 @@ func (b *backupRun) nodeFromInfo(name, full string, fi os.FileInfo) snapshot.Nod
 			n.Rdev = uint64(st.Rdev)
 		}
 	}
-	n.Xattrs = readXattrs(full)
+	if n.Type != snapshot.TypeFile {
+		// Files' attributes are read in addEntryTx, which can reuse the
+		// register's copy.
+		n.Xattrs = readXattrs(full)
+	}
 	return n
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -96,11 +97,22 @@ func encodeRegisterValue(fp fingerprint, n *snapshot.Node) []byte {
 		buf = append(buf, id[:]...)
 		buf = binary.AppendUvarint(buf, uint64(n.Sizes[i]))
 	}
+	// The file's extended attributes: a changed attribute changes the
+	// ctime, so an unchanged fingerprint reuses them without a listxattr.
+	buf = binary.AppendUvarint(buf, uint64(len(n.Xattrs)))
+	for _, x := range n.Xattrs {
+		buf = binary.AppendUvarint(buf, uint64(len(x.Name)))
+		buf = append(buf, x.Name...)
+		buf = binary.AppendUvarint(buf, uint64(len(x.Value)))
+		buf = append(buf, x.Value...)
+	}
 	return buf
 }
 
-// decodeRegisterValue returns the stored fingerprint and slices; ok is
-// false for anything malformed (treated as "not in the register").
+// decodeRegisterValue returns the stored fingerprint, slices and extended
+// attributes; ok is false for anything malformed (treated as "not in the
+// register"). n.Xattrs is non-nil when the value holds them (an empty
+// slice for none); values written before they were stored leave it nil.
 func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, ok bool) {
 	var vals [6]uint64
 	for i := range vals {
@@ -132,5 +144,35 @@ func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, ok bool) {
 		total += x
 		v = v[32+k:]
 	}
-	return fp, total == fp.size
+	if total != fp.size {
+		return fp, false
+	}
+	n.Xattrs = nil
+	if len(v) == 0 {
+		return fp, true
+	}
+	field := func() ([]byte, bool) {
+		l, k := binary.Uvarint(v)
+		if k <= 0 || l > uint64(len(v)-k) {
+			return nil, false
+		}
+		b := v[k : k+int(l)]
+		v = v[k+int(l):]
+		return b, true
+	}
+	nx, k := binary.Uvarint(v)
+	if k <= 0 || nx > uint64(len(v)) {
+		return fp, false
+	}
+	v = v[k:]
+	n.Xattrs = make([]snapshot.Xattr, 0, nx)
+	for range nx {
+		name, ok1 := field()
+		val, ok2 := field()
+		if !ok1 || !ok2 {
+			return fp, false
+		}
+		n.Xattrs = append(n.Xattrs, snapshot.Xattr{Name: string(name), Value: bytes.Clone(val)})
+	}
+	return fp, len(v) == 0
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -10,6 +11,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/cabinetbackup/cabinet/repo"
 )
 
 // coreRunCmd runs cmd (made from e.command) and returns its result.
@@ -352,7 +355,7 @@ func TestCoreFutureFormatVersion(t *testing.T) {
 		if r.code == 0 || r.code == 10 || r.code == 12 {
 			t.Fatalf("%v with format version 99: %s", args, r)
 		}
-		line := coreOneLine(t, r.stderr, "version 99", "version 1")
+		line := coreOneLine(t, r.stderr, "version 99", fmt.Sprintf("version %d", repo.FormatVersion))
 		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("want one line, got %q", r.stderr)
 		}
