@@ -43,7 +43,10 @@ func openRegister(dir, device, source string) (*register, error) {
 		return nil, fmt.Errorf("register folder %s: %w", dir, err)
 	}
 	p := filepath.Join(dir, "register-"+repo.DeviceFolder(device)+"-"+source+".db")
-	opts := &bolt.Options{Timeout: 500 * time.Millisecond, NoSync: true, NoFreelistSync: true}
+	// The freelist is kept in the file: without it (NoFreelistSync) every
+	// open rebuilt it by reading all pages, 170 ms of a cold no-change
+	// backup with 78,000 files.
+	opts := &bolt.Options{Timeout: 500 * time.Millisecond, NoSync: true}
 	db, err := bolt.Open(p, 0o600, opts)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w (register %s is locked): wait for it to finish", ErrBusy, p)
