@@ -12,7 +12,7 @@ import (
 
 // applyMeta sets ownership (as root), mode, extended attributes and times.
 func (rr *restoreRun) applyMeta(path string, n *snapshot.Node) {
-	if os.Geteuid() == 0 {
+	if rr.root {
 		if err := os.Lchown(path, int(n.UID), int(n.GID)); err != nil {
 			rr.warn(path, err)
 		}

@@ -67,6 +67,9 @@ type RestoreStats struct {
 type restoreFile struct {
 	node *snapshot.Node
 	path string
+	// fresh: its folder was created by this restore, so nothing can be in
+	// the file's place and createFile need not look.
+	fresh bool
 	left atomic.Int32 // parts still to write
 	// failed is set when a part could not be written (damaged or missing
 	// data): the file keeps what could be written but not the session's
@@ -93,6 +96,7 @@ type restoreRun struct {
 	dirs      []dirMeta
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
+	root      bool // running as root: restore ownership
 	total     RestoreProgress
 	filesDone atomic.Int64
 	bytesDone atomic.Int64
@@ -138,11 +142,11 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	if err := r.LoadIndex(ctx); err != nil {
 		return RestoreStats{}, err
 	}
-	rr := &restoreRun{r: r, o: o, firstLink: map[[2]uint64]string{}}
+	rr := &restoreRun{r: r, o: o, firstLink: map[[2]uint64]string{}, root: os.Geteuid() == 0}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return RestoreStats{}, fmt.Errorf("restore target %s: %w", target, err)
 	}
-	if err := rr.plan(ctx, s.Tree, target, "/"); err != nil {
+	if err := rr.plan(ctx, s.Tree, target, "/", false); err != nil {
 		return rr.stats, err
 	}
 	stop := rr.reportProgress(ctx)
@@ -224,7 +228,11 @@ func above(orig, pattern string) bool {
 
 // plan walks the tree and creates folders, symlinks and other nodes; files
 // are queued for writeFiles.
-func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string) error {
+// plan creates the folders below dir and queues the files of tree treeID.
+// fresh says dir was just created by this restore: it is empty, so its
+// entries need no check for what is already there (two system calls per
+// file saved on a restore to a new target).
+func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string, fresh bool) error {
 	t, err := snapshot.LoadTree(ctx, rr.r, treeID)
 	if err != nil {
 		return err
@@ -242,15 +250,19 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 		switch n.Type {
 		case snapshot.TypeDir:
-			if err := os.Mkdir(path, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
+			err := os.Mkdir(path, 0o700)
+			if err != nil && !errors.Is(err, os.ErrExist) {
 				rr.warn(path, err)
 				continue
 			}
-			if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
-				rr.warn(path, fmt.Errorf("exists and is not a folder"))
-				continue
+			created := err == nil
+			if !created {
+				if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
+					rr.warn(path, fmt.Errorf("exists and is not a folder"))
+					continue
+				}
 			}
-			if err := rr.plan(ctx, n.Subtree, path, origPath); err != nil {
+			if err := rr.plan(ctx, n.Subtree, path, origPath, created); err != nil {
 				return err
 			}
 			if take {
@@ -273,11 +285,11 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 				}
 				rr.firstLink[key] = path
 			}
-			if rr.skipExisting(path, n) {
+			if !fresh && rr.skipExisting(path, n) {
 				rr.stats.Skipped++
 				continue
 			}
-			rr.files = append(rr.files, &restoreFile{node: n, path: path})
+			rr.files = append(rr.files, &restoreFile{node: n, path: path, fresh: fresh})
 			rr.total.FilesTotal++
 			rr.total.BytesTotal += int64(n.Size)
 		case snapshot.TypeSymlink:
@@ -415,7 +427,9 @@ func (e skipError) Error() string { return e.err.Error() }
 // file's place (a symlink, a FIFO) is replaced, never opened: opening would
 // follow a symlink out of the target or block on a FIFO.
 func (rr *restoreRun) createFile(f *restoreFile) (*os.File, error) {
-	if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
+	if f.fresh {
+		// nothing to replace
+	} else if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
 		if fi.IsDir() {
 			return nil, skipError{errors.New("exists and is a folder")}
 		}
@@ -423,7 +437,7 @@ func (rr *restoreRun) createFile(f *restoreFile) (*os.File, error) {
 			return nil, skipError{err}
 		}
 	}
-	fh, err := os.OpenFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	fh, err := openFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) {
 			return nil, skipError{err}
@@ -443,7 +457,7 @@ func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) 
 	if p.create {
 		fh, err = rr.createFile(p.f)
 	} else {
-		fh, err = os.OpenFile(p.f.path, os.O_WRONLY, 0)
+		fh, err = openFile(p.f.path, os.O_WRONLY, 0)
 	}
 	if err != nil {
 		return buf, err
@@ -545,7 +559,7 @@ func (rr *restoreRun) verify(ctx context.Context) {
 			var buf []byte
 			for f := range ch {
 				err := func() error {
-					fh, err := os.Open(f.path)
+					fh, err := openFile(f.path, os.O_RDONLY, 0)
 					if err != nil {
 						return err
 					}
