@@ -70,7 +70,7 @@ type restoreFile struct {
 	// fresh: its folder was created by this restore, so nothing can be in
 	// the file's place and createFile need not look.
 	fresh bool
-	left atomic.Int32 // parts still to write
+	left  atomic.Int32 // parts still to write
 	// failed is set when a part could not be written (damaged or missing
 	// data): the file keeps what could be written but not the session's
 	// size-and-time look, so a later if-changed restore tries it again.
