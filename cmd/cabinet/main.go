@@ -11,6 +11,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -113,6 +114,14 @@ func startProfiles() func() {
 		if f, err := os.Create(p); err == nil {
 			if pprof.StartCPUProfile(f) == nil {
 				stops = append(stops, func() { pprof.StopCPUProfile(); f.Close() })
+			}
+		}
+	}
+	if p := os.Getenv("CABINET_TRACE"); p != "" {
+		// An execution trace (go tool trace): where goroutines wait.
+		if f, err := os.Create(p); err == nil {
+			if trace.Start(f) == nil {
+				stops = append(stops, func() { trace.Stop(); f.Close() })
 			}
 		}
 	}
