@@ -5,7 +5,7 @@
 SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
-APT_TEST_PACKAGES := fuse3 libfuse-dev gcc pkg-config dconf-cli dbus-daemon attr
+APT_TEST_PACKAGES := fuse3 libfuse-dev gcc pkg-config dconf-cli dbus-daemon attr acl
 APT_DEMO_PACKAGES := fuse3
 
 .DEFAULT_GOAL := demo

@@ -3,6 +3,7 @@ package integration
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -279,5 +280,52 @@ func TestCoreBackupOverlappingPaths(t *testing.T) {
 				t.Errorf("restored %q, want %q", got, c.want)
 			}
 		})
+	}
+}
+
+// TestCorePosixACLsRoundTrip: POSIX ACLs (a file's access ACL and a
+// folder's default ACL, kept as system.posix_acl_* extended attributes)
+// come back on restore, also from a session that took the file unchanged
+// from the register.
+func TestCorePosixACLsRoundTrip(t *testing.T) {
+	for _, tool := range []string{"setfacl", "getfacl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s not installed (make test installs the acl package)", tool)
+		}
+	}
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "shared.txt"), []byte("for nobody too"), 0o640)
+	if err := os.MkdirAll(filepath.Join(src, "drop"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"-m", "u:nobody:rw", filepath.Join(src, "shared.txt")},
+		{"-d", "-m", "u:nobody:rx", filepath.Join(src, "drop")},
+	} {
+		if out, err := exec.Command("setfacl", args...).CombinedOutput(); err != nil {
+			t.Skipf("setfacl %v: %v %s (no ACL support on this file system)", args, err, out)
+		}
+	}
+	acls := func(root string) string {
+		t.Helper()
+		cmd := exec.Command("getfacl", "--omit-header", "shared.txt", "drop")
+		cmd.Dir = root
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("getfacl in %s: %v %s", root, err, out)
+		}
+		return string(out)
+	}
+	want := acls(src)
+	if !strings.Contains(want, "user:nobody:rw-") || !strings.Contains(want, "default:user:nobody:r-x") {
+		t.Fatalf("setfacl did not take: %s", want)
+	}
+	coreBackup(t, e, 0, src)
+	coreBackup(t, e, 0, src) // unchanged: attributes from the register
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	if got := acls(coreRestored(target, src)); got != want {
+		t.Errorf("restored ACLs:\n%s\nwant:\n%s", got, want)
 	}
 }
