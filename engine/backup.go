@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -32,7 +34,8 @@ type BackupOptions struct {
 	Tags     []string
 	Excludes []string // patterns, see Match
 	// Priority patterns (see Match): matching files are processed first;
-	// within each group the most recently changed go first.
+	// within each group files changed on a later day go first, folder by
+	// folder within a day.
 	Priority []string
 	// RootIsPath makes the session's root tree the single path itself
 	// instead of the tree of absolute paths (persona sessions).
@@ -228,7 +231,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		if b.scanErr != nil {
 			return b.scanErr
 		}
-		// Stage 2: processing, by priority, then most recently changed first.
+		// Stage 2: processing, by priority, then most recent change date first.
 		b.stage.Store("processing")
 		b.sortPending()
 		if err := b.process(ctx, w); err != nil {
@@ -269,8 +272,12 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	return s, nil
 }
 
-// sortPending orders the queue: priority patterns first, then the most
-// recently changed files.
+// sortPending orders the queue: priority patterns first, then by change
+// date, the most recent day first, and within a day in folder order. The
+// day granularity keeps a folder's files together, so their slices sit
+// side by side in the cabinets (restores and mounts read them in
+// sequence), and makes the order independent of which scan walker found a
+// file first.
 func (b *backupRun) sortPending() {
 	rank := func(f *fileNode) int {
 		for i, p := range b.o.Priority {
@@ -286,12 +293,18 @@ func (b *backupRun) sortPending() {
 			ranks[f] = rank(f)
 		}
 	}
-	sort.SliceStable(b.pending, func(i, j int) bool {
-		a, c := b.pending[i], b.pending[j]
+	const day = int64(24 * time.Hour)
+	slices.SortFunc(b.pending, func(a, c *fileNode) int {
 		if ranks[a] != ranks[c] {
-			return ranks[a] < ranks[c]
+			return cmp.Compare(ranks[a], ranks[c])
 		}
-		return a.node.ModTime > c.node.ModTime
+		if da, dc := a.node.ModTime/day, c.node.ModTime/day; da != dc {
+			return cmp.Compare(dc, da)
+		}
+		if a.dir != c.dir {
+			return strings.Compare(a.dir.path, c.dir.path)
+		}
+		return strings.Compare(a.node.Name, c.node.Name)
 	})
 }
 
