@@ -370,6 +370,12 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 			rep.Removed = append(rep.Removed, "reg "+r.Key)
 			return nil
 		}
+		// reg import merges: values and subkeys the apply added would stay.
+		// Delete the key first; the saved export holds all of it (and stays
+		// in the undo set if the import fails).
+		if _, err := run.Run(ctx, Command{Name: "reg", Args: []string{"delete", r.Key, "/f"}}); err != nil {
+			return err
+		}
 		if _, err := run.Run(ctx, Command{Name: "reg", Args: []string{"import", filepath.Join(dir, filepath.FromSlash(r.Saved))}}); err != nil {
 			return err
 		}

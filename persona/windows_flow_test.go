@@ -148,6 +148,11 @@ func TestWindowsOutlookFlow(t *testing.T) {
 	if len(fake.imported) != 2 || string(fake.imported["1"]) != string(sample) {
 		t.Errorf("undo did not import the saved key (%d imports)", len(fake.imported))
 	}
+	// reg import merges, so the key is deleted first: values the apply
+	// added do not survive the undo.
+	if len(fake.deleted) != 1 || !strings.EqualFold(fake.deleted[0], `HKCU\Software\Microsoft\Office\16.0\Outlook`) {
+		t.Errorf("undo deleted %q before importing, want the Outlook key", fake.deleted)
+	}
 }
 
 func jsonString(s string) string {
