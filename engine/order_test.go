@@ -4,8 +4,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
 // The processing queue: priority patterns first, then the most recent
@@ -18,7 +16,7 @@ func TestSortPendingOrder(t *testing.T) {
 	src := &dirNode{path: "/home/ann/src"}
 	srcSub := &dirNode{path: "/home/ann/src/sub"}
 	file := func(d *dirNode, name string, mtime int64) *fileNode {
-		return &fileNode{dir: d, node: snapshot.Node{Name: name, ModTime: mtime}}
+		return &fileNode{dir: d, meta: fileMeta{Name: name, ModTime: mtime}}
 	}
 	b := &backupRun{o: BackupOptions{Priority: []string{"*.kdbx"}}}
 	b.pending = []*fileNode{
