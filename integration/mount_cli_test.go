@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -82,32 +81,6 @@ func mountBinary(t *testing.T, adapter string) string {
 	return mountCgoBin
 }
 
-// mountServer is a running 'cabinet mount'.
-type mountServer struct {
-	cmd  *exec.Cmd
-	mp   string
-	out  *mountOutput
-	done chan struct{}
-	err  error
-}
-
-type mountOutput struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (o *mountOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *mountOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
 // mountRequire skips without FUSE or without the mount command.
 func mountRequire(t *testing.T) {
 	t.Helper()
@@ -121,63 +94,12 @@ func mountRequire(t *testing.T) {
 }
 
 // startMount runs 'cabinet mount' with args and waits until it is ready.
-func startMount(t *testing.T, e *env, bin, mp string, args ...string) *mountServer {
+func startMount(t *testing.T, e *env, bin, mp string, args ...string) *fstest.Server {
 	t.Helper()
 	cmd := e.command(append([]string{"mount"}, append(args, mp)...)...)
 	cmd.Path = bin
 	cmd.Args[0] = bin
-	s := &mountServer{cmd: cmd, mp: mp, out: &mountOutput{}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = s.out, s.out
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.err = cmd.Wait(); close(s.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-s.done:
-		default:
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-s.done
-			}
-		}
-		exec.Command("umount", "-l", mp).Run() // only matters if the server died mounted
-	})
-	deadline := time.After(30 * time.Second)
-	for !strings.Contains(s.out.String(), "mounted at") {
-		select {
-		case <-s.done:
-			t.Fatalf("cabinet mount exited: %v\n%s", s.err, s.out)
-		case <-deadline:
-			t.Fatalf("cabinet mount not ready after 30s:\n%s", s.out)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	t.Logf("mount ready after %v", time.Since(start))
-	return s
-}
-
-// stop sends SIGTERM and wants exit 0 and the mount gone.
-func (s *mountServer) stop(t *testing.T) {
-	t.Helper()
-	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-s.done:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("cabinet mount still running 15s after SIGTERM:\n%s", s.out)
-	}
-	if s.err != nil {
-		t.Fatalf("cabinet mount exited with %v after SIGTERM (want 0):\n%s", s.err, s.out)
-	}
-	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), " "+s.mp+" ") {
-		t.Fatalf("%s still mounted after cabinet mount exited", s.mp)
-	}
+	return fstest.StartServer(t, cmd, mp, "mounted at", 30*time.Second)
 }
 
 // mountBackup runs backup --json and returns the session's folder name
@@ -262,8 +184,8 @@ func TestMountCLI(t *testing.T) {
 				AddSession: func(t *testing.T, _ time.Time) string { return mountBackup(t, e, src) },
 			})
 			t.Run("DamagedLogged", func(t *testing.T) {
-				if !strings.Contains(s.out.String(), fstest.DamageFile) {
-					t.Errorf("the mount's log does not name %s:\n%s", fstest.DamageFile, s.out)
+				if !strings.Contains(s.Out.String(), fstest.DamageFile) {
+					t.Errorf("the mount's log does not name %s:\n%s", fstest.DamageFile, s.Out)
 				}
 			})
 			t.Run("Check", func(t *testing.T) {
@@ -274,7 +196,7 @@ func TestMountCLI(t *testing.T) {
 					t.Errorf("check after mount: %s", r)
 				}
 			})
-			t.Run("SIGTERM", func(t *testing.T) { s.stop(t) })
+			t.Run("SIGTERM", func(t *testing.T) { s.Stop(t) })
 		})
 	}
 }
@@ -298,7 +220,7 @@ func TestMountDeviceFilter(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(mp, "other", "files", "latest", src, "f")); err != nil {
 		t.Fatal(err)
 	}
-	s.stop(t)
+	s.Stop(t)
 }
 
 // TestMountStaleMountpoint: a killed mount leaves a dead mount point; the
@@ -311,16 +233,15 @@ func TestMountStaleMountpoint(t *testing.T) {
 	mountBackup(t, e, src)
 	mp := filepath.Join(e.dir, "mnt")
 	s := startMount(t, e, cabinetBin, mp)
-	s.cmd.Process.Kill()
-	<-s.done
+	s.Kill()
 	s2 := startMount(t, e, cabinetBin, mp)
 	if _, err := os.Stat(filepath.Join(mp, "testdevice", "files", "latest", src, "f")); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(s2.out.String(), "stale") {
-		t.Logf("no word about a stale mount (the kill may have unmounted):\n%s", s2.out)
+	if !strings.Contains(s2.Out.String(), "stale") {
+		t.Logf("no word about a stale mount (the kill may have unmounted):\n%s", s2.Out)
 	}
-	s2.stop(t)
+	s2.Stop(t)
 }
 
 // TestMountUsage: bad arguments exit 2; an adapter this build lacks says
@@ -365,5 +286,5 @@ func TestMountPersona(t *testing.T) {
 	if ents, _ := os.ReadDir(filepath.Join(mp, "testdevice", "files")); len(ents) != 0 {
 		t.Errorf("files/ of a device with only a persona lists %v", ents)
 	}
-	s.stop(t)
+	s.Stop(t)
 }

@@ -108,7 +108,7 @@ func TestPersonaMigrationThroughMount(t *testing.T) {
 	mp := filepath.Join(e.dir, "mnt")
 	s := startMount(t, e, cabinetBin, mp)
 	apply("--from", filepath.Join(mp, "testdevice", "persona", "latest"))
-	s.stop(t)
+	s.Stop(t)
 	if got := homeState(t, bob); got != fromRepo {
 		t.Fatalf("apply from the mount differs from apply from the repository:\n%s\nwant:\n%s", got, fromRepo)
 	}

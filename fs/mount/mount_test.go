@@ -12,7 +12,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -96,89 +95,13 @@ func serve(adapter string) int {
 	return 0
 }
 
-// syncBuffer collects the child's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-type child struct {
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	done   chan struct{}
-	mp     string
-	waited error
-}
-
-// startServer mounts repoDir at mp in a child process and waits until it
-// is ready.
-func startServer(t *testing.T, adapter, repoDir, mp string) *child {
+// startServer mounts repoDir at mp in a child process (this test binary,
+// see serve) and waits until it is ready.
+func startServer(t *testing.T, adapter, repoDir, mp string) *fstest.Server {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envServe+"="+adapter, envRepo+"="+repoDir, envMount+"="+mp)
-	c := &child{cmd: cmd, out: &syncBuffer{}, done: make(chan struct{}), mp: mp}
-	cmd.Stdout, cmd.Stderr = c.out, c.out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { c.waited = cmd.Wait(); close(c.done) }()
-	t.Cleanup(func() {
-		select {
-		case <-c.done:
-		default:
-			cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-c.done:
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				<-c.done
-			}
-		}
-		exec.Command("umount", "-l", mp).Run() // a no-op unless the child died mounted
-	})
-	deadline := time.After(20 * time.Second)
-	for !strings.Contains(c.out.String(), readyToken) {
-		select {
-		case <-c.done:
-			t.Fatalf("mount server exited: %v\n%s", c.waited, c.out)
-		case <-deadline:
-			t.Fatalf("mount not ready after 20s:\n%s", c.out)
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-	return c
-}
-
-// stop sends SIGTERM and checks a clean exit and unmount.
-func (c *child) stop(t *testing.T) {
-	t.Helper()
-	if err := c.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-c.done:
-	case <-time.After(15 * time.Second):
-		t.Fatalf("mount server still running 15s after SIGTERM:\n%s", c.out)
-	}
-	if c.waited != nil {
-		t.Fatalf("mount server exited with %v after SIGTERM:\n%s", c.waited, c.out)
-	}
-	data, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(data), " "+c.mp+" ") {
-		t.Fatalf("%s still mounted after the server exited", c.mp)
-	}
+	return fstest.StartServer(t, cmd, mp, readyToken, 20*time.Second)
 }
 
 func TestAdapters(t *testing.T) {
@@ -225,8 +148,8 @@ func testAdapter(t *testing.T, adapter string) {
 		},
 	})
 	t.Run("DamagedLogged", func(t *testing.T) {
-		if !strings.Contains(c.out.String(), fstest.DamageFile) {
-			t.Errorf("the mount log does not name %s:\n%s", fstest.DamageFile, c.out)
+		if !strings.Contains(c.Out.String(), fstest.DamageFile) {
+			t.Errorf("the mount log does not name %s:\n%s", fstest.DamageFile, c.Out)
 		}
 	})
 	t.Run("PersonaAndDevices", func(t *testing.T) {
@@ -243,11 +166,11 @@ func testAdapter(t *testing.T, adapter string) {
 			// READDIRPLUS answers du from the listing: no LOOKUP per
 			// entry (MOUNT.md: Lookup per entry made find 30x slower).
 			session := filepath.Join(mp, "laptop", "files", when.Local().Format(snapshot.TimeLayout), src)
-			l0, r0 := c.stats(t)
+			l0, r0 := stats(t, c)
 			if out, err := exec.Command("du", "-s", session).CombinedOutput(); err != nil {
 				t.Fatalf("du: %v\n%s", err, out)
 			}
-			l1, r1 := c.stats(t)
+			l1, r1 := stats(t, c)
 			t.Logf("du -s: %d lookups, %d readdirs", l1-l0, r1-r0)
 			if l1-l0 > 20 {
 				t.Errorf("du -s over %d entries made %d lookups, want only the path's", fstest.ManyCount, l1-l0)
@@ -257,23 +180,23 @@ func testAdapter(t *testing.T, adapter string) {
 			}
 		})
 	}
-	t.Run("SIGTERM", func(t *testing.T) { c.stop(t) })
+	t.Run("SIGTERM", func(t *testing.T) { c.Stop(t) })
 }
 
 // stats asks the server for its counters (SIGUSR1) and returns lookups
 // and readdirs.
-func (c *child) stats(t *testing.T) (lookups, readdirs int64) {
+func stats(t *testing.T, c *fstest.Server) (lookups, readdirs int64) {
 	t.Helper()
-	n := strings.Count(c.out.String(), statsToken)
-	c.cmd.Process.Signal(syscall.SIGUSR1)
+	n := strings.Count(c.Out.String(), statsToken)
+	c.Cmd.Process.Signal(syscall.SIGUSR1)
 	deadline := time.Now().Add(5 * time.Second)
-	for strings.Count(c.out.String(), statsToken) == n {
+	for strings.Count(c.Out.String(), statsToken) == n {
 		if time.Now().After(deadline) {
-			t.Fatalf("no stats from the server:\n%s", c.out)
+			t.Fatalf("no stats from the server:\n%s", c.Out)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
-	out := c.out.String()
+	out := c.Out.String()
 	line := out[strings.LastIndex(out, statsToken):]
 	line, _, _ = strings.Cut(line, "\n")
 	if _, err := fmt.Sscanf(line, statsToken+" %d %d", &lookups, &readdirs); err != nil {
@@ -297,18 +220,17 @@ func TestStaleMountpoint(t *testing.T) {
 	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, time.Now(), src)
 	mp := filepath.Join(base, "mnt")
 	c := startServer(t, mount.GoFuse, repoDir, mp)
-	c.cmd.Process.Kill()
-	<-c.done
+	c.Kill()
 	if _, err := os.ReadDir(mp); err == nil {
 		data, _ := os.ReadFile("/proc/self/mountinfo")
 		t.Skipf("killing the server did not leave a stale mount: %s", data)
 	}
 	c2 := startServer(t, mount.GoFuse, repoDir, mp)
-	if !strings.Contains(c2.out.String(), "stale") {
-		t.Errorf("no word about the stale mount:\n%s", c2.out)
+	if !strings.Contains(c2.Out.String(), "stale") {
+		t.Errorf("no word about the stale mount:\n%s", c2.Out)
 	}
 	if _, err := os.Stat(filepath.Join(mp, "laptop", "files", "latest", src, "f")); err != nil {
 		t.Fatal(err)
 	}
-	c2.stop(t)
+	c2.Stop(t)
 }
