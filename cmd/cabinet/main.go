@@ -26,6 +26,8 @@ func main() {
 
 func run(args []string) int {
 	if os.Getenv("GOGC") == "" {
+		// (backup and mount set their own: GOGC 100 under a soft memory
+		// limit that follows the live heap, internal/memlimit.)
 		// The heap may grow to 1.25x the live data, not 2x: backups keep
 		// large, reused buffers and allocate little garbage, so collecting
 		// more often costs little CPU and keeps peak RSS down (full corpus:
