@@ -61,10 +61,10 @@ func runBackup(c *cli.Context) error {
 		runtime.GOMAXPROCS(2 * cores)
 	}
 	if os.Getenv("GOGC") == "" {
-		// The heap may double while it is small (a no-change backup of the
-		// corpus collected a dozen times at main's GOGC 25: 0.92-1.07 s ->
-		// 0.78-0.86 s), and grows by a quarter once it is large (memlimit):
-		// peak RSS of the full corpus stays 112-122 MiB.
+		// The heap may double while it is small (cold no-change backup of
+		// the corpus at main's GOGC 25: 0.92-1.07 s; here 0.75-0.87 s) and
+		// grows by a quarter once it is large (memlimit): peak RSS of the
+		// full corpus's initial backup 108-114 MiB.
 		debug.SetGCPercent(100)
 		tuned := make(chan struct{})
 		defer close(tuned)
