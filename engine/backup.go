@@ -559,11 +559,11 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 			fp, ok := decodeRegisterValue(v, &cached)
 			if ok && fp == f.fp && b.allIndexed(cached.Content) {
 				f.meta.Content, f.meta.Sizes = cached.Content, cached.Sizes
-				f.meta.Xattrs = cached.Xattrs
-				if cached.Xattrs == nil { // a register entry from before they were kept
+				switch {
+				case cached.Xattrs == nil: // an entry from before they were kept
 					f.meta.Xattrs = readXattrs(full)
-				} else if len(cached.Xattrs) == 0 {
-					f.meta.Xattrs = nil
+				case len(cached.Xattrs) > 0:
+					f.meta.Xattrs = cached.Xattrs
 				}
 				b.filesUnchanged.Add(1)
 				b.filesDone.Add(1)
@@ -862,9 +862,9 @@ func (b *backupRun) updateRegister() {
 	if b.reg == nil || len(b.pending)+len(b.noRead) == 0 {
 		return
 	}
-	// One entry per file, sorted by folder then name; paths and values are
-	// made a batch at a time, so a million files cost 16 bytes each here,
-	// not their paths and fingerprints all at once (the session's peak).
+	// One 40-byte entry per file, sorted by folder then name; paths and
+	// values are made a batch at a time, not all at once (this was the
+	// session's peak: every path and fingerprint copied).
 	type entry struct {
 		dir  *dirNode
 		name string

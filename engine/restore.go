@@ -226,12 +226,11 @@ func above(orig, pattern string) bool {
 	return true
 }
 
-// plan walks the tree and creates folders, symlinks and other nodes; files
-// are queued for writeFiles.
-// plan creates the folders below dir and queues the files of tree treeID.
-// fresh says dir was just created by this restore: it is empty, so its
-// entries need no check for what is already there (two system calls per
-// file saved on a restore to a new target).
+// plan walks tree treeID into dir: it creates folders, symlinks and other
+// nodes and queues files for writeFiles. fresh says dir was just created by
+// this restore: it is empty, so its files need no check for what is
+// already there (two system calls per file saved on a restore to a new
+// target).
 func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string, fresh bool) error {
 	t, err := snapshot.LoadTree(ctx, rr.r, treeID)
 	if err != nil {
@@ -427,14 +426,14 @@ func (e skipError) Error() string { return e.err.Error() }
 // file's place (a symlink, a FIFO) is replaced, never opened: opening would
 // follow a symlink out of the target or block on a FIFO.
 func (rr *restoreRun) createFile(f *restoreFile) (*os.File, error) {
-	if f.fresh {
-		// nothing to replace
-	} else if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
-		if fi.IsDir() {
-			return nil, skipError{errors.New("exists and is a folder")}
-		}
-		if err := os.Remove(f.path); err != nil {
-			return nil, skipError{err}
+	if !f.fresh {
+		if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
+			if fi.IsDir() {
+				return nil, skipError{errors.New("exists and is a folder")}
+			}
+			if err := os.Remove(f.path); err != nil {
+				return nil, skipError{err}
+			}
 		}
 	}
 	fh, err := openFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
