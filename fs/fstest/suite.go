@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"math/rand"
 	"os"
 	"os/exec"
@@ -48,7 +49,8 @@ type Env struct {
 func Run(t *testing.T, env Env) {
 	t.Run("Layout", func(t *testing.T) { testLayout(t, env) })
 	t.Run("DiffR", func(t *testing.T) { testDiff(t, env) })
-	t.Run("Metadata", func(t *testing.T) { testMetadata(t, env) })
+	t.Run("Metadata", func(t *testing.T) { testMetadata(t, env, env.Latest()) })
+	t.Run("NamesThenStat", func(t *testing.T) { testNamesThenStat(t, env) })
 	t.Run("ReadOnly", func(t *testing.T) { testReadOnly(t, env) })
 	t.Run("Probes", func(t *testing.T) { testProbes(t, env) })
 	t.Run("RandomReads", func(t *testing.T) { testRandomReads(t, env) })
@@ -123,8 +125,9 @@ func testDiff(t *testing.T, env Env) {
 	}
 }
 
-func testMetadata(t *testing.T, env Env) {
-	mnt := env.Latest()
+// testMetadata compares every entry under mnt, the mount path of Source in
+// some session, with Source.
+func testMetadata(t *testing.T, env Env, mnt string) {
 	n := 0
 	err := filepath.Walk(env.Source, func(p string, want os.FileInfo, err error) error {
 		if err != nil {
@@ -178,6 +181,44 @@ func testMetadata(t *testing.T, env Env) {
 	if n < ManyCount {
 		t.Errorf("compared only %d entries", n)
 	}
+}
+
+// testNamesThenStat walks the oldest session, which no other test lists,
+// by names only, as find -type f does, and then stats every entry: the
+// listings a names-only walk gets may leave attributes out (gofuse's
+// listing policy), and every attribute must still be right.
+func testNamesThenStat(t *testing.T, env Env) {
+	var oldest string
+	for _, n := range readNames(t, env.files()) {
+		if SessionName.MatchString(n) {
+			oldest = n
+			break
+		}
+	}
+	if oldest == "" {
+		t.Fatal("no session folder")
+	}
+	mnt := filepath.Join(env.files(), oldest, env.Source)
+	walk := func(root string) []string {
+		var out []string
+		err := filepath.WalkDir(root, func(p string, d iofs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(root, p)
+			out = append(out, rel+" "+d.Type().String())
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	got, want := walk(mnt), walk(env.Source)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("names-only walk of %s lists %d entries, want the %d of %s", mnt, len(got), len(want), env.Source)
+	}
+	testMetadata(t, env, mnt)
 }
 
 func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {

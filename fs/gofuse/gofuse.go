@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 
 	"github.com/cabinetbackup/cabinet/fs"
 	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
 // Timeouts (MOUNT.md §1): session content never changes; the levels above
@@ -117,8 +119,9 @@ func (s *Server) Wait() { s.srv.Wait() }
 
 // adapter is what all nodes of one mount share.
 type adapter struct {
-	f    *fs.FS
-	logf func(format string, args ...any)
+	f        *fs.FS
+	logf     func(format string, args ...any)
+	listings listingPolicy
 }
 
 // errno maps fs errors to errno values: the one translation point.
@@ -170,6 +173,9 @@ type node struct {
 	gofs.Inode
 	a *adapter
 	n fs.Node
+	// leanListed is set while the last listing of this folder left its
+	// files out (listingPolicy).
+	leanListed atomic.Bool
 }
 
 var (
@@ -221,6 +227,9 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 			out.SetEntryTimeout(VolatileTimeout)
 		}
 		return nil, errno(err)
+	}
+	if n.leanListed.Load() && c.Attr().Type != snapshot.TypeDir {
+		n.a.listings.miss()
 	}
 	return n.child(ctx, c, out), 0
 }
@@ -327,17 +336,29 @@ func (f *fileHandle) Release(ctx context.Context) syscall.Errno { return errno(f
 // OpendirHandle returns a handle that lists the directory once, at its
 // first READDIR, and serves READDIRPLUS lookups from that listing. Folders
 // inside sessions are immutable, so the kernel caches their listings
-// (FOPEN_CACHE_DIR).
+// (FOPEN_CACHE_DIR), unless the listing leaves files out (listingPolicy).
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	d, ok := n.n.(fs.Dir)
 	if !ok {
 		return nil, 0, syscall.ENOTDIR
 	}
-	var fl uint32
-	if !n.n.Attr().Volatile {
-		fl = fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
+	h := &dirHandle{n: n, d: d}
+	if n.n.Attr().Volatile {
+		return h, 0, 0
 	}
-	return &dirHandle{n: n, d: d}, fl, 0
+	lean := n.a.listings.lean(func(limit int) int {
+		if h.read(ctx) != 0 {
+			return 0
+		}
+		return unknownFiles(n, h.ents, limit)
+	})
+	n.leanListed.Store(lean)
+	if lean {
+		// Not FOPEN_KEEP_CACHE either: go-fuse adds FOPEN_CACHE_DIR to it.
+		h.leanLeft = maxLeanEntries
+		return h, 0, 0
+	}
+	return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 }
 
 // dirHandle streams a listing, read at the first READDIR: with
@@ -348,6 +369,9 @@ type dirHandle struct {
 	d    fs.Dir
 	ents []fs.Entry // nil until read
 	pos  int        // next entry to return
+	// leanLeft is how many more files this listing leaves out of
+	// READDIRPLUS (listingPolicy); set when the folder is opened.
+	leanLeft int
 }
 
 func (d *dirHandle) read(ctx context.Context) syscall.Errno {
@@ -396,10 +420,31 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 	return &fuse.DirEntry{Name: e.Name, Mode: a.Type.UnixMode(), Ino: a.Ino, Off: uint64(d.pos)}, 0
 }
 
+// unknownFiles counts the entries of n that are not folders and that the
+// kernel holds no entry for, up to limit.
+func unknownFiles(n *node, ents []fs.Entry, limit int) int {
+	c := 0
+	for _, e := range ents {
+		if e.Node.Attr().Type != snapshot.TypeDir && n.GetChild(e.Name) == nil {
+			if c++; c == limit {
+				break
+			}
+		}
+	}
+	return c
+}
+
 // Lookup serves READDIRPLUS: name is the entry Readdirent returned last.
+// A file a lean listing leaves out gets an error: go-fuse then sends the
+// entry with node ID 0, which the kernel lists without making an inode.
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
 	if i := d.pos - 3; i >= 0 && i < len(d.ents) && d.ents[i].Name == name {
-		return d.n.child(ctx, d.ents[i].Node, out), 0
+		c := d.ents[i].Node
+		if d.leanLeft > 0 && c.Attr().Type != snapshot.TypeDir {
+			d.leanLeft--
+			return nil, syscall.EAGAIN
+		}
+		return d.n.child(ctx, c, out), 0
 	}
 	return d.n.Lookup(ctx, name, out)
 }

@@ -129,6 +129,9 @@ func testAdapter(t *testing.T, adapter string) {
 	when := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
 	s := fstest.Backup(t, r, "laptop", snapshot.SourceFiles, when, src, dmgDir)
 	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, when.Add(time.Second), src, dmgDir)
+	// A third: the suite lists the oldest and the newest, DuLookups the one
+	// between.
+	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, when.Add(2*time.Second), src, dmgDir)
 	fstest.Backup(t, r, "laptop", snapshot.SourcePersona, when, filepath.Join(src, "docs"))
 	fstest.Backup(t, r, "desktop", snapshot.SourceFiles, when, filepath.Join(src, "docs"))
 	dmg := fstest.FindNode(t, r, s.Tree, filepath.Join(dmgDir, fstest.DamageFile))
@@ -165,7 +168,7 @@ func testAdapter(t *testing.T, adapter string) {
 		t.Run("DuLookups", func(t *testing.T) {
 			// READDIRPLUS answers du from the listing: no LOOKUP per
 			// entry (MOUNT.md: Lookup per entry made find 30x slower).
-			session := filepath.Join(mp, "laptop", "files", when.Local().Format(snapshot.TimeLayout), src)
+			session := filepath.Join(mp, "laptop", "files", when.Add(time.Second).Local().Format(snapshot.TimeLayout), src)
 			l0, r0 := stats(t, c)
 			if out, err := exec.Command("du", "-s", session).CombinedOutput(); err != nil {
 				t.Fatalf("du: %v\n%s", err, out)
@@ -233,4 +236,59 @@ func TestStaleMountpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	c2.Stop(t)
+}
+
+// TestListingPolicy: a names-only walk (find) gets listings without the
+// files' attributes, and a stat walk (du) that follows switches listings
+// back to full after the first folder: du then looks up the files of that
+// folder and of the few small folders probed later, not all of them.
+func TestListingPolicy(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	const dirs, perDir = 300, 3
+	for i := range dirs {
+		d := filepath.Join(src, fmt.Sprintf("d%03d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range perDir {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", j)), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	repoDir := filepath.Join(base, "repo")
+	r := fstest.NewRepo(t, repoDir)
+	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, time.Now(), src)
+	mp := filepath.Join(base, "mnt")
+	c := startServer(t, mount.GoFuse, repoDir, mp)
+	defer c.Stop(t)
+	session := filepath.Join(mp, "laptop", "files", "latest", src)
+
+	l0, _ := stats(t, c)
+	out, err := exec.Command("find", session, "-type", "f").Output()
+	if n := strings.Count(string(out), "\n"); err != nil || n != dirs*perDir {
+		t.Fatalf("find listed %d files (%v), want %d", n, err, dirs*perDir)
+	}
+	l1, _ := stats(t, c)
+	out, err = exec.Command("du", "-s", "--apparent-size", "--block-size=1", session).Output()
+	if err != nil || !strings.HasPrefix(string(out), fmt.Sprint(dirs*perDir+dirs*4096+4096)+"\t") && !strings.HasPrefix(string(out), fmt.Sprint(dirs*perDir)) {
+		t.Logf("du -s: %q (%v)", out, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	l2, _ := stats(t, c)
+	t.Logf("lookups: find %d, du %d", l1-l0, l2-l1)
+	if l1-l0 > 20 {
+		t.Errorf("find made %d lookups, want only the path's", l1-l0)
+	}
+	// Lean listings end at du's first folder: its files, then the files
+	// of one small folder probed per probeEvery (32) listings.
+	if max := perDir + (dirs/32+1)*perDir + 20; l2-l1 < perDir || l2-l1 > int64(max) {
+		t.Errorf("du after find made %d lookups, want %d to %d", l2-l1, perDir, max)
+	}
 }
