@@ -483,7 +483,15 @@ func (b *backupRun) finishScan(ctx context.Context, d *dirNode) {
 // register. It returns the sub-folders to walk.
 func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 	b.dirs.Add(1)
-	f, err := os.Open(path)
+	// Entries are stat'ed relative to the open folder (fstatat): a full
+	// path made the kernel walk every component again for every entry.
+	root, err := os.OpenRoot(path)
+	if err != nil {
+		b.warn(path, err)
+		return nil, nil
+	}
+	defer root.Close()
+	f, err := root.Open(".")
 	if err != nil {
 		b.warn(path, err)
 		return nil, nil
@@ -507,7 +515,7 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 		if b.excluded(full, name) {
 			continue
 		}
-		fi, err := os.Lstat(full)
+		fi, err := root.Lstat(name)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				b.warn(full, err)
