@@ -4,8 +4,10 @@
 //
 // Memory: each blob costs one 52-byte entry in a sorted array (ID, cabinet
 // number, offset, lengths, type) plus 32 bytes per cabinet, so 10 million
-// blobs take about 520 MB less nothing else; lookups are a binary search.
-// Blobs added since the last Compact live in a small map until then.
+// blobs take about 520 MB less nothing else. A table of where each leading
+// bit pattern of the IDs starts (about 4 bytes per 2 blobs) narrows every
+// lookup to a few entries before the binary search. Blobs added since the
+// last Compact live in a small map until then.
 package index
 
 import (
@@ -13,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math/bits"
 	"slices"
 	"sync"
 
@@ -142,6 +145,10 @@ type Index struct {
 	packNum map[blob.ID]uint32
 	sorted  []entry
 	added   map[blob.ID]entry
+	// starts[p] is the first entry of sorted whose ID begins with the
+	// prefixBits-bit pattern p; starts[len-1] is len(sorted).
+	starts     []uint32
+	prefixBits uint
 }
 
 // New returns an empty index.
@@ -188,17 +195,43 @@ func (x *Index) Compact() {
 	slices.SortFunc(merged, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) })
 	x.sorted = merged
 	x.added = map[blob.ID]entry{}
+	x.buildStarts()
+}
+
+// buildStarts rebuilds the prefix table: about two entries per pattern.
+func (x *Index) buildStarts() {
+	x.prefixBits = uint(min(max(bits.Len(uint(len(x.sorted)))-1, 1), 24))
+	n := 1 << x.prefixBits
+	x.starts = slices.Grow(x.starts[:0], n+1)[:n+1]
+	i := 0
+	for p := range n {
+		for i < len(x.sorted) && x.prefix(x.sorted[i].id) < uint32(p) {
+			i++
+		}
+		x.starts[p] = uint32(i)
+	}
+	x.starts[n] = uint32(len(x.sorted))
+}
+
+func (x *Index) prefix(id blob.ID) uint32 {
+	return binary.BigEndian.Uint32(id[:4]) >> (32 - x.prefixBits)
 }
 
 func (x *Index) lookupLocked(id blob.ID) (entry, bool) {
 	if e, ok := x.added[id]; ok {
 		return e, true
 	}
-	i, ok := slices.BinarySearchFunc(x.sorted, id, func(e entry, id blob.ID) int { return bytes.Compare(e.id[:], id[:]) })
+	if len(x.sorted) == 0 {
+		return entry{}, false
+	}
+	p := x.prefix(id)
+	lo, hi := x.starts[p], x.starts[p+1]
+	run := x.sorted[lo:hi]
+	i, ok := slices.BinarySearchFunc(run, id, func(e entry, id blob.ID) int { return bytes.Compare(e.id[:], id[:]) })
 	if !ok {
 		return entry{}, false
 	}
-	return x.sorted[i], true
+	return run[i], true
 }
 
 // Lookup returns where id is stored.

@@ -148,3 +148,42 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestLookupAcrossSizes covers the prefix table at every size class,
+// including IDs at both ends of the range and IDs that are missing.
+func TestLookupAcrossSizes(t *testing.T) {
+	low, high := blob.ID{}, blob.ID{}
+	for i := range high {
+		high[i] = 0xff
+	}
+	for _, n := range []int{0, 1, 2, 3, 7, 64, 1000, 5003} {
+		x := New()
+		r := rand.New(rand.NewPCG(uint64(n), 9))
+		p := PackEntries{Pack: randomID(r)}
+		for i := range n {
+			id := randomID(r)
+			switch i {
+			case 0:
+				id = low
+			case 1:
+				id = high
+			}
+			p.Entries = append(p.Entries, pack.Entry{ID: id, Offset: uint32(i)})
+		}
+		x.Add(p)
+		x.Compact()
+		for _, e := range p.Entries {
+			if loc, ok := x.Lookup(e.ID); !ok || loc.Offset != e.Offset {
+				t.Fatalf("%d blobs: lookup %s = %+v, %v", n, e.ID.Short(), loc, ok)
+			}
+		}
+		for range 200 {
+			if id := randomID(r); x.Has(id) {
+				t.Fatalf("%d blobs: unknown %s found", n, id.Short())
+			}
+		}
+		if n < 2 && (x.Has(high) != (n > 1) || x.Has(low) != (n > 0)) {
+			t.Fatalf("%d blobs: the ends of the ID range are wrong", n)
+		}
+	}
+}
