@@ -2,6 +2,9 @@ package chunker
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
 	"io"
 	"math/rand/v2"
 	"testing"
@@ -121,6 +124,67 @@ func BenchmarkChunker(b *testing.B) {
 		for {
 			if _, err := c.Next(buf); err == io.EOF {
 				break
+			}
+		}
+	}
+}
+
+// TestCutPointsAreStable pins the cut points: a change to them would stop
+// new backups from sharing slices with old ones. The digest is of the
+// slice lengths of 64 MiB of seeded bytes, cut with the default sizes and
+// with small ones (which make every boundary case frequent).
+func TestCutPointsAreStable(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		sizes Sizes
+		want  string
+	}{
+		{"default", DefaultSizes(), "ccf9443e8761d461fe1385c1fb8cf9407b7ada9f95992add3259d6f32e1e64b4"},
+		{"small", Sizes{Min: 64, Avg: 256, Max: 1024}, "2abbfd5ada701b0b5772ec54c5162442871345f2868dc34f985e6af00c2d7fc4"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := testParams(t, tt.sizes)
+			h := sha256.New()
+			n := 0
+			for _, s := range slices(t, p, randomBytes(42, 64<<20)) {
+				binary.Write(h, binary.LittleEndian, uint32(len(s)))
+				n++
+			}
+			if got := hex.EncodeToString(h.Sum(nil)); got != tt.want {
+				t.Errorf("cut points of %d slices: digest %s, want %s", n, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestCutMatchesOneByteSteps compares Cut with the gear hash taken one
+// byte at a time, on inputs of every parity and all three size ranges.
+func TestCutMatchesOneByteSteps(t *testing.T) {
+	sizes := Sizes{Min: 64, Avg: 256, Max: 1024}
+	p := testParams(t, sizes)
+	ref := func(data []byte) int {
+		n := min(len(data), sizes.Max)
+		if n <= sizes.Min {
+			return n
+		}
+		var fp uint64
+		for i := sizes.Min; i < n; i++ {
+			fp = (fp << 1) + p.gear[data[i]]
+			mask := p.maskL
+			if i < min(sizes.Avg, n) {
+				mask = p.maskS
+			}
+			if fp&mask == 0 {
+				return i + 1
+			}
+		}
+		return n
+	}
+	data := randomBytes(7, 1<<20)
+	for off := 0; off+2048 < len(data); off += 37 {
+		for _, n := range []int{2048, 1023, 1024, 257, 256, 255, 65, 64, 3} {
+			if got, want := p.Cut(data[off:off+n]), ref(data[off:off+n]); got != want {
+				t.Fatalf("offset %d, %d bytes: Cut = %d, one byte at a time %d", off, n, got, want)
 			}
 		}
 	}
