@@ -176,7 +176,6 @@ type backupRun struct {
 	stage                                            atomic.Value
 
 	pending   []*fileNode
-	noRead    []emptyFile // empty files: no reading, but a register entry
 	pendingMu sync.Mutex
 
 	w          *repo.Writer // during the session's Write
@@ -507,6 +506,7 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 	if b.reg != nil {
 		if tx, err = b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
+			defer b.reg.noteLookups(len(names))
 		}
 	}
 	var subdirs []*dirNode
@@ -587,9 +587,11 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 		b.filesNew.Add(1)
 		b.filesDone.Add(1)
 		d.files = append(d.files, f)
-		b.pendingMu.Lock()
-		b.noRead = append(b.noRead, emptyFile{dir: d, name: name, fp: f.fp, xattrs: f.meta.Xattrs})
-		b.pendingMu.Unlock()
+		if b.reg != nil {
+			// Written now, not kept for the end: 1.1M empty files held
+			// ~100 MB of entries until the session was saved.
+			b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Xattrs: f.meta.Xattrs}))
+		}
 		return
 	}
 	f.pending = true
@@ -855,72 +857,32 @@ func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (bl
 	return snapshot.SaveTree(ctx, w, t)
 }
 
-// emptyFile is what the register needs of an empty file: a compact
-// record, so a million empty files do not keep a million nodes alive.
-type emptyFile struct {
-	dir    *dirNode
-	name   string
-	fp     fingerprint
-	xattrs []snapshot.Xattr
-}
-
-// updateRegister records the files read in this session. Failures only
-// cost speed next time, so they are ignored.
+// updateRegister records the files read in this session, and writes the
+// entries of empty files put during the scan that are not written yet.
+// Failures only cost speed next time, so they are ignored.
 func (b *backupRun) updateRegister() {
-	if b.reg == nil || len(b.pending)+len(b.noRead) == 0 {
+	if b.reg == nil {
 		return
 	}
-	// One 40-byte entry per file, sorted by folder then name; paths and
-	// values are made a batch at a time, not all at once (this was the
-	// session's peak: every path and fingerprint copied).
-	type entry struct {
-		dir  *dirNode
-		name string
-		fp   *fingerprint
-		meta *fileMeta
-	}
-	var empty fileMeta
-	entries := make([]entry, 0, len(b.pending)+len(b.noRead))
+	// In folder then name order, so the batches are mostly in key order;
+	// each key and value is made only when it is put.
+	files := make([]*fileNode, 0, len(b.pending))
 	for _, f := range b.pending {
 		if !f.failed && f.meta.Size == f.fp.size { // changed while read: read it again next time
-			entries = append(entries, entry{f.dir, f.meta.Name, &f.fp, &f.meta})
+			files = append(files, f)
 		}
 	}
-	for i := range b.noRead {
-		e := &b.noRead[i]
-		m := &empty
-		if len(e.xattrs) > 0 {
-			m = &fileMeta{Xattrs: e.xattrs}
-		}
-		entries = append(entries, entry{e.dir, e.name, &e.fp, m})
-	}
-	b.noRead = nil
-	// Keys in order fill bbolt's pages in order (FillPercent 0.9 then packs
-	// them) and batches bound the memory of one write transaction.
-	slices.SortFunc(entries, func(a, c entry) int {
+	slices.SortFunc(files, func(a, c *fileNode) int {
 		if a.dir != c.dir {
 			return strings.Compare(a.dir.path, c.dir.path)
 		}
-		return strings.Compare(a.name, c.name)
+		return strings.Compare(a.meta.Name, c.meta.Name)
 	})
-	const batch = 10000
-	for start := 0; start < len(entries); start += batch {
-		part := entries[start:min(start+batch, len(entries))]
-		if err := b.reg.db.Update(func(tx *bolt.Tx) error {
-			bk := tx.Bucket(registerBucket)
-			bk.FillPercent = 0.9
-			for _, e := range part {
-				key := []byte(filepath.Join(e.dir.path, e.name))
-				n := snapshot.Node{Content: e.meta.Content, Sizes: e.meta.Sizes, Xattrs: e.meta.Xattrs}
-				if err := bk.Put(key, encodeRegisterValue(*e.fp, &n)); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return
-		}
+	for _, f := range files {
+		n := snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}
+		b.reg.put([]byte(f.path()), encodeRegisterValue(f.fp, &n))
 	}
+	b.reg.flush()
 }
 
 // dropNested removes repeated paths and paths inside another one: both

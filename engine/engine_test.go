@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -201,5 +202,45 @@ func TestRestoreIncludeAndOverwrite(t *testing.T) {
 		if got, _ := os.ReadFile(p); string(got) != tc.want {
 			t.Fatalf("overwrite %s: got %d bytes", tc.policy, len(got))
 		}
+	}
+}
+
+// TestRegisterBatchesOfEmptyFiles: empty files go into the register in
+// batches while the scan runs (more than two batches here, plus some files
+// with content written at the end), and the next session finds every one
+// unchanged without reading it.
+func TestRegisterBatchesOfEmptyFiles(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	const dirs, perDir = 25, 1000 // 25,000 empty files: 2.5 batches
+	for i := range dirs {
+		d := filepath.Join(src, fmt.Sprintf("d%02d", i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range perDir {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("e%04d", j)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(d, "content"), []byte(d), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: t.TempDir(), Now: time.Now}
+	s1, err := Backup(ctx, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(dirs * (perDir + 1)); s1.Summary.FilesNew != want {
+		t.Fatalf("first session: %d new files, want %d", s1.Summary.FilesNew, want)
+	}
+	s2, err := Backup(ctx, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := int64(dirs * (perDir + 1)); s2.Summary.FilesUnchanged != want || s2.Summary.BytesRead != 0 {
+		t.Fatalf("second session: %+v, want %d unchanged and nothing read", s2.Summary, want)
 	}
 }

@@ -8,6 +8,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -27,6 +30,33 @@ var registerBucket = []byte("files")
 type register struct {
 	db   *bolt.DB
 	path string
+	// lookups counts reads since the register last left the resident set
+	// (trimResident, every trimEvery).
+	lookups atomic.Int64
+
+	mu      sync.Mutex
+	batch   []registerEntry // put, not yet handed to a writer
+	writeMu sync.Mutex      // one write transaction at a time
+	writers sync.WaitGroup
+	failed  atomic.Bool // a write failed: the rest would fail too
+}
+
+type registerEntry struct{ key, value []byte }
+
+// registerBatch is how many entries one write transaction stores: it
+// bounds the memory of both the batch and bbolt's transaction.
+const registerBatch = 10000
+
+// trimEvery is how many register reads pass between trims: about 1 MB of
+// its pages (94 bytes a file).
+const trimEvery = 10000
+
+// noteLookups counts n reads and trims the resident set every trimEvery.
+func (r *register) noteLookups(n int) {
+	if r.lookups.Add(int64(n)) >= trimEvery {
+		r.lookups.Store(0)
+		r.trimResident()
+	}
 }
 
 // fingerprint is what scanning compares to decide a file is unchanged.
@@ -82,8 +112,71 @@ func warmPageCache(path string) {
 	io.Copy(io.Discard, f)
 }
 
+// put stores an entry, a batch at a time, and never waits for a write:
+// scanners call it inside read transactions, and a write that grows the
+// file waits for every open read transaction to end (bbolt's remap).
+// Entries may be written before the session is saved: an entry is used
+// only if all its slices are in the repository's index, and an empty file
+// has none.
+func (r *register) put(key, value []byte) {
+	r.mu.Lock()
+	r.batch = append(r.batch, registerEntry{key, value})
+	var full []registerEntry
+	if len(r.batch) >= registerBatch {
+		full, r.batch = r.batch, nil
+	}
+	r.mu.Unlock()
+	if full != nil {
+		r.writers.Add(1)
+		go func() {
+			defer r.writers.Done()
+			r.writeMu.Lock()
+			defer r.writeMu.Unlock()
+			if !r.failed.Load() && r.write(full) != nil {
+				r.failed.Store(true)
+			}
+		}()
+	}
+}
+
+// flush waits for the batches handed to writers and writes the rest. It
+// must not be called inside a read transaction.
+func (r *register) flush() error {
+	r.writers.Wait()
+	r.mu.Lock()
+	rest := r.batch
+	r.batch = nil
+	r.mu.Unlock()
+	if r.failed.Load() {
+		return errors.New("register write failed")
+	}
+	return r.write(rest)
+}
+
+// write stores entries in one transaction, in key order (bbolt then fills
+// its pages in order, 90 % full), and trims the resident set.
+func (r *register) write(entries []registerEntry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	slices.SortFunc(entries, func(a, b registerEntry) int { return bytes.Compare(a.key, b.key) })
+	err := r.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(registerBucket)
+		bk.FillPercent = 0.9
+		for _, e := range entries {
+			if err := bk.Put(e.key, e.value); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	r.trimResident()
+	return err
+}
+
 func (g *register) close() {
 	if g != nil {
+		g.writers.Wait()
 		g.db.Close()
 	}
 }
