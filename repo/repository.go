@@ -256,8 +256,15 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	total := 0
+	for _, packs := range results {
+		for _, p := range packs {
+			total += len(p.Entries)
+		}
+	}
 	for i, n := range todo {
-		r.idx.Add(results[i]...)
+		r.idx.Load(results[i], total)
+		results[i] = nil // freed as the entries are copied
 		r.loadedIndex[n] = true
 	}
 	r.idx.Compact()

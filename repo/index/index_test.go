@@ -187,3 +187,33 @@ func TestLookupAcrossSizes(t *testing.T) {
 		}
 	}
 }
+
+// TestLoadKeepsFirstLocation: blobs loaded in bulk are found after Compact,
+// and a blob in several cabinets (loaded, or added before) keeps the
+// location recorded first.
+func TestLoadKeepsFirstLocation(t *testing.T) {
+	packs := samplePacks(3, 50)
+	dup := packs[0].Entries[7]
+	again := PackEntries{Pack: blob.ID{9}, Entries: []pack.Entry{dup, {ID: blob.ID{1, 2}, Offset: 5}}}
+	x := New()
+	x.Add(packs[2])
+	x.Load(packs[:2], 0)
+	x.Load([]PackEntries{again, packs[2]}, 0)
+	if x.Has(dup.ID) {
+		t.Fatal("a loaded blob is found before Compact")
+	}
+	x.Compact()
+	if x.Len() != 151 {
+		t.Fatalf("Len = %d, want 151 (150 + 1 new; duplicates once)", x.Len())
+	}
+	for i, p := range packs {
+		for _, e := range p.Entries {
+			if loc, ok := x.Lookup(e.ID); !ok || loc.Pack != p.Pack || loc.Offset != e.Offset {
+				t.Fatalf("pack %d: lookup %s = %+v %v, want the first location", i, e.ID.Short(), loc, ok)
+			}
+		}
+	}
+	if loc, ok := x.Lookup(blob.ID{1, 2}); !ok || loc.Pack != again.Pack {
+		t.Fatalf("new blob of the second load: %+v %v", loc, ok)
+	}
+}
