@@ -880,7 +880,7 @@ func (b *backupRun) updateRegister() {
 	})
 	for _, f := range files {
 		n := snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}
-		b.reg.put([]byte(f.path()), encodeRegisterValue(f.fp, &n))
+		b.reg.store([]byte(f.path()), encodeRegisterValue(f.fp, &n))
 	}
 	b.reg.flush()
 }
