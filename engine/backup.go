@@ -115,9 +115,13 @@ type dirNode struct {
 	// itself; the goroutine that brings it to zero finishes the folder.
 	left atomic.Int32
 	// saved means the tree is stored (node.Subtree) and the entries dropped:
-	// folders with nothing to read are written during scanning, so memory
-	// holds only what processing still needs.
+	// folders with nothing to read are written during scanning, the others
+	// as soon as processing has read their files (waiting), so memory holds
+	// only what processing still needs.
 	saved bool
+	// waiting counts, in processing, the queued files and unsaved
+	// sub-folders that must finish before the tree can be written.
+	waiting atomic.Int32
 }
 
 // fileNode is a regular file; pending files are read in processing.
@@ -260,6 +264,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		// Stage 2: processing, by priority, then most recent change date first.
 		b.stage.Store("processing")
 		b.sortPending()
+		countWaiting(root)
 		if err := b.process(ctx, w); err != nil {
 			return err
 		}
@@ -693,6 +698,9 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 						f.wg.Wait()
 						b.filesDone.Add(1)
 						b.bytesDone.Add(int64(f.meta.Size))
+						if err := b.fileRead(ctx, w, f); err != nil {
+							cancel(err)
+						}
 					}()
 				}
 			}()
@@ -701,7 +709,8 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 		go func() {
 			defer readers.Done()
 			defer close(files)
-			for _, f := range queue {
+			for i, f := range queue {
+				queue[i] = nil
 				select {
 				case files <- f:
 				case <-ctx.Done():
@@ -718,6 +727,9 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 			large = append(large, f)
 		}
 	}
+	// From here on a file is held by its folder only, and freed with it
+	// once the folder's tree is written.
+	b.pending = nil
 	lane(small, b.o.Readers)
 	lane(large, largeReaders)
 	readers.Wait()
@@ -827,6 +839,53 @@ func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh *os.File, cp *
 	}
 }
 
+// countWaiting sets d.waiting for d and every unsaved folder below it.
+func countWaiting(d *dirNode) {
+	if d.saved {
+		return
+	}
+	n := 0
+	for _, f := range d.files {
+		if f.pending {
+			n++
+		}
+	}
+	for _, c := range d.children {
+		if !c.saved {
+			n++
+			countWaiting(c)
+		}
+	}
+	d.waiting.Store(int32(n))
+}
+
+// fileRead is called once a queued file is read and all its slices are
+// stored. It puts the file into the register (an entry is used only when
+// all its slices are indexed, so it need not wait for the session) and,
+// if the file was the last thing its folder waited for, writes the
+// folder's tree and frees its entries, then does the same for the parent.
+func (b *backupRun) fileRead(ctx context.Context, w *repo.Writer, f *fileNode) error {
+	if b.reg != nil && !f.failed && f.meta.Size == f.fp.size { // changed while read: read it again next time
+		n := snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}
+		b.reg.store([]byte(f.path()), encodeRegisterValue(f.fp, &n))
+	}
+	// Folders above the scanned paths have no parent link: they are
+	// written last, by Backup.
+	for d := f.dir; d != nil && d.waiting.Add(-1) == 0; d = d.parent {
+		if ctx.Err() != nil {
+			return nil
+		}
+		id, err := b.saveDir(ctx, w, d)
+		if err != nil {
+			return err
+		}
+		d.node.Subtree = id
+		d.saved = true
+		d.files, d.children, d.others = nil, nil, nil
+	}
+	return nil
+}
+
 func (b *backupRun) fileFailed(f *fileNode, err error) {
 	f.failed = true
 	b.warn(f.path(), err)
@@ -857,32 +916,13 @@ func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (bl
 	return snapshot.SaveTree(ctx, w, t)
 }
 
-// updateRegister records the files read in this session, and writes the
-// entries of empty files put during the scan that are not written yet.
-// Failures only cost speed next time, so they are ignored.
+// updateRegister writes the register entries not written yet (files put
+// as they were found or read). Failures only cost speed next time, so they
+// are ignored.
 func (b *backupRun) updateRegister() {
-	if b.reg == nil {
-		return
+	if b.reg != nil {
+		b.reg.flush()
 	}
-	// In folder then name order, so the batches are mostly in key order;
-	// each key and value is made only when it is put.
-	files := make([]*fileNode, 0, len(b.pending))
-	for _, f := range b.pending {
-		if !f.failed && f.meta.Size == f.fp.size { // changed while read: read it again next time
-			files = append(files, f)
-		}
-	}
-	slices.SortFunc(files, func(a, c *fileNode) int {
-		if a.dir != c.dir {
-			return strings.Compare(a.dir.path, c.dir.path)
-		}
-		return strings.Compare(a.meta.Name, c.meta.Name)
-	})
-	for _, f := range files {
-		n := snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}
-		b.reg.store([]byte(f.path()), encodeRegisterValue(f.fp, &n))
-	}
-	b.reg.flush()
 }
 
 // dropNested removes repeated paths and paths inside another one: both

@@ -11,4 +11,12 @@
 // (most recently changed first), slices them with the keyed chunker and
 // hands the slices to one worker per core, which hash, deduplicate,
 // compress, encrypt and append them to cabinets.
+//
+// Memory follows what is still to do, not the size of the selection: a
+// folder's tree is written as soon as its files are read and its
+// sub-folders written (during scanning for folders with nothing to read),
+// and its entries are freed; register entries are written in batches as
+// files are found empty or read, not at the end. An entry is trusted only
+// if all its slices are in the repository's index, so entries written by
+// a session that then fails are harmless.
 package engine
