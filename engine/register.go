@@ -168,6 +168,8 @@ func (r *register) flush() error {
 	rest := r.batch
 	r.batch = nil
 	r.mu.Unlock()
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
 	if r.failed.Load() {
 		return errors.New("register write failed")
 	}
