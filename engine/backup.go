@@ -511,7 +511,7 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 	if b.reg != nil {
 		if tx, err = b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
-			defer b.reg.noteLookups(len(names))
+			defer b.reg.noteLookups(tx, len(names)) // before the Rollback: inside tx
 		}
 	}
 	var subdirs []*dirNode

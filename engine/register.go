@@ -54,11 +54,12 @@ const registerBatch = 10000
 // 165-176 MB but 0.2-0.6 s more.
 const trimEvery = 1000
 
-// noteLookups counts n reads and trims the resident set every trimEvery.
-func (r *register) noteLookups(n int) {
+// noteLookups counts n reads made in the read transaction tx, still open,
+// and trims the resident set every trimEvery.
+func (r *register) noteLookups(tx *bolt.Tx, n int) {
 	if r.lookups.Add(int64(n)) >= trimEvery {
 		r.lookups.Store(0)
-		r.trimResident()
+		trimResident(tx)
 	}
 }
 
@@ -193,7 +194,10 @@ func (r *register) write(entries []registerEntry) error {
 		}
 		return nil
 	})
-	r.trimResident()
+	r.db.View(func(tx *bolt.Tx) error {
+		trimResident(tx)
+		return nil
+	})
 	return err
 }
 

@@ -2,5 +2,7 @@
 
 package engine
 
+import bolt "go.etcd.io/bbolt"
+
 // trimResident is a no-op where MADV_DONTNEED does not unmap at once.
-func (r *register) trimResident() {}
+func trimResident(tx *bolt.Tx) {}
