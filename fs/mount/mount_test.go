@@ -169,21 +169,30 @@ func testAdapter(t *testing.T, adapter string) {
 			// READDIRPLUS answers du from the listing: no LOOKUP per
 			// entry (MOUNT.md: Lookup per entry made find 30x slower).
 			session := filepath.Join(mp, "laptop", "files", when.Add(time.Second).Local().Format(snapshot.TimeLayout), src)
-			l0, r0 := stats(t, c)
-			if out, err := exec.Command("du", "-s", session).CombinedOutput(); err != nil {
-				t.Fatalf("du: %v\n%s", err, out)
+			lookups, readdirs, _ := requests(t, c, "du", "-s", session)
+			t.Logf("du -s: %d lookups, %d readdirs", lookups, readdirs)
+			if lookups > 20 {
+				t.Errorf("du -s over %d entries made %d lookups, want only the path's", fstest.ManyCount, lookups)
 			}
-			l1, r1 := stats(t, c)
-			t.Logf("du -s: %d lookups, %d readdirs", l1-l0, r1-r0)
-			if l1-l0 > 20 {
-				t.Errorf("du -s over %d entries made %d lookups, want only the path's", fstest.ManyCount, l1-l0)
-			}
-			if r1-r0 < 3 {
-				t.Errorf("du -s made %d readdirs", r1-r0)
+			if readdirs < 3 {
+				t.Errorf("du -s made %d readdirs", readdirs)
 			}
 		})
 	}
 	t.Run("SIGTERM", func(t *testing.T) { c.Stop(t) })
+}
+
+// requests runs a command on the mount and returns its output and the
+// lookups and readdirs the server made meanwhile.
+func requests(t *testing.T, c *fstest.Server, name string, args ...string) (lookups, readdirs int64, out string) {
+	t.Helper()
+	l0, r0 := stats(t, c)
+	b, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", name, err, b)
+	}
+	l1, r1 := stats(t, c)
+	return l1 - l0, r1 - r0, string(b)
 }
 
 // stats asks the server for its counters (SIGUSR1) and returns lookups
@@ -268,23 +277,18 @@ func TestListingPolicy(t *testing.T) {
 	defer c.Stop(t)
 	session := filepath.Join(mp, "laptop", "files", "latest", src)
 
-	l0, _ := stats(t, c)
-	out, err := exec.Command("find", session, "-type", "f").Output()
-	if n := strings.Count(string(out), "\n"); err != nil || n != dirs*perDir {
-		t.Fatalf("find listed %d files (%v), want %d", n, err, dirs*perDir)
+	findLookups, _, out := requests(t, c, "find", session, "-type", "f")
+	if n := strings.Count(out, "\n"); n != dirs*perDir {
+		t.Fatalf("find listed %d files, want %d", n, dirs*perDir)
 	}
-	l1, _ := stats(t, c)
-	if out, err := exec.Command("du", "-s", session).CombinedOutput(); err != nil {
-		t.Fatalf("du: %v\n%s", err, out)
-	}
-	l2, _ := stats(t, c)
-	t.Logf("lookups: find %d, du %d", l1-l0, l2-l1)
-	if l1-l0 > 20 {
-		t.Errorf("find made %d lookups, want only the path's", l1-l0)
+	duLookups, _, _ := requests(t, c, "du", "-s", session)
+	t.Logf("lookups: find %d, du %d", findLookups, duLookups)
+	if findLookups > 20 {
+		t.Errorf("find made %d lookups, want only the path's", findLookups)
 	}
 	// Lean listings end at du's first folder: its files, then the files
 	// of one small folder probed per probeEvery (32) listings.
-	if max := perDir + (dirs/32+1)*perDir + 20; l2-l1 < perDir || l2-l1 > int64(max) {
-		t.Errorf("du after find made %d lookups, want %d to %d", l2-l1, perDir, max)
+	if max := perDir + (dirs/32+1)*perDir + 20; duLookups < perDir || duLookups > int64(max) {
+		t.Errorf("du after find made %d lookups, want %d to %d", duLookups, perDir, max)
 	}
 }
