@@ -1,5 +1,8 @@
+//go:build linux
+
 // Package integration runs the real cabinet binary end to end: backups,
-// restores, checks, bad input, crashes and real FUSE mounts.
+// restores, checks, bad input, crashes and real FUSE mounts. It runs on
+// Linux (signals, stat fields, FUSE); other systems build the binary only.
 package integration
 
 import (
