@@ -7,6 +7,6 @@
 // attributes and negative lookups inside sessions, about a second for the
 // levels that change (Attr.Volatile); FOPEN_CACHE_DIR with READDIRPLUS
 // served from the directory handle, leaving files out while walkers only
-// read names (listingPolicy); FOPEN_KEEP_CACHE on files, whose data
+// read names (listingPolicy, Linux only: macFUSE sends no READDIRPLUS); FOPEN_KEEP_CACHE on files, whose data
 // is returned without a copy.
 package gofuse

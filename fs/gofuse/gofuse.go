@@ -346,6 +346,9 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 	if n.n.Attr().Volatile {
 		return h, 0, 0
 	}
+	if !leanListings {
+		return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
+	}
 	lean := n.a.listings.lean(func(limit int) int {
 		if h.read(ctx) != 0 {
 			return 0

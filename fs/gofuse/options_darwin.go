@@ -6,3 +6,7 @@ package gofuse
 func platformOptions(o Options) []string {
 	return []string{"volname=" + o.VolumeName, "noappledouble", "noapplexattr", "negative_vncache"}
 }
+
+// leanListings is off: macFUSE sends no READDIRPLUS, so a lean listing
+// would only lose the kernel's listing cache.
+const leanListings = false
