@@ -31,9 +31,10 @@ func run(args []string) int {
 		// garbage, so collecting more often costs little CPU and keeps peak
 		// RSS down (measured on backups of the full corpus: 194 -> 166 MiB
 		// at equal CPU). backup and mount set their own: GOGC 100 under a
-		// soft memory limit that follows the live heap (internal/memlimit). (A fixed soft
-		// memory limit was tried: with 78k files queued the live heap passed
-		// it and the collector ran without pause, doubling the backup time.)
+		// soft memory limit that follows the live heap (internal/memlimit).
+		// A fixed soft memory limit was tried: with 78k files queued the
+		// live heap passed it and the collector ran without pause, doubling
+		// the backup time.
 		debug.SetGCPercent(25)
 	}
 	stopProfile := startProfiles()
