@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -109,8 +107,10 @@ type dirNode struct {
 	others   []snapshot.Node // symlinks, devices, ...
 	parent   *dirNode        // while scanning
 	// pending is set when a file here must be read in processing; until
-	// then the folder's tree cannot be written.
+	// then the folder's tree cannot be written. queued counts those files:
+	// they join files as processing reads them.
 	pending bool
+	queued  atomic.Int32
 	// left counts sub-folders still being scanned, plus one for the folder
 	// itself; the goroutine that brings it to zero finishes the folder.
 	left atomic.Int32
@@ -124,12 +124,12 @@ type dirNode struct {
 	waiting atomic.Int32
 }
 
-// fileNode is a regular file; pending files are read in processing.
+// fileNode is a regular file. Files to read wait in the queue file and
+// become fileNodes when processing reaches them.
 type fileNode struct {
 	meta    fileMeta
 	dir     *dirNode // its folder: the path is dir.path + name, not a string per file
 	fp      fingerprint
-	pending bool
 	changed bool // in the register but different
 	failed  bool
 	wg      sync.WaitGroup
@@ -179,8 +179,11 @@ type backupRun struct {
 	bytesRead, warnings                              atomic.Int64
 	stage                                            atomic.Value
 
-	pending   []*fileNode
-	pendingMu sync.Mutex
+	// queue holds the files to read; small and large are its two lanes
+	// (see process), sorted once scanning is done.
+	queue        *queueFile
+	small, large []queued
+	smallLimit   uint64 // files below it are one slice: the chunker's minimum
 
 	w          *repo.Writer // during the session's Write
 	scanErr    error
@@ -198,7 +201,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	if o.RootIsPath && len(o.Paths) != 1 {
 		return nil, errors.New("a session rooted at its path takes exactly one path")
 	}
-	b := &backupRun{r: r, o: o, start: o.Now(), names: newIDNames()}
+	b := &backupRun{r: r, o: o, start: o.Now(), names: newIDNames(), smallLimit: uint64(r.Chunker().Sizes().Min)}
 	b.stage.Store("scanning")
 	reg, err := openRegister(o.RegisterDir, o.Device, o.Source)
 	if err != nil {
@@ -206,6 +209,10 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	}
 	b.reg = reg
 	defer reg.close()
+	if b.queue, err = newQueueFile(o.RegisterDir); err != nil {
+		return nil, err
+	}
+	defer b.queue.close()
 	if err := r.LoadIndex(ctx); err != nil {
 		return nil, err
 	}
@@ -261,9 +268,17 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		if b.scanErr != nil {
 			return b.scanErr
 		}
+		if err := b.queue.finish(); err != nil {
+			return err
+		}
 		// Stage 2: processing, by priority, then most recent change date first.
 		b.stage.Store("processing")
-		b.sortPending()
+		sortQueue(b.small)
+		sortQueue(b.large)
+		// Room for the blobs processing may add (a slice per small file,
+		// per average slice of the rest, a tree per folder), so the index
+		// grows without copying itself.
+		b.r.Index().Reserve(len(b.small) + len(b.large) + int(b.bytesQueue.Load()/int64(b.r.Chunker().Sizes().Avg)) + int(b.dirs.Load()))
 		countWaiting(root)
 		if err := b.process(ctx, w); err != nil {
 			return err
@@ -301,45 +316,6 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	}
 	b.updateRegister()
 	return s, nil
-}
-
-// sortPending orders the queue: priority patterns first, then by change
-// date, the most recent day first, and within a day in folder order. The
-// day granularity keeps a folder's files together, so their slices sit
-// side by side in the cabinets (restores and mounts read them in
-// sequence), and makes the order independent of which scan walker found a
-// file first.
-func (b *backupRun) sortPending() {
-	rank := func(f *fileNode) int {
-		for i, p := range b.o.Priority {
-			if Match(p, f.path()) {
-				return i
-			}
-		}
-		return len(b.o.Priority)
-	}
-	// Only with patterns: a map sized for a million queued files took
-	// ~40 MB at the session's peak, empty.
-	var ranks map[*fileNode]int
-	if len(b.o.Priority) > 0 {
-		ranks = make(map[*fileNode]int, len(b.pending))
-		for _, f := range b.pending {
-			ranks[f] = rank(f)
-		}
-	}
-	const day = int64(24 * time.Hour)
-	slices.SortFunc(b.pending, func(a, c *fileNode) int {
-		if ranks[a] != ranks[c] {
-			return cmp.Compare(ranks[a], ranks[c])
-		}
-		if da, dc := a.meta.ModTime/day, c.meta.ModTime/day; da != dc {
-			return cmp.Compare(dc, da)
-		}
-		if a.dir != c.dir {
-			return strings.Compare(a.dir.path, c.dir.path)
-		}
-		return strings.Compare(a.meta.Name, c.meta.Name)
-	})
 }
 
 func (b *backupRun) reportProgress(ctx context.Context) func() {
@@ -526,6 +502,8 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 		}
 	}
 	var subdirs []*dirNode
+	var batch queueBatch
+	defer b.enqueue(&batch)
 	for _, name := range names {
 		full := filepath.Join(path, name)
 		if b.excluded(full, name) {
@@ -544,7 +522,7 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 			subdirs = append(subdirs, c)
 			continue
 		}
-		b.addEntryTx(tx, d, name, full, fi)
+		b.addEntryTx(tx, &batch, d, name, full, fi)
 	}
 	return subdirs, nil
 }
@@ -557,10 +535,31 @@ func (b *backupRun) addEntry(d *dirNode, name, full string, fi os.FileInfo) {
 			defer t.Rollback()
 		}
 	}
-	b.addEntryTx(tx, d, name, full, fi)
+	var batch queueBatch
+	b.addEntryTx(tx, &batch, d, name, full, fi)
+	b.enqueue(&batch)
 }
 
-func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os.FileInfo) {
+// enqueue writes a folder's batch of files to read to the queue file.
+func (b *backupRun) enqueue(batch *queueBatch) {
+	if len(batch.buf) > 0 {
+		b.queue.add(batch, &b.small, &b.large)
+		*batch = queueBatch{buf: batch.buf[:0], small: batch.small[:0], large: batch.large[:0]}
+	}
+}
+
+// rank is the index of the first priority pattern matching path, or the
+// number of patterns.
+func (b *backupRun) rank(path string) int32 {
+	for i, p := range b.o.Priority {
+		if Match(p, path) {
+			return int32(i)
+		}
+	}
+	return int32(len(b.o.Priority))
+}
+
+func (b *backupRun) addEntryTx(tx *bolt.Tx, batch *queueBatch, d *dirNode, name, full string, fi os.FileInfo) {
 	n := b.nodeFromInfo(name, full, fi)
 	if n.Type != snapshot.TypeFile {
 		if n.Type == snapshot.TypeSymlink {
@@ -610,13 +609,13 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, d *dirNode, name, full string, fi os
 		}
 		return
 	}
-	f.pending = true
 	d.pending = true
+	d.queued.Add(1)
 	b.bytesQueue.Add(fi.Size())
-	d.files = append(d.files, f)
-	b.pendingMu.Lock()
-	b.pending = append(b.pending, f)
-	b.pendingMu.Unlock()
+	batch.put(f, b.rank(full), f.meta.Size >= b.smallLimit)
+	if len(batch.buf) >= 1<<20 { // a huge folder goes in parts
+		b.enqueue(batch)
+	}
 }
 
 func (b *backupRun) allIndexed(ids []blob.ID) bool {
@@ -646,7 +645,7 @@ type sliceJob struct {
 
 // process reads every pending file and sends its slices to the workers.
 func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
-	if len(b.pending) == 0 {
+	if len(b.small)+len(b.large) == 0 {
 		return nil
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -695,7 +694,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	// Run together, the large files' slicing, hashing and compression fill
 	// the cores while small-file reads wait: on the full corpus the small
 	// files had taken 12 s at 130 % CPU before the two big ones began.
-	lane := func(queue []*fileNode, nReaders int) {
+	lane := func(queue []queued, nReaders int) {
 		files := make(chan *fileNode)
 		for range nReaders {
 			readers.Add(1)
@@ -720,8 +719,13 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 		go func() {
 			defer readers.Done()
 			defer close(files)
-			for i, f := range queue {
-				queue[i] = nil
+			qr := b.queue.reader()
+			for _, e := range queue {
+				f, err := qr.file(e)
+				if err != nil {
+					cancel(err)
+					return
+				}
 				select {
 				case files <- f:
 				case <-ctx.Done():
@@ -730,19 +734,10 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 			}
 		}()
 	}
-	var small, large []*fileNode
-	for _, f := range b.pending {
-		if f.meta.Size < uint64(cp.Sizes().Min) {
-			small = append(small, f)
-		} else {
-			large = append(large, f)
-		}
-	}
-	// From here on a file is held by its folder only, and freed with it
-	// once the folder's tree is written.
-	b.pending = nil
-	lane(small, b.o.Readers)
-	lane(large, largeReaders)
+	// A file read is held by its folder only, and freed with it once the
+	// folder's tree is written.
+	lane(b.small, b.o.Readers)
+	lane(b.large, largeReaders)
 	readers.Wait()
 	close(jobs)
 	workers.Wait()
@@ -855,12 +850,7 @@ func countWaiting(d *dirNode) {
 	if d.saved {
 		return
 	}
-	n := 0
-	for _, f := range d.files {
-		if f.pending {
-			n++
-		}
-	}
+	n := int(d.queued.Load())
 	for _, c := range d.children {
 		if !c.saved {
 			n++
@@ -879,6 +869,11 @@ func (b *backupRun) fileRead(ctx context.Context, w *repo.Writer, f *fileNode) e
 	if b.reg != nil && !f.failed && f.meta.Size == f.fp.size { // changed while read: read it again next time
 		n := snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}
 		b.reg.store([]byte(f.path()), encodeRegisterValue(f.fp, &n))
+	}
+	if !f.failed {
+		f.dir.mu.Lock()
+		f.dir.files = append(f.dir.files, f)
+		f.dir.mu.Unlock()
 	}
 	// Folders above the scanned paths have no parent link: they are
 	// written last, by Backup.

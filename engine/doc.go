@@ -12,7 +12,8 @@
 // hands the slices to one worker per core, which hash, deduplicate,
 // compress, encrypt and append them to cabinets.
 //
-// Memory follows what is still to do, not the size of the selection: a
+// Memory follows what is still to do, not the size of the selection: the
+// files to read wait in a temporary queue file (queue.go), a
 // folder's tree is written as soon as its files are read and its
 // sub-folders written (during scanning for folders with nothing to read),
 // and its entries are freed; register entries are written in batches as

@@ -1,14 +1,18 @@
 package engine
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
 // The processing queue: priority patterns first, then the most recent
-// change date, then folder by folder, name by name.
-func TestSortPendingOrder(t *testing.T) {
+// change date, then folder by folder, name by name; records come back from
+// the queue file as they went in.
+func TestQueueOrder(t *testing.T) {
 	day := func(d, h int) int64 {
 		return time.Date(2026, 11, d, h, 0, 0, 0, time.UTC).UnixNano()
 	}
@@ -18,19 +22,36 @@ func TestSortPendingOrder(t *testing.T) {
 	file := func(d *dirNode, name string, mtime int64) *fileNode {
 		return &fileNode{dir: d, meta: fileMeta{Name: name, ModTime: mtime}}
 	}
-	b := &backupRun{o: BackupOptions{Priority: []string{"*.kdbx"}}}
-	b.pending = []*fileNode{
-		file(src, "old.go", day(1, 9)),
-		file(srcSub, "b.go", day(20, 8)),
-		file(docs, "z.txt", day(20, 7)),
-		file(src, "a.go", day(20, 23)),
-		file(docs, "vault.kdbx", day(2, 0)),
-		file(docs, "a.txt", day(20, 1)),
-		file(srcSub, "newest.go", day(21, 0)),
+	q, err := newQueueFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
 	}
-	b.sortPending()
+	defer q.close()
+	b := &backupRun{o: BackupOptions{Priority: []string{"*.kdbx"}}, queue: q}
+	// As scanning finds them: folder by folder, in name order, the folders
+	// in any order.
+	for _, folder := range [][]*fileNode{
+		{file(src, "a.go", day(20, 23)), file(src, "old.go", day(1, 9))},
+		{file(docs, "a.txt", day(20, 1)), file(docs, "vault.kdbx", day(2, 0)), file(docs, "z.txt", day(20, 7))},
+		{file(srcSub, "b.go", day(20, 8)), file(srcSub, "newest.go", day(21, 0))},
+	} {
+		var batch queueBatch
+		for _, f := range folder {
+			batch.put(f, b.rank(f.path()), false)
+		}
+		b.enqueue(&batch)
+	}
+	if err := q.finish(); err != nil {
+		t.Fatal(err)
+	}
+	sortQueue(b.small)
 	var got []string
-	for _, f := range b.pending {
+	r := q.reader()
+	for _, e := range b.small {
+		f, err := r.file(e)
+		if err != nil {
+			t.Fatal(err)
+		}
 		got = append(got, f.path())
 	}
 	want := []string{
@@ -44,5 +65,53 @@ func TestSortPendingOrder(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("queue order:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// Every field a queued file needs comes back from its record, also across
+// the reader's window and for records larger than it.
+func TestQueueRecords(t *testing.T) {
+	dir := &dirNode{path: "/data"}
+	files := []*fileNode{
+		{meta: fileMeta{Name: "plain", Mode: 0o644, UID: 1000, GID: 1000, ModTime: 1764000000123456789, Size: 4096},
+			fp: fingerprint{size: 4096, mtime: 1764000000123456789, ctime: 1764000000999999999, inode: 77, mode: 0o644}},
+		{meta: fileMeta{Name: "linked\nname\xff", Mode: 0o4755, Links: 3, Inode: 1 << 40, DeviceID: 2049, ModTime: -5, Size: 1 << 33,
+			Xattrs: []snapshot.Xattr{{Name: "user.a", Value: []byte{}}, {Name: "user.b", Value: []byte("value")}}},
+			fp: fingerprint{size: 1 << 33, inode: 1 << 40}, changed: true},
+		{meta: fileMeta{Name: "no-xattrs-read", Xattrs: []snapshot.Xattr{}}},
+		{meta: fileMeta{Name: "huge-xattr", Xattrs: []snapshot.Xattr{{Name: "user.big", Value: make([]byte, queueWindow+100)}}}},
+	}
+	for i := range 5000 { // several windows' worth
+		files = append(files, &fileNode{meta: fileMeta{Name: strings.Repeat("n", i%300), Size: uint64(i)}, fp: fingerprint{size: uint64(i)}})
+	}
+	q, err := newQueueFile(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.close()
+	var small, large []queued
+	var batch queueBatch
+	for _, f := range files {
+		f.dir = dir
+		batch.put(f, 0, false)
+	}
+	q.add(&batch, &small, &large)
+	if err := q.finish(); err != nil {
+		t.Fatal(err)
+	}
+	r := q.reader()
+	for i, e := range small {
+		got, err := r.file(e)
+		if err != nil {
+			t.Fatalf("record %d: %v", i, err)
+		}
+		if !reflect.DeepEqual(got, files[i]) {
+			t.Fatalf("record %d:\n got %+v\nwant %+v", i, got, files[i])
+		}
+	}
+	for _, bad := range [][]byte{{}, {5, 1}, {1, 'a'}, append(appendQueueRecord(nil, files[0])[1:], 0)} {
+		if err := decodeQueueRecord(bad, &fileNode{}); err == nil {
+			t.Errorf("record %x decoded without error", bad)
+		}
 	}
 }

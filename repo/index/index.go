@@ -203,33 +203,80 @@ func (x *Index) Load(packs []PackEntries, sizeHint int) {
 }
 
 // Compact merges recently added and loaded blobs into the sorted array. A
-// blob found in several cabinets keeps the location recorded first (the
-// lowest cabinet number).
+// blob found in several cabinets keeps the location recorded first: the
+// sorted array's, else the lowest cabinet number.
+//
+// The new blobs are sorted on their own and merged into the array from its
+// end, in place when Reserve left room: regrowing a sorted array of a
+// million blobs held the old and the new one at once (~120 MB).
 func (x *Index) Compact() {
 	x.mu.Lock()
 	defer x.mu.Unlock()
 	if len(x.added) == 0 && len(x.loaded) == 0 {
 		return
 	}
-	merged := x.sorted
-	if len(merged) == 0 {
-		merged, x.loaded = x.loaded, nil
-	}
-	merged = slices.Grow(merged, len(x.loaded)+len(x.added))
-	merged = append(merged, x.loaded...)
+	fresh := x.loaded
+	x.loaded = nil
 	for _, e := range x.added {
-		merged = append(merged, e)
+		fresh = append(fresh, e)
 	}
-	slices.SortFunc(merged, func(a, b entry) int {
+	x.added = map[blob.ID]entry{}
+	slices.SortFunc(fresh, func(a, b entry) int {
 		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.pack, b.pack)
 	})
-	x.sorted = slices.CompactFunc(merged, func(a, b entry) bool { return a.id == b.id })
-	x.added = map[blob.ID]entry{}
-	x.loaded = nil
+	fresh = slices.CompactFunc(fresh, func(a, b entry) bool { return a.id == b.id })
+	if len(x.sorted) == 0 && cap(x.sorted) < len(fresh) {
+		x.sorted = fresh
+	} else {
+		x.sorted = mergeSorted(x.sorted, fresh)
+	}
 	x.buildStarts()
+}
+
+// mergeSorted merges fresh into sorted, both sorted without repeats,
+// keeping sorted's entry for an ID in both. It fills sorted's spare
+// capacity from the end, so only a full array is copied.
+func mergeSorted(sorted, fresh []entry) []entry {
+	// Drop what is known already; the rest all go in.
+	fresh = slices.DeleteFunc(fresh, func(e entry) bool {
+		_, found := slices.BinarySearchFunc(sorted, e.id, func(s entry, id blob.ID) int { return bytes.Compare(s.id[:], id[:]) })
+		return found
+	})
+	n, k := len(sorted), len(fresh)
+	if n+k > cap(sorted) {
+		grown := make([]entry, n, n+max(k, n/4))
+		copy(grown, sorted)
+		sorted = grown
+	}
+	out := sorted[:n+k]
+	i, j := n-1, k-1
+	for w := n + k - 1; j >= 0; w-- {
+		if i >= 0 && bytes.Compare(sorted[i].id[:], fresh[j].id[:]) > 0 {
+			out[w] = sorted[i]
+			i--
+		} else {
+			out[w] = fresh[j]
+			j--
+		}
+	}
+	return out
+}
+
+// Reserve makes room for n more blobs in the sorted array, so that adding
+// them needs no copy of it: a backup calls it with its estimate once it
+// knows what it will read.
+func (x *Index) Reserve(n int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if n <= 0 || cap(x.sorted)-len(x.sorted) >= n {
+		return
+	}
+	grown := make([]entry, len(x.sorted), len(x.sorted)+n)
+	copy(grown, x.sorted)
+	x.sorted = grown
 }
 
 // buildStarts rebuilds the prefix table: about two entries per pattern.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"testing"
 
 	"github.com/cabinetbackup/cabinet/repo/blob"
@@ -78,6 +79,43 @@ func TestLookupAfterAddAndCompact(t *testing.T) {
 	}
 	if x.Has(blob.ID{1}) {
 		t.Fatal("unknown ID found")
+	}
+}
+
+// Blobs added in several rounds merge into the sorted array in place once
+// Reserve made room, and every one of them is found; a blob already
+// indexed keeps its first location.
+func TestReserveMergesInPlace(t *testing.T) {
+	packs := samplePacks(10, 500)
+	x := New()
+	x.Add(packs[0])
+	x.Compact()
+	x.Reserve(9 * 500)
+	before := &x.sorted[:cap(x.sorted)][0]
+	for i := 1; i < len(packs); i++ {
+		x.Add(packs[i])
+		if i%3 == 0 {
+			x.Compact()
+		}
+	}
+	again := PackEntries{Pack: blob.ID{0xee}, Entries: packs[4].Entries[:5]}
+	x.Load([]PackEntries{again}, 0)
+	x.Compact()
+	if &x.sorted[0] != before {
+		t.Error("the sorted array was copied despite Reserve")
+	}
+	if x.Len() != 5000 {
+		t.Fatalf("Len = %d, want 5000", x.Len())
+	}
+	for _, p := range packs {
+		for _, e := range p.Entries {
+			if loc, ok := x.Lookup(e.ID); !ok || loc.Pack != p.Pack || loc.Offset != e.Offset {
+				t.Fatalf("lookup %s: %+v %v, want cabinet %s", e.ID.Short(), loc, ok, p.Pack.Short())
+			}
+		}
+	}
+	if !slices.IsSortedFunc(x.sorted, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }) {
+		t.Fatal("sorted array out of order")
 	}
 }
 

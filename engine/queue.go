@@ -1,0 +1,309 @@
+package engine
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// The processing queue lives in a temporary file, not in memory: scanning
+// a million new files used to hold a 216-byte fileNode for each until
+// processing reached it (a 1M-file initial backup peaked at 380 MB). Each
+// queued file is now a record in the queue file and a 24-byte queued
+// entry; processing decodes the records as it dispatches the files.
+
+// queued is a file waiting to be read, as the queue sorts it.
+type queued struct {
+	dir  *dirNode
+	off  int64 // record offset in the queue file
+	day  int32 // change day: ModTime / 24h
+	rank int32 // first matching priority pattern; len(Priority) if none
+}
+
+// queueFile is the on-disk queue: records appended during scanning, one
+// folder's files at a time (so a folder's records follow each other in
+// name order), read back by offset during processing. It is a local
+// temporary file, not part of the repository.
+type queueFile struct {
+	f    *os.File
+	mu   sync.Mutex
+	w    *bufio.Writer
+	size int64
+	err  error // first write error: the queue is then incomplete
+}
+
+// newQueueFile creates the queue file in dir (the register's folder, or
+// the system's temporary folder when empty).
+func newQueueFile(dir string) (*queueFile, error) {
+	if dir == "" {
+		dir = os.TempDir()
+	}
+	f, err := os.CreateTemp(dir, "queue-*.tmp")
+	if err != nil {
+		return nil, fmt.Errorf("processing queue: %w", err)
+	}
+	q := &queueFile{f: f, w: bufio.NewWriterSize(f, 64<<10)}
+	if runtime.GOOS != "windows" {
+		// Unlinked at once: a killed backup leaves nothing behind. Windows
+		// cannot remove an open file; close does it there.
+		os.Remove(f.Name())
+	}
+	return q, nil
+}
+
+// add appends one folder's batch and moves its entries, now with their
+// file offsets, to small and large. A write error is kept for finish.
+func (q *queueFile) add(bt *queueBatch, small, large *[]queued) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err != nil {
+		return
+	}
+	if _, err := q.w.Write(bt.buf); err != nil {
+		q.err = fmt.Errorf("processing queue %s: %w", q.f.Name(), err)
+		return
+	}
+	for _, e := range bt.small {
+		e.off += q.size
+		*small = append(*small, e)
+	}
+	for _, e := range bt.large {
+		e.off += q.size
+		*large = append(*large, e)
+	}
+	q.size += int64(len(bt.buf))
+}
+
+// finish flushes what is buffered; records can be read from then on.
+func (q *queueFile) finish() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.err == nil {
+		if err := q.w.Flush(); err != nil {
+			q.err = fmt.Errorf("processing queue %s: %w", q.f.Name(), err)
+		}
+	}
+	q.w = nil
+	return q.err
+}
+
+func (q *queueFile) close() {
+	q.f.Close()
+	if runtime.GOOS == "windows" {
+		os.Remove(q.f.Name())
+	}
+}
+
+// queueBatch collects the queued files of one folder, in name order.
+type queueBatch struct {
+	buf          []byte
+	small, large []queued // offsets relative to buf
+}
+
+// put encodes f into the batch; large says which lane reads it.
+func (bt *queueBatch) put(f *fileNode, rank int32, large bool) {
+	e := queued{dir: f.dir, off: int64(len(bt.buf)), day: int32(f.meta.ModTime / int64(24*time.Hour)), rank: rank}
+	bt.buf = appendQueueRecord(bt.buf, f)
+	if large {
+		bt.large = append(bt.large, e)
+	} else {
+		bt.small = append(bt.small, e)
+	}
+}
+
+// sortQueue orders a lane: priority patterns first, then by change date,
+// the most recent day first, and within a day in folder order, name by
+// name. The day granularity keeps a folder's files together, so their
+// slices sit side by side in the cabinets (restores and mounts read them
+// in sequence), and makes the order independent of which scan walker found
+// a file first. A folder's records are in name order in the file, so the
+// offset orders names.
+func sortQueue(q []queued) {
+	slices.SortFunc(q, func(a, c queued) int {
+		if a.rank != c.rank {
+			return cmp.Compare(a.rank, c.rank)
+		}
+		if a.day != c.day {
+			return cmp.Compare(c.day, a.day)
+		}
+		if a.dir != c.dir {
+			return strings.Compare(a.dir.path, c.dir.path)
+		}
+		return cmp.Compare(a.off, c.off)
+	})
+}
+
+// queueReader reads records in queue order through a window of the file:
+// a folder's records are read together.
+type queueReader struct {
+	q      *queueFile
+	window []byte
+	base   int64 // file offset of window[0]
+}
+
+const queueWindow = 256 << 10
+
+func (q *queueFile) reader() *queueReader {
+	return &queueReader{q: q, window: make([]byte, 0, queueWindow)}
+}
+
+// file decodes the record of e into a fileNode of e.dir.
+func (r *queueReader) file(e queued) (*fileNode, error) {
+	rec, err := r.record(e.off)
+	if err != nil {
+		return nil, fmt.Errorf("processing queue %s at %d: %w", r.q.f.Name(), e.off, err)
+	}
+	f := &fileNode{dir: e.dir}
+	if err := decodeQueueRecord(rec, f); err != nil {
+		return nil, fmt.Errorf("processing queue %s at %d: %w", r.q.f.Name(), e.off, err)
+	}
+	return f, nil
+}
+
+// record returns the record at off (a length, then the record).
+func (r *queueReader) record(off int64) ([]byte, error) {
+	if err := r.load(off, binary.MaxVarintLen64); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	in := r.window[off-r.base:]
+	n, k := binary.Uvarint(in)
+	if k <= 0 || n > 1<<30 {
+		return nil, errors.New("bad record length")
+	}
+	if err := r.load(off, k+int(n)); err != nil {
+		return nil, err
+	}
+	return r.window[off-r.base+int64(k) : off-r.base+int64(k)+int64(n)], nil
+}
+
+// load makes the window hold [off, off+n), reading at least queueWindow
+// bytes (fewer at the end of the file: io.EOF only when short of n).
+func (r *queueReader) load(off int64, n int) error {
+	if off >= r.base && off+int64(n) <= r.base+int64(len(r.window)) {
+		return nil
+	}
+	size := max(n, queueWindow)
+	if cap(r.window) < size {
+		r.window = make([]byte, 0, size)
+	}
+	got, err := r.q.f.ReadAt(r.window[:size], off)
+	r.window, r.base = r.window[:got], off
+	if got >= n {
+		return nil
+	}
+	if err == nil || errors.Is(err, io.EOF) {
+		return io.EOF
+	}
+	return err
+}
+
+// appendQueueRecord appends f's record: a length, then the name, the
+// register fingerprint, the tree entry's attributes, whether the register
+// had an older entry, and the extended attributes.
+func appendQueueRecord(buf []byte, f *fileNode) []byte {
+	var rec []byte
+	rec = binary.AppendUvarint(rec, uint64(len(f.meta.Name)))
+	rec = append(rec, f.meta.Name...)
+	for _, v := range []uint64{f.fp.size, f.fp.mtime, f.fp.ctime, f.fp.inode, uint64(f.fp.mode),
+		uint64(f.meta.Mode), uint64(f.meta.UID), uint64(f.meta.GID), uint64(f.meta.Links),
+		uint64(f.meta.ModTime), f.meta.Size, f.meta.Inode, f.meta.DeviceID} {
+		rec = binary.AppendUvarint(rec, v)
+	}
+	var flags byte
+	if f.changed {
+		flags |= 1
+	}
+	if f.meta.Xattrs != nil {
+		flags |= 2 // read, maybe empty: nil means not read
+	}
+	rec = append(rec, flags)
+	rec = binary.AppendUvarint(rec, uint64(len(f.meta.Xattrs)))
+	for _, x := range f.meta.Xattrs {
+		rec = binary.AppendUvarint(rec, uint64(len(x.Name)))
+		rec = append(rec, x.Name...)
+		rec = binary.AppendUvarint(rec, uint64(len(x.Value)))
+		rec = append(rec, x.Value...)
+	}
+	buf = binary.AppendUvarint(buf, uint64(len(rec)))
+	return append(buf, rec...)
+}
+
+// decodeQueueRecord fills f from a record made by appendQueueRecord.
+func decodeQueueRecord(rec []byte, f *fileNode) error {
+	d := queueDecoder{b: rec}
+	f.meta.Name = string(d.bytes())
+	var v [13]uint64
+	for i := range v {
+		v[i] = d.uvarint()
+	}
+	f.fp = fingerprint{size: v[0], mtime: v[1], ctime: v[2], inode: v[3], mode: uint32(v[4])}
+	f.meta.Mode, f.meta.UID, f.meta.GID, f.meta.Links = uint32(v[5]), uint32(v[6]), uint32(v[7]), uint32(v[8])
+	f.meta.ModTime, f.meta.Size, f.meta.Inode, f.meta.DeviceID = int64(v[9]), v[10], v[11], v[12]
+	flags := d.byte()
+	f.changed = flags&1 != 0
+	n := d.uvarint()
+	if flags&2 != 0 {
+		f.meta.Xattrs = []snapshot.Xattr{}
+	}
+	for i := uint64(0); i < n && d.err == nil; i++ {
+		name := string(d.bytes())
+		f.meta.Xattrs = append(f.meta.Xattrs, snapshot.Xattr{Name: name, Value: slices.Clone(d.bytes())})
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = errors.New("trailing bytes")
+	}
+	return d.err
+}
+
+type queueDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *queueDecoder) uvarint() uint64 {
+	if d.err != nil {
+		return 0
+	}
+	v, k := binary.Uvarint(d.b)
+	if k <= 0 {
+		d.err = errors.New("truncated record")
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}
+
+func (d *queueDecoder) byte() byte {
+	if d.err != nil || len(d.b) == 0 {
+		d.err = cmp.Or(d.err, errors.New("truncated record"))
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *queueDecoder) bytes() []byte {
+	n := d.uvarint()
+	if d.err != nil {
+		return nil
+	}
+	if n > uint64(len(d.b)) {
+		d.err = errors.New("truncated record")
+		return nil
+	}
+	v := d.b[:n]
+	d.b = d.b[n:]
+	return v
+}
