@@ -219,9 +219,9 @@ func (r *Repository) CacheDir() string {
 // LoadIndex reads the index files not read yet (from the cache where it
 // has them) and merges them into the in-memory index.
 func (r *Repository) LoadIndex(ctx context.Context) error {
-	var names []string
+	var listed []backend.FileInfo
 	if err := r.be.List(ctx, IndexDir, func(fi backend.FileInfo) error {
-		names = append(names, fi.Name)
+		listed = append(listed, fi)
 		return nil
 	}); err != nil {
 		return fmt.Errorf("list index files: %w", err)
@@ -229,14 +229,21 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
 	var todo []string
-	for _, n := range names {
-		if !r.loadedIndex[n] {
-			todo = append(todo, n)
+	// Entries are 45 bytes in an index file, so its size bounds their
+	// number: the index is sized once, before the first file is read.
+	sizeHint := 0
+	for _, fi := range listed {
+		if !r.loadedIndex[fi.Name] {
+			todo = append(todo, fi.Name)
+			sizeHint += int(fi.Size / index.EntrySize)
 		}
 	}
-	results := make([][]index.PackEntries, len(todo))
+	// Each file goes into the index as soon as it is decoded, so only the
+	// files being read are in memory twice: holding all of them decoded
+	// until the end took ~100 MB for a million blobs.
+	done := make([]bool, len(todo))
 	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0) * 2)
+	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, n := range todo {
 		g.Go(func() error {
 			packs, err := r.ReadIndexFile(gctx, n)
@@ -249,26 +256,22 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 				}
 				return nil
 			}
-			results[i] = packs
-			return err
+			if err != nil {
+				return err
+			}
+			r.idx.Load(packs, sizeHint)
+			done[i] = true
+			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return err
-	}
-	total := 0
-	for _, packs := range results {
-		for _, p := range packs {
-			total += len(p.Entries)
+	err := g.Wait()
+	for i, n := range todo {
+		if done[i] {
+			r.loadedIndex[n] = true
 		}
 	}
-	for i, n := range todo {
-		r.idx.Load(results[i], total)
-		results[i] = nil // freed as the entries are copied
-		r.loadedIndex[n] = true
-	}
 	r.idx.Compact()
-	return nil
+	return err
 }
 
 // IndexFiles returns the names of the index files loaded so far.

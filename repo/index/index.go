@@ -49,7 +49,7 @@ type PackEntries struct {
 func Encode(packs []PackEntries) []byte {
 	n := 1 + binary.MaxVarintLen64
 	for _, p := range packs {
-		n += 32 + binary.MaxVarintLen64 + len(p.Entries)*(1+12+32)
+		n += 32 + binary.MaxVarintLen64 + len(p.Entries)*EntrySize
 	}
 	buf := make([]byte, 0, n)
 	buf = append(buf, FormatVersion)
@@ -67,6 +67,9 @@ func Encode(packs []PackEntries) []byte {
 	}
 	return buf
 }
+
+// EntrySize is the size of one blob's entry in an index file.
+const EntrySize = 45
 
 // Decode parses the plaintext of an index file.
 func Decode(data []byte) ([]PackEntries, error) {
@@ -89,11 +92,11 @@ func Decode(data []byte) ([]PackEntries, error) {
 			return nil, fmt.Errorf("%w: truncated in cabinet %d", ErrFormat, i)
 		}
 		ne, err := readUvarint(r)
-		if err != nil || ne > uint64(r.Len()/45) {
+		if err != nil || ne > uint64(r.Len()/EntrySize) {
 			return nil, fmt.Errorf("%w: bad entry count in cabinet %d", ErrFormat, i)
 		}
 		p.Entries = make([]pack.Entry, ne)
-		var rec [45]byte
+		var rec [EntrySize]byte
 		for j := range p.Entries {
 			if n, _ := r.Read(rec[:]); n != len(rec) {
 				return nil, fmt.Errorf("%w: truncated in cabinet %d", ErrFormat, i)
@@ -215,6 +218,11 @@ func (x *Index) Compact() {
 	if len(x.added) == 0 && len(x.loaded) == 0 {
 		return
 	}
+	if len(x.loaded) == 0 && len(x.added) < len(x.sorted)/16 && cap(x.sorted)-len(x.sorted) < len(x.added) {
+		// A few blobs stay in the map: merging them would copy the whole
+		// array (a no-change backup of 1M files adds a handful of trees).
+		return
+	}
 	fresh := x.loaded
 	x.loaded = nil
 	for _, e := range x.added {
@@ -271,8 +279,8 @@ func mergeSorted(sorted, fresh []entry) []entry {
 func (x *Index) Reserve(n int) {
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if n <= 0 || cap(x.sorted)-len(x.sorted) >= n {
-		return
+	if n < len(x.sorted)/16 || cap(x.sorted)-len(x.sorted) >= n {
+		return // a few blobs go to the map until there are more (Compact)
 	}
 	grown := make([]entry, len(x.sorted), len(x.sorted)+n)
 	copy(grown, x.sorted)

@@ -119,6 +119,32 @@ func TestReserveMergesInPlace(t *testing.T) {
 	}
 }
 
+// A few blobs added to a large index stay in the map: merging them would
+// copy the whole array.
+func TestFewBlobsStayInTheMap(t *testing.T) {
+	packs := samplePacks(3, 1000)
+	x := New()
+	x.Load(packs[:2], 2000)
+	x.Compact()
+	first := &x.sorted[0]
+	x.Reserve(10)
+	x.Add(PackEntries{Pack: packs[2].Pack, Entries: packs[2].Entries[:10]})
+	x.Compact()
+	if &x.sorted[0] != first || len(x.added) != 10 {
+		t.Fatalf("10 new blobs: array copied %v, %d in the map", &x.sorted[0] != first, len(x.added))
+	}
+	for _, e := range packs[2].Entries[:10] {
+		if !x.Has(e.ID) {
+			t.Fatalf("%s not found", e.ID.Short())
+		}
+	}
+	x.Add(packs[2])
+	x.Compact()
+	if len(x.added) != 0 || x.Len() != 3000 {
+		t.Fatalf("after 1,000 more: %d in the map, Len %d", len(x.added), x.Len())
+	}
+}
+
 // TestMemoryPerBlob measures what one indexed blob costs in memory.
 func TestMemoryPerBlob(t *testing.T) {
 	if testing.Short() {
