@@ -204,14 +204,18 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	b := &backupRun{r: r, o: o, start: o.Now(), names: newIDNames(), smallLimit: uint64(r.Chunker().Sizes().Min)}
 	b.stage.Store("scanning")
 	reg, err := openRegister(o.RegisterDir, o.Device, o.Source)
-	if err != nil {
+	switch {
+	case errors.Is(err, ErrBusy):
 		return nil, err
+	case err != nil:
+		// The register is a cache: without it every file is read, and the
+		// session is as good (a full disk where the cache lives, say).
+		b.warn(o.RegisterDir, fmt.Errorf("%w; backing up without it: every file is read", err))
+		reg = nil
 	}
 	b.reg = reg
 	defer reg.close()
-	if b.queue, err = newQueueFile(o.RegisterDir); err != nil {
-		return nil, err
-	}
+	b.queue = newQueueFile(o.RegisterDir)
 	defer b.queue.close()
 	if err := r.LoadIndex(ctx); err != nil {
 		return nil, err
@@ -268,9 +272,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		if b.scanErr != nil {
 			return b.scanErr
 		}
-		if err := b.queue.finish(); err != nil {
-			return err
-		}
+		b.queue.finish()
 		// Stage 2: processing, by priority, then most recent change date first.
 		b.stage.Store("processing")
 		sortQueue(b.small)

@@ -1,6 +1,9 @@
 package engine
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -22,10 +25,7 @@ func TestQueueOrder(t *testing.T) {
 	file := func(d *dirNode, name string, mtime int64) *fileNode {
 		return &fileNode{dir: d, meta: fileMeta{Name: name, ModTime: mtime}}
 	}
-	q, err := newQueueFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := newQueueFile(t.TempDir())
 	defer q.close()
 	b := &backupRun{o: BackupOptions{Priority: []string{"*.kdbx"}}, queue: q}
 	// As scanning finds them: folder by folder, in name order, the folders
@@ -41,9 +41,7 @@ func TestQueueOrder(t *testing.T) {
 		}
 		b.enqueue(&batch)
 	}
-	if err := q.finish(); err != nil {
-		t.Fatal(err)
-	}
+	q.finish()
 	sortQueue(b.small)
 	var got []string
 	r := q.reader()
@@ -68,8 +66,9 @@ func TestQueueOrder(t *testing.T) {
 	}
 }
 
-// Every field a queued file needs comes back from its record, also across
-// the reader's window and for records larger than it.
+// Every field a queued file needs comes back from its record: across the
+// reader's window, for records larger than it, and when the queue file
+// cannot be created or fills up midway (the records then stay in memory).
 func TestQueueRecords(t *testing.T) {
 	dir := &dirNode{path: "/data"}
 	files := []*fileNode{
@@ -81,33 +80,58 @@ func TestQueueRecords(t *testing.T) {
 		{meta: fileMeta{Name: "no-xattrs-read", Xattrs: []snapshot.Xattr{}}},
 		{meta: fileMeta{Name: "huge-xattr", Xattrs: []snapshot.Xattr{{Name: "user.big", Value: make([]byte, queueWindow+100)}}}},
 	}
-	for i := range 5000 { // several windows' worth
+	for i := range 10000 { // several windows and flushes' worth
 		files = append(files, &fileNode{meta: fileMeta{Name: strings.Repeat("n", i%300), Size: uint64(i)}, fp: fingerprint{size: uint64(i)}})
 	}
-	q, err := newQueueFile(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer q.close()
-	var small, large []queued
-	var batch queueBatch
-	for _, f := range files {
-		f.dir = dir
-		batch.put(f, 0, false)
-	}
-	q.add(&batch, &small, &large)
-	if err := q.finish(); err != nil {
-		t.Fatal(err)
-	}
-	r := q.reader()
-	for i, e := range small {
-		got, err := r.file(e)
-		if err != nil {
-			t.Fatalf("record %d: %v", i, err)
-		}
-		if !reflect.DeepEqual(got, files[i]) {
-			t.Fatalf("record %d:\n got %+v\nwant %+v", i, got, files[i])
-		}
+	for _, tc := range []struct {
+		name string
+		open func(t *testing.T) *queueFile
+		// breakAfter makes writes fail after that many batches.
+		breakAfter int
+	}{
+		{name: "file", open: func(t *testing.T) *queueFile { return newQueueFile(t.TempDir()) }, breakAfter: -1},
+		{name: "no file", open: func(t *testing.T) *queueFile { return newQueueFile(filepath.Join(t.TempDir(), "missing")) }, breakAfter: -1},
+		{name: "fills up", open: func(t *testing.T) *queueFile { return newQueueFile(t.TempDir()) }, breakAfter: 70},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			q := tc.open(t)
+			defer q.close()
+			var small, large []queued
+			for i := 0; i < len(files); i += 100 {
+				if i/100 == tc.breakAfter {
+					if q.disk == 0 {
+						t.Fatal("nothing written before the writes fail")
+					}
+					// Unlinked: reopened read-only through its descriptor.
+					ro, err := os.Open(fmt.Sprintf("/proc/self/fd/%d", q.f.Fd()))
+					if err != nil {
+						t.Skipf("cannot reopen the queue file read-only: %v", err)
+					}
+					q.f.Close()
+					q.f = ro
+				}
+				var batch queueBatch
+				for _, f := range files[i:min(i+100, len(files))] {
+					f.dir = dir
+					batch.put(f, 0, false)
+				}
+				q.add(&batch, &small, &large)
+			}
+			q.finish()
+			if tc.breakAfter >= 0 && !q.full {
+				t.Fatal("writes to a read-only file did not fail")
+			}
+			r := q.reader()
+			for i, e := range small {
+				got, err := r.file(e)
+				if err != nil {
+					t.Fatalf("record %d: %v", i, err)
+				}
+				if !reflect.DeepEqual(got, files[i]) {
+					t.Fatalf("record %d:\n got %+v\nwant %+v", i, got, files[i])
+				}
+			}
+		})
 	}
 	for _, bad := range [][]byte{{}, {5, 1}, {1, 'a'}, append(appendQueueRecord(nil, files[0])[1:], 0)} {
 		if err := decodeQueueRecord(bad, &fileNode{}); err == nil {

@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/binary"
 	"errors"
@@ -34,75 +33,97 @@ type queued struct {
 // queueFile is the on-disk queue: records appended during scanning, one
 // folder's files at a time (so a folder's records follow each other in
 // name order), read back by offset during processing. It is a local
-// temporary file, not part of the repository.
+// temporary file, not part of the repository. When the file cannot be
+// created or written (a full disk where the register lives), the records
+// stay in memory: that costs memory, never the backup.
 type queueFile struct {
-	f    *os.File
+	f    *os.File // nil: in memory only
 	mu   sync.Mutex
-	w    *bufio.Writer
-	size int64
-	err  error // first write error: the queue is then incomplete
+	disk int64  // bytes in the file; records from disk on are in buf
+	buf  []byte // not written yet, or all the rest once writing failed
+	full bool   // writing failed: buf keeps everything from disk on
 }
+
+// queueFlush is how much the queue buffers before writing.
+const queueFlush = 1 << 20
 
 // newQueueFile creates the queue file in dir (the register's folder, or
 // the system's temporary folder when empty).
-func newQueueFile(dir string) (*queueFile, error) {
+func newQueueFile(dir string) *queueFile {
 	if dir == "" {
 		dir = os.TempDir()
 	}
 	f, err := os.CreateTemp(dir, "queue-*.tmp")
 	if err != nil {
-		return nil, fmt.Errorf("processing queue: %w", err)
+		return &queueFile{full: true}
 	}
-	q := &queueFile{f: f, w: bufio.NewWriterSize(f, 64<<10)}
 	if runtime.GOOS != "windows" {
 		// Unlinked at once: a killed backup leaves nothing behind. Windows
 		// cannot remove an open file; close does it there.
 		os.Remove(f.Name())
 	}
-	return q, nil
+	return &queueFile{f: f}
 }
 
 // add appends one folder's batch and moves its entries, now with their
-// file offsets, to small and large. A write error is kept for finish.
+// offsets in the queue, to small and large.
 func (q *queueFile) add(bt *queueBatch, small, large *[]queued) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.err != nil {
-		return
-	}
-	if _, err := q.w.Write(bt.buf); err != nil {
-		q.err = fmt.Errorf("processing queue %s: %w", q.f.Name(), err)
-		return
-	}
+	base := q.disk + int64(len(q.buf))
+	q.buf = append(q.buf, bt.buf...)
 	for _, e := range bt.small {
-		e.off += q.size
+		e.off += base
 		*small = append(*small, e)
 	}
 	for _, e := range bt.large {
-		e.off += q.size
+		e.off += base
 		*large = append(*large, e)
 	}
-	q.size += int64(len(bt.buf))
+	if len(q.buf) >= queueFlush {
+		q.flushLocked()
+	}
 }
 
-// finish flushes what is buffered; records can be read from then on.
-func (q *queueFile) finish() error {
+// flushLocked writes buf to the file, or keeps it for good if that fails.
+func (q *queueFile) flushLocked() {
+	if q.full || len(q.buf) == 0 {
+		return
+	}
+	if _, err := q.f.WriteAt(q.buf, q.disk); err != nil {
+		q.full = true
+		return
+	}
+	q.disk += int64(len(q.buf))
+	q.buf = q.buf[:0]
+}
+
+// finish writes what is buffered; records can be read from then on.
+func (q *queueFile) finish() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.err == nil {
-		if err := q.w.Flush(); err != nil {
-			q.err = fmt.Errorf("processing queue %s: %w", q.f.Name(), err)
-		}
+	q.flushLocked()
+	if !q.full {
+		q.buf = nil
 	}
-	q.w = nil
-	return q.err
 }
 
 func (q *queueFile) close() {
+	if q.f == nil {
+		return
+	}
 	q.f.Close()
 	if runtime.GOOS == "windows" {
 		os.Remove(q.f.Name())
 	}
+}
+
+// name is for messages.
+func (q *queueFile) name() string {
+	if q.f == nil {
+		return "in memory"
+	}
+	return q.f.Name()
 }
 
 // queueBatch collects the queued files of one folder, in name order.
@@ -162,23 +183,34 @@ func (q *queueFile) reader() *queueReader {
 func (r *queueReader) file(e queued) (*fileNode, error) {
 	rec, err := r.record(e.off)
 	if err != nil {
-		return nil, fmt.Errorf("processing queue %s at %d: %w", r.q.f.Name(), e.off, err)
+		return nil, fmt.Errorf("processing queue (%s) at %d: %w", r.q.name(), e.off, err)
 	}
 	f := &fileNode{dir: e.dir}
 	if err := decodeQueueRecord(rec, f); err != nil {
-		return nil, fmt.Errorf("processing queue %s at %d: %w", r.q.f.Name(), e.off, err)
+		return nil, fmt.Errorf("processing queue (%s) at %d: %w", r.q.name(), e.off, err)
 	}
 	return f, nil
 }
 
 // record returns the record at off (a length, then the record).
 func (r *queueReader) record(off int64) ([]byte, error) {
-	if err := r.load(off, binary.MaxVarintLen64); err != nil && !errors.Is(err, io.EOF) {
-		return nil, err
+	var in []byte
+	if off >= r.q.disk { // kept in memory
+		in = r.q.buf[off-r.q.disk:]
+	} else {
+		if err := r.load(off, binary.MaxVarintLen64); err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		in = r.window[off-r.base:]
 	}
-	in := r.window[off-r.base:]
 	n, k := binary.Uvarint(in)
-	if k <= 0 || n > 1<<30 {
+	if k <= 0 || n > uint64(len(in)-k) && off >= r.q.disk {
+		return nil, errors.New("bad record length")
+	}
+	if off >= r.q.disk {
+		return in[k : k+int(n)], nil
+	}
+	if n > 1<<30 {
 		return nil, errors.New("bad record length")
 	}
 	if err := r.load(off, k+int(n)); err != nil {

@@ -100,3 +100,49 @@ func TestCoreDiskFull(t *testing.T) {
 		t.Errorf("want one line on a full disk, got:\n%s", r.stderr)
 	}
 }
+
+// TestCoreCacheDiskFull: the cache folder (register, index and tree
+// caches) on a full file system. The register is only a cache: the backup
+// reads every file, completes with one warning (exit 3), and restores.
+func TestCoreCacheDiskFull(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	base := newEnv(t)
+	mnt := filepath.Join(base.dir, "full-cache")
+	if err := os.Mkdir(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s): skipping the full-cache test", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	e := *base
+	e.cacheDir = filepath.Join(mnt, "cache")
+	// Fill it.
+	fill, err := os.Create(filepath.Join(mnt, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := fill.Write(make([]byte, 4096)); err != nil {
+			break
+		}
+	}
+	fill.Close()
+
+	src := filepath.Join(base.dir, "src")
+	coreWrite(t, filepath.Join(src, "notes.txt"), []byte("kept without a cache\n"), 0o644)
+	coreWrite(t, filepath.Join(src, "photo.bin"), coreRandom(9, 3<<20), 0o644)
+	r := e.run("backup", "--quiet", src)
+	if r.code != 3 {
+		t.Fatalf("backup with a full cache disk: want exit 3 (warnings), got %s", r)
+	}
+	if !strings.Contains(r.stderr, "backing up without it") {
+		t.Errorf("no warning about the register:\n%s", r.stderr)
+	}
+	target := filepath.Join(base.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	coreDiff(t, src, coreRestored(target, src))
+	e.mustCheck()
+}
