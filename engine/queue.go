@@ -194,29 +194,26 @@ func (r *queueReader) file(e queued) (*fileNode, error) {
 
 // record returns the record at off (a length, then the record).
 func (r *queueReader) record(off int64) ([]byte, error) {
-	var in []byte
 	if off >= r.q.disk { // kept in memory
-		in = r.q.buf[off-r.q.disk:]
-	} else {
-		if err := r.load(off, binary.MaxVarintLen64); err != nil && !errors.Is(err, io.EOF) {
-			return nil, err
+		in := r.q.buf[off-r.q.disk:]
+		n, k := binary.Uvarint(in)
+		if k <= 0 || n > uint64(len(in)-k) {
+			return nil, errors.New("bad record length")
 		}
-		in = r.window[off-r.base:]
-	}
-	n, k := binary.Uvarint(in)
-	if k <= 0 || n > uint64(len(in)-k) && off >= r.q.disk {
-		return nil, errors.New("bad record length")
-	}
-	if off >= r.q.disk {
 		return in[k : k+int(n)], nil
 	}
-	if n > 1<<30 {
+	if err := r.load(off, binary.MaxVarintLen64); err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	n, k := binary.Uvarint(r.window[off-r.base:])
+	if k <= 0 || n > 1<<30 {
 		return nil, errors.New("bad record length")
 	}
 	if err := r.load(off, k+int(n)); err != nil {
 		return nil, err
 	}
-	return r.window[off-r.base+int64(k) : off-r.base+int64(k)+int64(n)], nil
+	start := off - r.base + int64(k)
+	return r.window[start : start+int64(n)], nil
 }
 
 // load makes the window hold [off, off+n), reading at least queueWindow
