@@ -16,22 +16,8 @@ import (
 // stays consistent, a smaller backup fits, and after the file system grows
 // a full backup succeeds and restores.
 func TestCoreDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
 	base := newEnv(t)
-	mnt := filepath.Join(base.dir, "small-disk")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v: %s): skipping the full-disk test", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", mnt, err, out)
-		}
-	})
+	mnt := smallDisk(t, filepath.Join(base.dir, "small-disk"), "24m")
 	e := *base
 	e.repo = filepath.Join(mnt, "repo")
 	e.cacheDir = filepath.Join(base.dir, "cache-small")
@@ -85,12 +71,7 @@ func TestCoreDiskFull(t *testing.T) {
 	coreDiff(t, small, coreRestored(target2, small))
 
 	// Restoring 64 MiB onto a 24 MiB file system fails just as clearly.
-	out := filepath.Join(base.dir, "small-target")
-	os.Mkdir(out, 0o755)
-	if o, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", out).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v: %s", err, o)
-	}
-	defer exec.Command("umount", out).Run()
+	out := smallDisk(t, filepath.Join(base.dir, "small-target"), "24m")
 	r = e.run("restore", "--quiet", "--target", out, "latest")
 	if r.code != 1 {
 		t.Errorf("restore onto a full disk: want exit 1, got %s", r)
@@ -105,18 +86,8 @@ func TestCoreDiskFull(t *testing.T) {
 // caches) on a full file system. The register is only a cache: the backup
 // reads every file, completes with one warning (exit 3), and restores.
 func TestCoreCacheDiskFull(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("mounting a tmpfs needs root")
-	}
 	base := newEnv(t)
-	mnt := filepath.Join(base.dir, "full-cache")
-	if err := os.Mkdir(mnt, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs (%v: %s): skipping the full-cache test", err, strings.TrimSpace(string(out)))
-	}
-	t.Cleanup(func() { exec.Command("umount", mnt).Run() })
+	mnt := smallDisk(t, filepath.Join(base.dir, "full-cache"), "1m")
 	e := *base
 	e.cacheDir = filepath.Join(mnt, "cache")
 	// Fill it.
@@ -145,4 +116,25 @@ func TestCoreCacheDiskFull(t *testing.T) {
 	e.mustRun("restore", "--target", target, "latest")
 	coreDiff(t, src, coreRestored(target, src))
 	e.mustCheck()
+}
+
+// smallDisk mounts a tmpfs of size at dir for the test (skipping it where
+// no tmpfs can be mounted) and returns dir.
+func smallDisk(t *testing.T, dir, size string) string {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a tmpfs (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+		}
+	})
+	return dir
 }
