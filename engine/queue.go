@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -44,6 +45,9 @@ type queueFile struct {
 	full bool   // writing failed: buf keeps everything from disk on
 }
 
+// queuePattern names queue files (os.CreateTemp's *: a random part).
+const queuePattern = "cabinet-queue-*.tmp"
+
 // queueFlush is how much the queue buffers before writing.
 const queueFlush = 1 << 20
 
@@ -53,7 +57,15 @@ func newQueueFile(dir string) *queueFile {
 	if dir == "" {
 		dir = os.TempDir()
 	}
-	f, err := os.CreateTemp(dir, "queue-*.tmp")
+	if runtime.GOOS == "windows" {
+		// Left by killed backups. A running backup's file is open, and
+		// Windows refuses to remove it.
+		stale, _ := filepath.Glob(filepath.Join(dir, queuePattern))
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
+	f, err := os.CreateTemp(dir, queuePattern)
 	if err != nil {
 		return &queueFile{full: true}
 	}
