@@ -497,16 +497,25 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 	}
 	sort.Strings(names)
 	var tx *bolt.Tx
+	uncounted := 0 // register reads not yet passed to noteLookups
 	if b.reg != nil {
 		if tx, err = b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
-			defer b.reg.noteLookups(tx, len(names)) // before the Rollback: inside tx
+			defer func() { b.reg.noteLookups(tx, uncounted) }() // before the Rollback: inside tx
 		}
 	}
 	var subdirs []*dirNode
 	var batch queueBatch
 	defer b.enqueue(&batch)
 	for _, name := range names {
+		if tx != nil {
+			// Counted as they go: a folder of a million files would map
+			// all the register pages it reads before its end.
+			if uncounted++; uncounted == trimEvery {
+				b.reg.noteLookups(tx, uncounted)
+				uncounted = 0
+			}
+		}
 		full := filepath.Join(path, name)
 		if b.excluded(full, name) {
 			continue
