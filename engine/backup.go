@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -904,29 +905,53 @@ func (b *backupRun) fileFailed(f *fileNode, err error) {
 	b.warn(f.path(), err)
 }
 
-// saveDir stores the trees of d and below, children first.
+// saveDir stores the trees of d and below, children first. The tree is
+// encoded entry by entry in name order: a []snapshot.Node of a folder of
+// a million files took ~250 MB on top of its entries.
 func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (blob.ID, error) {
 	if d.saved {
 		return d.node.Subtree, nil
 	}
-	t := &snapshot.Tree{Nodes: make([]snapshot.Node, 0, len(d.files)+len(d.children)+len(d.others))}
 	for _, c := range d.children {
 		id, err := b.saveDir(ctx, w, c)
 		if err != nil {
 			return id, err
 		}
 		c.node.Subtree = id
-		t.Nodes = append(t.Nodes, c.node)
 	}
-	for _, f := range d.files {
-		if f.failed {
-			continue
+	// Entries by name: which list and where in it.
+	type entry struct {
+		name string
+		list uint8 // 0 children, 1 files, 2 others
+		i    int32
+	}
+	entries := make([]entry, 0, len(d.children)+len(d.files)+len(d.others))
+	for i, c := range d.children {
+		entries = append(entries, entry{c.node.Name, 0, int32(i)})
+	}
+	for i, f := range d.files {
+		if !f.failed {
+			entries = append(entries, entry{f.meta.Name, 1, int32(i)})
 		}
-		t.Nodes = append(t.Nodes, f.meta.node(b.names))
 	}
-	t.Nodes = append(t.Nodes, d.others...)
-	t.Sort()
-	return snapshot.SaveTree(ctx, w, t)
+	for i := range d.others {
+		entries = append(entries, entry{d.others[i].Name, 2, int32(i)})
+	}
+	slices.SortFunc(entries, func(x, y entry) int { return strings.Compare(x.name, y.name) })
+	enc := snapshot.NewTreeEncoder(len(entries))
+	for _, e := range entries {
+		switch e.list {
+		case 0:
+			enc.Add(&d.children[e.i].node)
+		case 1:
+			n := d.files[e.i].meta.node(b.names)
+			enc.Add(&n)
+		default:
+			enc.Add(&d.others[e.i])
+		}
+	}
+	id, _, err := w.SaveBlob(ctx, blob.Tree, enc.Bytes())
+	return id, err
 }
 
 // updateRegister writes the register entries not written yet (files put

@@ -118,14 +118,32 @@ func ValidName(name string) error {
 
 // EncodeTree returns the deterministic encoding of t (nodes must be sorted).
 func EncodeTree(t *Tree) []byte {
-	buf := make([]byte, 0, 64+len(t.Nodes)*96)
-	buf = append(buf, TreeVersion)
-	buf = binary.AppendUvarint(buf, uint64(len(t.Nodes)))
+	e := NewTreeEncoder(len(t.Nodes))
 	for i := range t.Nodes {
-		buf = appendNode(buf, &t.Nodes[i])
+		e.Add(&t.Nodes[i])
 	}
-	return buf
+	return e.Bytes()
 }
+
+// TreeEncoder encodes a tree one node at a time, for a folder too large to
+// hold as a Tree (a million entries are ~250 MB of Nodes, ~60 MB encoded).
+// Its output is EncodeTree's for the same nodes.
+type TreeEncoder struct {
+	buf []byte
+}
+
+// NewTreeEncoder starts the encoding of a tree of count nodes.
+func NewTreeEncoder(count int) *TreeEncoder {
+	buf := make([]byte, 0, 64+count*96)
+	buf = append(buf, TreeVersion)
+	return &TreeEncoder{buf: binary.AppendUvarint(buf, uint64(count))}
+}
+
+// Add appends n. Nodes must come sorted by name, as many as announced.
+func (e *TreeEncoder) Add(n *Node) { e.buf = appendNode(e.buf, n) }
+
+// Bytes returns the encoding.
+func (e *TreeEncoder) Bytes() []byte { return e.buf }
 
 func appendBytes(buf []byte, s string) []byte {
 	buf = binary.AppendUvarint(buf, uint64(len(s)))
