@@ -497,17 +497,77 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 		return nil, nil
 	}
 	sort.Strings(names)
+	// A huge folder is read in parts by several goroutines: one walker
+	// took 16 s over a folder of a million files that a cold find lists in
+	// 1.3 s. The parts join the folder in name order.
+	parts := make([]scanPart, max(1, min(2*runtime.GOMAXPROCS(0), len(names)/partNames)))
+	size := (len(names) + len(parts) - 1) / len(parts)
+	var wg sync.WaitGroup
+	for i := range parts {
+		p := &parts[i]
+		p.solo = len(parts) == 1
+		lo, hi := min(i*size, len(names)), min((i+1)*size, len(names))
+		if p.solo {
+			b.scanNames(root, path, d, names[lo:hi], p)
+			break
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			b.scanNames(root, path, d, names[lo:hi], p)
+		}()
+	}
+	wg.Wait()
+	var subdirs []*dirNode
+	for i := range parts {
+		subdirs = append(subdirs, parts[i].subdirs...)
+		b.join(d, &parts[i])
+	}
+	d.children = append(d.children, subdirs...)
+	return subdirs, nil
+}
+
+// join adds what a part of d's scan found to d, and its files to read to
+// the queue.
+func (b *backupRun) join(d *dirNode, p *scanPart) {
+	if d.files == nil {
+		d.files = p.files // a folder of one part: no copy
+	} else {
+		d.files = append(d.files, p.files...)
+	}
+	d.others = append(d.others, p.others...)
+	d.pending = d.pending || p.pending
+	b.enqueue(&p.batch)
+}
+
+// partNames is how many entries of a folder a scanning goroutine takes
+// at least.
+const partNames = 4096
+
+// scanPart is what one goroutine finds in its share of a folder's names.
+type scanPart struct {
+	subdirs []*dirNode
+	files   []*fileNode
+	others  []snapshot.Node // symlinks, devices, ...
+	pending bool            // a file must be read in processing
+	batch   queueBatch
+	// solo: the folder's only part, so its batch may go to the queue in
+	// pieces without breaking the name order of the folder's records.
+	solo bool
+}
+
+// scanNames stats names (sorted) of the folder d at path and checks
+// files against the register, into p.
+func (b *backupRun) scanNames(root *os.Root, path string, d *dirNode, names []string, p *scanPart) {
 	var tx *bolt.Tx
 	uncounted := 0 // register reads not yet passed to noteLookups
 	if b.reg != nil {
+		var err error
 		if tx, err = b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
 			defer func() { b.reg.noteLookups(tx, uncounted) }() // before the Rollback: inside tx
 		}
 	}
-	var subdirs []*dirNode
-	var batch queueBatch
-	defer b.enqueue(&batch)
 	for _, name := range names {
 		if tx != nil {
 			// Counted as they go: a folder of a million files would map
@@ -529,14 +589,11 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 			continue
 		}
 		if fi.IsDir() {
-			c := &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d, path: full}
-			d.children = append(d.children, c)
-			subdirs = append(subdirs, c)
+			p.subdirs = append(p.subdirs, &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d, path: full})
 			continue
 		}
-		b.addEntryTx(tx, &batch, d, name, full, fi)
+		b.addEntryTx(tx, p, d, name, full, fi)
 	}
-	return subdirs, nil
 }
 
 func (b *backupRun) addEntry(d *dirNode, name, full string, fi os.FileInfo) {
@@ -547,9 +604,9 @@ func (b *backupRun) addEntry(d *dirNode, name, full string, fi os.FileInfo) {
 			defer t.Rollback()
 		}
 	}
-	var batch queueBatch
-	b.addEntryTx(tx, &batch, d, name, full, fi)
-	b.enqueue(&batch)
+	p := scanPart{solo: true}
+	b.addEntryTx(tx, &p, d, name, full, fi)
+	b.join(d, &p)
 }
 
 // enqueue writes a folder's batch of files to read to the queue file.
@@ -571,7 +628,7 @@ func (b *backupRun) rank(path string) int32 {
 	return int32(len(b.o.Priority))
 }
 
-func (b *backupRun) addEntryTx(tx *bolt.Tx, batch *queueBatch, d *dirNode, name, full string, fi os.FileInfo) {
+func (b *backupRun) addEntryTx(tx *bolt.Tx, p *scanPart, d *dirNode, name, full string, fi os.FileInfo) {
 	n := b.nodeFromInfo(name, full, fi)
 	if n.Type != snapshot.TypeFile {
 		if n.Type == snapshot.TypeSymlink {
@@ -582,7 +639,7 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, batch *queueBatch, d *dirNode, name,
 			}
 			n.Target = target
 		}
-		d.others = append(d.others, n)
+		p.others = append(p.others, n)
 		return
 	}
 	f := &fileNode{meta: metaOf(&n), dir: d, fp: fingerprintOf(fi)}
@@ -603,7 +660,7 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, batch *queueBatch, d *dirNode, name,
 				b.filesUnchanged.Add(1)
 				b.filesDone.Add(1)
 				b.bytesDone.Add(fi.Size())
-				d.files = append(d.files, f)
+				p.files = append(p.files, f)
 				return
 			}
 			f.changed = true
@@ -613,7 +670,7 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, batch *queueBatch, d *dirNode, name,
 	if fi.Size() == 0 { // nothing to read
 		b.filesNew.Add(1)
 		b.filesDone.Add(1)
-		d.files = append(d.files, f)
+		p.files = append(p.files, f)
 		if b.reg != nil {
 			// Written now, not kept for the end: 1.1M empty files held
 			// ~100 MB of entries until the session was saved.
@@ -621,12 +678,12 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, batch *queueBatch, d *dirNode, name,
 		}
 		return
 	}
-	d.pending = true
+	p.pending = true
 	d.queued.Add(1)
 	b.bytesQueue.Add(fi.Size())
-	batch.put(f, b.rank(full), f.meta.Size >= b.smallLimit)
-	if len(batch.buf) >= 1<<20 { // a huge folder goes in parts
-		b.enqueue(batch)
+	p.batch.put(f, b.rank(full), f.meta.Size >= b.smallLimit)
+	if p.solo && len(p.batch.buf) >= 1<<20 { // a large folder goes in pieces
+		b.enqueue(&p.batch)
 	}
 }
 

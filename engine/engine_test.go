@@ -244,3 +244,70 @@ func TestRegisterBatchesOfEmptyFiles(t *testing.T) {
 		t.Fatalf("second session: %+v, want %d unchanged and nothing read", s2.Summary, want)
 	}
 }
+
+// A folder large enough to be scanned in parts by several goroutines: its
+// files, sub-folders and links all come back, and it keeps its tree ID
+// when nothing changed.
+func TestLargeFolderScannedInParts(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	const n = 3*partNames + 17
+	files := 0
+	for i := range n {
+		p := filepath.Join(src, fmt.Sprintf("f%05d", i))
+		var err error
+		switch i % 500 {
+		case 7: // a folder with one file
+			if err = os.Mkdir(p, 0o755); err == nil {
+				err = os.WriteFile(filepath.Join(p, "inner"), []byte(p), 0o644)
+			}
+		case 11:
+			err = os.Symlink("target", p)
+		case 13:
+			err = os.WriteFile(p, nil, 0o644)
+		default:
+			err = os.WriteFile(p, []byte(p), 0o644)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i%500 != 11 {
+			files++
+		}
+	}
+	opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: t.TempDir(), Now: time.Now}
+	s1, err := Backup(ctx, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s1.Summary.FilesNew != int64(files) {
+		t.Fatalf("first session: %d new files, want %d", s1.Summary.FilesNew, files)
+	}
+	s2, err := Backup(ctx, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.Summary.BytesRead != 0 || subtree(t, r, s2, src) != subtree(t, r, s1, src) {
+		t.Fatalf("unchanged: %+v", s2.Summary)
+	}
+	target := t.TempDir()
+	stats, err := Restore(ctx, r, s2, RestoreOptions{Target: target, Verify: true})
+	if err != nil || stats.VerifyFailed != 0 || stats.Files != int64(files) {
+		t.Fatalf("restore: %+v %v", stats, err)
+	}
+	last := fmt.Sprintf("f%05d", n-1)
+	for name, want := range map[string]string{
+		"f00000":       filepath.Join(src, "f00000"),
+		"f05013":       "",
+		last:           filepath.Join(src, last),
+		"f04507/inner": filepath.Join(src, "f04507"),
+	} {
+		if got, err := os.ReadFile(filepath.Join(target, src, name)); err != nil || string(got) != want {
+			t.Errorf("%s: %q %v, want %q", name, got, err, want)
+		}
+	}
+	if l, _ := os.Readlink(filepath.Join(target, src, "f00011")); l != "target" {
+		t.Errorf("link: %q", l)
+	}
+}
