@@ -107,11 +107,9 @@ type dirNode struct {
 	children []*dirNode
 	others   []snapshot.Node // symlinks, devices, ...
 	parent   *dirNode        // while scanning
-	// pending is set when a file here must be read in processing; until
-	// then the folder's tree cannot be written. queued counts those files:
-	// they join files as processing reads them.
-	pending bool
-	queued  atomic.Int32
+	// queued counts the files here that processing must read; until then
+	// the folder's tree cannot be written. They join files as they are read.
+	queued atomic.Int32
 	// left counts sub-folders still being scanned, plus one for the folder
 	// itself; the goroutine that brings it to zero finishes the folder.
 	left atomic.Int32
@@ -443,7 +441,7 @@ func (b *backupRun) scanned(ctx context.Context, d *dirNode) {
 // finishScan writes the tree of a folder whose files need no reading and
 // whose sub-folders are all written, and drops its entries from memory.
 func (b *backupRun) finishScan(ctx context.Context, d *dirNode) {
-	if d.pending || b.w == nil || ctx.Err() != nil {
+	if d.queued.Load() > 0 || b.w == nil || ctx.Err() != nil {
 		return
 	}
 	for _, c := range d.children {
@@ -500,7 +498,7 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 	// A huge folder is read in parts by several goroutines: one walker
 	// took 16 s over a folder of a million files that a cold find lists in
 	// 1.3 s. The parts join the folder in name order.
-	parts := make([]scanPart, max(1, min(2*runtime.GOMAXPROCS(0), len(names)/partNames)))
+	parts := make([]scanPart, max(1, min(2*runtime.GOMAXPROCS(0), (len(names)+partNames-1)/partNames)))
 	size := (len(names) + len(parts) - 1) / len(parts)
 	var wg sync.WaitGroup
 	for i := range parts {
@@ -536,12 +534,11 @@ func (b *backupRun) join(d *dirNode, p *scanPart) {
 		d.files = append(d.files, p.files...)
 	}
 	d.others = append(d.others, p.others...)
-	d.pending = d.pending || p.pending
 	b.enqueue(&p.batch)
 }
 
-// partNames is how many entries of a folder a scanning goroutine takes
-// at least.
+// partNames is the size of a folder's parts: a folder of more entries is
+// scanned in parts of at most this many, or in 2*GOMAXPROCS larger ones.
 const partNames = 4096
 
 // scanPart is what one goroutine finds in its share of a folder's names.
@@ -549,7 +546,6 @@ type scanPart struct {
 	subdirs []*dirNode
 	files   []*fileNode
 	others  []snapshot.Node // symlinks, devices, ...
-	pending bool            // a file must be read in processing
 	batch   queueBatch
 	// solo: the folder's only part, so its batch may go to the queue in
 	// pieces without breaking the name order of the folder's records.
@@ -678,7 +674,6 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, p *scanPart, d *dirNode, name, full 
 		}
 		return
 	}
-	p.pending = true
 	d.queued.Add(1)
 	b.bytesQueue.Add(fi.Size())
 	p.batch.put(f, b.rank(full), f.meta.Size >= b.smallLimit)
