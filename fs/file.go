@@ -31,10 +31,10 @@ func (f *fileNode) Open(ctx context.Context) (Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.idx >= len(lt.t.Nodes) {
+	if f.idx >= lt.l.Len() {
 		return nil, fmt.Errorf("%s: entry %d: %w", f.dir.path, f.idx, ErrNotExist)
 	}
-	n := &lt.t.Nodes[f.idx]
+	n := lt.l.Node(f.idx)
 	offs := make([]int64, len(n.Sizes)+1)
 	for i, s := range n.Sizes {
 		offs[i+1] = offs[i] + int64(s)

@@ -246,6 +246,20 @@ func LoadTree(ctx context.Context, r *repo.Repository, id blob.ID) (*Tree, error
 	return t, nil
 }
 
+// LoadListing reads one tree blob and checks it, for decoding its nodes on
+// demand (Listing).
+func LoadListing(ctx context.Context, r *repo.Repository, id blob.ID) (*Listing, error) {
+	data, err := r.LoadBlob(ctx, id, nil)
+	if err != nil {
+		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
+	}
+	l, err := ParseListing(data)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tree %s: %v", repo.ErrDamaged, id.Short(), err)
+	}
+	return l, nil
+}
+
 // SaveTree encodes t and stores it (deduplicated) through w.
 func SaveTree(ctx context.Context, w *repo.Writer, t *Tree) (blob.ID, error) {
 	id, _, err := w.SaveBlob(ctx, blob.Tree, EncodeTree(t))

@@ -56,14 +56,52 @@ func TestDecodeTreeRefusesUnsafeAndInconsistent(t *testing.T) {
 		{"unknown type", []Node{{Name: "a", Type: 42}}, "unknown type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := DecodeTree(EncodeTree(&Tree{Nodes: tc.nodes}))
+			enc := EncodeTree(&Tree{Nodes: tc.nodes})
+			_, err := DecodeTree(enc)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("got %v, want error containing %q", err, tc.want)
+			}
+			if _, err := ParseListing(enc); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("listing: got %v, want error containing %q", err, tc.want)
 			}
 		})
 	}
 	if _, err := DecodeTree([]byte{9, 0}); err == nil || !strings.Contains(err.Error(), "version 9") {
 		t.Fatalf("unknown version: %v", err)
+	}
+	if _, err := ParseListing([]byte{9, 0}); err == nil || !strings.Contains(err.Error(), "version 9") {
+		t.Fatalf("listing, unknown version: %v", err)
+	}
+}
+
+func TestListingDecodesOnDemand(t *testing.T) {
+	tr := sampleTree()
+	l, err := ParseListing(EncodeTree(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Len() != len(tr.Nodes) {
+		t.Fatalf("Len = %d, want %d", l.Len(), len(tr.Nodes))
+	}
+	for i, want := range tr.Nodes {
+		if got := l.Node(i); !bytes.Equal(EncodeTree(&Tree{Nodes: []Node{got}}), EncodeTree(&Tree{Nodes: []Node{want}})) {
+			t.Errorf("node %d: %+v, want %+v", i, got, want)
+		}
+		if l.Find(want.Name) != i {
+			t.Errorf("Find(%q) = %d, want %d", want.Name, l.Find(want.Name), i)
+		}
+	}
+	for _, name := range []string{"", "a", "fil", "filf", "zzz"} {
+		if i := l.Find(name); i != -1 {
+			t.Errorf("Find(%q) = %d, want -1", name, i)
+		}
+	}
+	// A node's content is its own: changing it changes nothing else.
+	i := l.Find("file")
+	n := l.Node(i)
+	n.Content[0] = blob.ID{9}
+	if l.Node(i).Content[0] != (blob.ID{1}) {
+		t.Fatal("a node's content aliases the listing")
 	}
 }
 
@@ -135,8 +173,22 @@ func FuzzDecodeTree(f *testing.F) {
 	writeSeed(f, "FuzzDecodeTree", enc)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		tr, err := DecodeTree(data)
+		l, lerr := ParseListing(data)
+		if (err == nil) != (lerr == nil) {
+			t.Fatalf("DecodeTree: %v, ParseListing: %v", err, lerr)
+		}
 		if err != nil {
 			return
+		}
+		viewed := &Tree{}
+		for i := range l.Len() {
+			viewed.Nodes = append(viewed.Nodes, l.Node(i))
+			if l.Name(i) != tr.Nodes[i].Name || l.Find(tr.Nodes[i].Name) != i {
+				t.Fatalf("listing name %d: %q, found at %d", i, l.Name(i), l.Find(tr.Nodes[i].Name))
+			}
+		}
+		if l.Len() != len(tr.Nodes) || !bytes.Equal(EncodeTree(viewed), data) {
+			t.Fatal("listing nodes differ from the decoded tree")
 		}
 		for _, n := range tr.Nodes {
 			if ValidName(n.Name) != nil {
