@@ -94,11 +94,11 @@ func (d *treeDir) entries(lt *loadedTree) []Entry {
 	files := make([]fileNode, 0, nf)
 	dirs := make([]treeDir, 0, nd)
 	for i := range out {
-		n := l.Node(i)
+		n := l.Meta(i)
 		var node Node
 		switch n.Type {
 		case snapshot.TypeFile:
-			files = append(files, fileNode{dir: d, idx: i, attr: d.attrOf(&n)})
+			files = append(files, newFileNode(d, i, d.attrOf(&n)))
 			node = &files[len(files)-1]
 		case snapshot.TypeDir:
 			dirs = append(dirs, treeDir{f: d.f, id: n.Subtree, attr: d.attrOf(&n), path: d.path + "/" + n.Name, linkSeed: d.linkSeed})
@@ -127,7 +127,7 @@ func findNormalized(l *snapshot.Listing, name string) int {
 
 // child returns the node of entry i of the folder's tree.
 func (d *treeDir) child(l *snapshot.Listing, i int) Node {
-	n := l.Node(i)
+	n := l.Meta(i)
 	return d.childOf(&n, i)
 }
 
@@ -139,7 +139,8 @@ func (d *treeDir) childOf(n *snapshot.Node, i int) Node {
 	case snapshot.TypeDir:
 		return &treeDir{f: d.f, id: n.Subtree, attr: a, path: d.path + "/" + n.Name, linkSeed: d.linkSeed}
 	case snapshot.TypeFile:
-		return &fileNode{dir: d, idx: i, attr: a}
+		f := newFileNode(d, i, a)
+		return &f
 	case snapshot.TypeSymlink:
 		return &symlinkNode{target: strings.Clone(n.Target), attr: a}
 	}

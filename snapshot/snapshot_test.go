@@ -2,8 +2,10 @@ package snapshot
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +88,11 @@ func TestListingDecodesOnDemand(t *testing.T) {
 	for i, want := range tr.Nodes {
 		if got := l.Node(i); !bytes.Equal(EncodeTree(&Tree{Nodes: []Node{got}}), EncodeTree(&Tree{Nodes: []Node{want}})) {
 			t.Errorf("node %d: %+v, want %+v", i, got, want)
+		}
+		meta, full := l.Meta(i), l.Node(i)
+		full.Content, full.Sizes = nil, nil
+		if !reflect.DeepEqual(meta, full) {
+			t.Errorf("meta %d: %+v, want %+v without slices", i, meta, full)
 		}
 		if l.Find(want.Name) != i {
 			t.Errorf("Find(%q) = %d, want %d", want.Name, l.Find(want.Name), i)
@@ -230,5 +237,20 @@ func TestTypeOfAndUnixMode(t *testing.T) {
 	}
 	if got := ModeBits(os.ModeSetgid | os.ModeSticky | 0o750); got != 0o3750 {
 		t.Errorf("ModeBits = %o, want 3750", got)
+	}
+}
+
+func TestCanonicalVarintLengths(t *testing.T) {
+	for _, v := range []uint64{0, 1, 127, 128, 16383, 16384, 1<<35 - 1, 1 << 35, 1<<63 - 1, 1 << 63, 1<<64 - 1} {
+		if got, want := uvarintLen(v), len(binary.AppendUvarint(nil, v)); got != want {
+			t.Errorf("uvarintLen(%d) = %d, want %d", v, got, want)
+		}
+		s := int64(v)
+		if got, want := uvarintLen(zigzag(s)), len(binary.AppendVarint(nil, s)); got != want {
+			t.Errorf("varint length of %d = %d, want %d", s, got, want)
+		}
+		if got, want := uvarintLen(zigzag(-s)), len(binary.AppendVarint(nil, -s)); got != want {
+			t.Errorf("varint length of %d = %d, want %d", -s, got, want)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"math/bits"
 	"os"
 	"slices"
 	"sort"
@@ -191,6 +192,8 @@ type decoder struct {
 	err error
 	// views makes str return strings that alias buf, not copies.
 	views bool
+	// noContent skips the slice lists of files (Content, Sizes stay nil).
+	noContent bool
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -200,12 +203,18 @@ func (d *decoder) fail(format string, args ...any) {
 }
 
 func (d *decoder) uvarint(max uint64, what string) uint64 {
+	return d.uvarintOf(max, what, "")
+}
+
+// uvarintOf is uvarint for a field named what+suffix, joined only for the
+// message: the decoder allocates nothing on the good path.
+func (d *decoder) uvarintOf(max uint64, what, suffix string) uint64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Uvarint(d.buf)
 	if n <= 0 || v > max || n != uvarintLen(v) {
-		d.fail("bad %s", what)
+		d.fail("bad %s%s", what, suffix)
 		return 0
 	}
 	d.buf = d.buf[n:]
@@ -214,20 +223,23 @@ func (d *decoder) uvarint(max uint64, what string) uint64 {
 
 // uvarintLen is the length of the canonical encoding of v: decoders refuse
 // longer encodings so every tree has exactly one encoding.
-func uvarintLen(v uint64) int { return len(binary.AppendUvarint(nil, v)) }
+func uvarintLen(v uint64) int { return max(1, (bits.Len64(v)+6)/7) }
 
 func (d *decoder) varint(what string) int64 {
 	if d.err != nil {
 		return 0
 	}
 	v, n := binary.Varint(d.buf)
-	if n <= 0 || n != len(binary.AppendVarint(nil, v)) {
+	if n <= 0 || n != uvarintLen(zigzag(v)) {
 		d.fail("bad %s", what)
 		return 0
 	}
 	d.buf = d.buf[n:]
 	return v
 }
+
+// zigzag is how binary.AppendVarint maps a signed value to an unsigned one.
+func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
 func (d *decoder) bytes(n int, what string) []byte {
 	if d.err != nil {
@@ -243,7 +255,7 @@ func (d *decoder) bytes(n int, what string) []byte {
 }
 
 func (d *decoder) str(what string) string {
-	n := d.uvarint(uint64(len(d.buf)), what+" length")
+	n := d.uvarintOf(uint64(len(d.buf)), what, " length")
 	b := d.bytes(int(n), what)
 	if d.views && len(b) > 0 {
 		return unsafe.String(&b[0], len(b))
@@ -347,11 +359,18 @@ func (d *decoder) node(n *Node, i uint64, prev string) {
 				n.Content, n.Sizes = make([]blob.ID, nc), make([]uint32, nc)
 			}
 		}
+		if d.noContent {
+			n.Content, n.Sizes = nil, nil
+		}
 		var total uint64
-		for j := range n.Content {
-			copy(n.Content[j][:], d.bytes(32, "slice id"))
-			n.Sizes[j] = uint32(d.uvarint(1<<32-1, "slice size"))
-			total += uint64(n.Sizes[j])
+		for j := range nc {
+			id := d.bytes(32, "slice id")
+			size := uint32(d.uvarint(1<<32-1, "slice size"))
+			if n.Content != nil && d.err == nil {
+				copy(n.Content[j][:], id)
+				n.Sizes[j] = size
+			}
+			total += uint64(size)
 		}
 		if d.err == nil && total != n.Size {
 			d.fail("file %q: slices add up to %d bytes, size says %d", n.Name, total, n.Size)
@@ -415,6 +434,15 @@ func (l *Listing) Size() int { return cap(l.data) + 4*cap(l.offs) }
 func (l *Listing) Node(i int) Node {
 	d := &decoder{buf: l.data[l.offs[i]:l.offs[i+1]], views: true}
 	var n Node // no Content to reuse: the node gets its own
+	d.node(&n, 0, "")
+	return n
+}
+
+// Meta decodes node i as Node does, but without its slice list: what a
+// listing needs, at no allocation.
+func (l *Listing) Meta(i int) Node {
+	d := &decoder{buf: l.data[l.offs[i]:l.offs[i+1]], views: true, noContent: true}
+	var n Node
 	d.node(&n, 0, "")
 	return n
 }

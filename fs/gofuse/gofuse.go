@@ -80,7 +80,7 @@ func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
 		},
 	}
 	a := &adapter{f: f, logf: o.Logf}
-	root := &node{a: a, n: f.Root()}
+	root := &node{leaf: leaf{n: f.Root()}, a: a}
 	opts := &gofs.Options{
 		MountOptions:    mo,
 		EntryTimeout:    &stable,
@@ -168,24 +168,35 @@ func fillAttr(a fs.Attr, out *fuse.Attr) {
 	out.Atime, out.Atimensec = sec, nsec
 }
 
-// node is the go-fuse inode of one fs node.
-type node struct {
+// leaf is the go-fuse inode of a file, symlink or special node: the most
+// numerous kind (a walked folder may hold a million), so it carries only
+// its fs node (144 bytes, where a node is 160).
+type leaf struct {
 	gofs.Inode
-	a *adapter
 	n fs.Node
+}
+
+// node is the go-fuse inode of a folder.
+type node struct {
+	leaf
+	a *adapter
 	// leanListed is set while the last listing of this folder left its
 	// files out (listingPolicy).
 	leanListed atomic.Bool
 }
 
 var (
+	_ gofs.NodeGetattrer   = (*leaf)(nil)
+	_ gofs.NodeOpener      = (*leaf)(nil)
+	_ gofs.NodeReadlinker  = (*leaf)(nil)
+	_ gofs.NodeStatfser    = (*leaf)(nil)
+	_ gofs.NodeSetattrer   = (*leaf)(nil)
+	_ gofs.NodeAccesser    = (*leaf)(nil)
+	_ gofs.NodeGetxattrer  = (*leaf)(nil)
+	_ gofs.NodeListxattrer = (*leaf)(nil)
+
 	_ gofs.NodeLookuper       = (*node)(nil)
-	_ gofs.NodeGetattrer      = (*node)(nil)
 	_ gofs.NodeOpendirHandler = (*node)(nil)
-	_ gofs.NodeOpener         = (*node)(nil)
-	_ gofs.NodeReadlinker     = (*node)(nil)
-	_ gofs.NodeStatfser       = (*node)(nil)
-	_ gofs.NodeSetattrer      = (*node)(nil)
 	_ gofs.NodeCreater        = (*node)(nil)
 	_ gofs.NodeMkdirer        = (*node)(nil)
 	_ gofs.NodeMknoder        = (*node)(nil)
@@ -194,9 +205,6 @@ var (
 	_ gofs.NodeUnlinker       = (*node)(nil)
 	_ gofs.NodeRmdirer        = (*node)(nil)
 	_ gofs.NodeRenamer        = (*node)(nil)
-	_ gofs.NodeAccesser       = (*node)(nil)
-	_ gofs.NodeGetxattrer     = (*node)(nil)
-	_ gofs.NodeListxattrer    = (*node)(nil)
 )
 
 func setEntryTimeouts(a fs.Attr, out *fuse.EntryOut) {
@@ -211,7 +219,11 @@ func (n *node) child(ctx context.Context, c fs.Node, out *fuse.EntryOut) *gofs.I
 	a := c.Attr()
 	fillAttr(a, &out.Attr)
 	setEntryTimeouts(a, out)
-	return n.NewInode(ctx, &node{a: n.a, n: c}, gofs.StableAttr{Mode: a.Type.UnixMode(), Ino: a.Ino})
+	var op gofs.InodeEmbedder = &leaf{n: c}
+	if a.Type == snapshot.TypeDir {
+		op = &node{leaf: leaf{n: c}, a: n.a}
+	}
+	return n.NewInode(ctx, op, gofs.StableAttr{Mode: a.Type.UnixMode(), Ino: a.Ino})
 }
 
 func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
@@ -234,7 +246,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	return n.child(ctx, c, out), 0
 }
 
-func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
+func (n *leaf) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut) syscall.Errno {
 	a := n.n.Attr()
 	fillAttr(a, &out.Attr)
 	if a.Volatile {
@@ -243,8 +255,8 @@ func (n *node) Getattr(ctx context.Context, f gofs.FileHandle, out *fuse.AttrOut
 	return 0
 }
 
-func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
-	st := n.a.f.Statfs(ctx)
+func (n *leaf) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
+	st := n.Root().Operations().(*node).a.f.Statfs(ctx)
 	out.Bsize = st.BlockSize
 	out.Frsize = st.BlockSize
 	out.Blocks = st.Blocks
@@ -253,7 +265,7 @@ func (n *node) Statfs(ctx context.Context, out *fuse.StatfsOut) syscall.Errno {
 	return 0
 }
 
-func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
+func (n *leaf) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	l, ok := n.n.(fs.Symlink)
 	if !ok {
 		return nil, syscall.EINVAL
@@ -265,21 +277,21 @@ func (n *node) Readlink(ctx context.Context) ([]byte, syscall.Errno) {
 	return []byte(target), 0
 }
 
-func (n *node) Access(ctx context.Context, mask uint32) syscall.Errno {
+func (n *leaf) Access(ctx context.Context, mask uint32) syscall.Errno {
 	if mask&2 != 0 { // W_OK
 		return syscall.EROFS
 	}
 	return 0
 }
 
-func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+func (n *leaf) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
 	return 0, syscall.ENODATA
 }
 
-func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) { return 0, 0 }
+func (n *leaf) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errno) { return 0, 0 }
 
 // Open opens a file for reading; any write access is EROFS.
-func (n *node) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
+func (n *leaf) Open(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	if flags&(syscall.O_WRONLY|syscall.O_RDWR|syscall.O_TRUNC|syscall.O_APPEND|syscall.O_CREAT) != 0 {
 		return nil, 0, syscall.EROFS
 	}
@@ -465,7 +477,7 @@ func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
 
 // Everything that would change the tree is refused.
 
-func (n *node) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+func (n *leaf) Setattr(ctx context.Context, f gofs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	return syscall.EROFS
 }
 
