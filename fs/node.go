@@ -64,6 +64,17 @@ type Dir interface {
 	Readdir(ctx context.Context) ([]Entry, error)
 }
 
+// PartDir is a Dir that can list its entries a part at a time, for
+// folders too large to hold as Entries at once (a million files are
+// 32 MB of Entries before their nodes). Folders inside sessions are
+// PartDirs.
+type PartDir interface {
+	Dir
+	// ReaddirPart returns up to n entries from the start-th on, in
+	// Readdir's order, and how many entries the folder has.
+	ReaddirPart(ctx context.Context, start, n int) ([]Entry, int, error)
+}
+
 // File is a regular file node.
 type File interface {
 	Node

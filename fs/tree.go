@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 
 	"golang.org/x/text/unicode/norm"
@@ -29,7 +30,7 @@ type treeDir struct {
 	linkSeed uint64 // the session folder's inode number, seeds hard links
 }
 
-var _ Dir = (*treeDir)(nil)
+var _ PartDir = (*treeDir)(nil)
 
 func (d *treeDir) Attr() Attr { return d.attr }
 
@@ -70,20 +71,30 @@ func (d *treeDir) Lookup(ctx context.Context, name string) (Node, error) {
 }
 
 func (d *treeDir) Readdir(ctx context.Context) ([]Entry, error) {
-	d.f.readdirs.Add(1)
-	lt, err := d.load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return d.entries(lt), nil
+	ents, _, err := d.ReaddirPart(ctx, 0, math.MaxInt)
+	return ents, err
 }
 
-// entries builds the folder's entries in one allocation per node kind.
-func (d *treeDir) entries(lt *loadedTree) []Entry {
+func (d *treeDir) ReaddirPart(ctx context.Context, start, n int) ([]Entry, int, error) {
+	if start == 0 {
+		d.f.readdirs.Add(1) // a listing, however many parts it is read in
+	}
+	lt, err := d.load(ctx)
+	if err != nil {
+		return nil, 0, err
+	}
+	total := lt.l.Len()
+	start = min(max(start, 0), total)
+	return d.entries(lt, start, start+min(n, total-start)), total, nil
+}
+
+// entries builds the folder's entries start to end, in one allocation per
+// node kind.
+func (d *treeDir) entries(lt *loadedTree, start, end int) []Entry {
 	l := lt.l
-	out := make([]Entry, l.Len())
+	out := make([]Entry, end-start)
 	var nf, nd int
-	for i := range out {
+	for i := start; i < end; i++ {
 		switch l.Type(i) {
 		case snapshot.TypeFile:
 			nf++
@@ -93,7 +104,7 @@ func (d *treeDir) entries(lt *loadedTree) []Entry {
 	}
 	files := make([]fileNode, 0, nf)
 	dirs := make([]treeDir, 0, nd)
-	for i := range out {
+	for i := start; i < end; i++ {
 		n := l.Meta(i)
 		var node Node
 		switch n.Type {
@@ -106,7 +117,7 @@ func (d *treeDir) entries(lt *loadedTree) []Entry {
 		default:
 			node = d.childOf(&n, i)
 		}
-		out[i] = Entry{Name: strings.Clone(n.Name), Node: node}
+		out[i-start] = Entry{Name: strings.Clone(n.Name), Node: node}
 	}
 	return out
 }

@@ -93,3 +93,25 @@ func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 		return nil
 	})
 }
+
+// LargeDir holds LargeCount small files (MakeLargeFolder): more than one
+// part of a gofuse listing (4,096 entries).
+const (
+	LargeDir   = "large"
+	LargeCount = 4500
+)
+
+// MakeLargeFolder writes LargeDir under dir: files f00000 to f04499, each
+// saying "file <n>\n".
+func MakeLargeFolder(t testing.TB, dir string) {
+	t.Helper()
+	large := filepath.Join(dir, LargeDir)
+	if err := os.MkdirAll(large, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range LargeCount {
+		if err := os.WriteFile(filepath.Join(large, fmt.Sprintf("f%05d", i)), fmt.Appendf(nil, "file %d\n", i), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

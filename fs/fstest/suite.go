@@ -40,6 +40,9 @@ type Env struct {
 	// while mounted, at when if it can choose the time, and returns the
 	// new session's folder name.
 	AddSession func(t *testing.T, when time.Time) string
+	// Large says Source holds LargeDir (MakeLargeFolder), written before
+	// its first backup.
+	Large bool
 }
 
 // Run is the read-only conformance suite every mount of a cabinet tree
@@ -51,6 +54,9 @@ func Run(t *testing.T, env Env) {
 	t.Run("DiffR", func(t *testing.T) { testDiff(t, env) })
 	t.Run("Metadata", func(t *testing.T) { testMetadata(t, env, env.Latest()) })
 	t.Run("NamesThenStat", func(t *testing.T) { testNamesThenStat(t, env) })
+	if env.Large {
+		t.Run("LargeFolder", func(t *testing.T) { testLargeFolder(t, env) })
+	}
 	t.Run("ReadOnly", func(t *testing.T) { testReadOnly(t, env) })
 	t.Run("Probes", func(t *testing.T) { testProbes(t, env) })
 	t.Run("RandomReads", func(t *testing.T) { testRandomReads(t, env) })
@@ -219,6 +225,52 @@ func testNamesThenStat(t *testing.T, env Env) {
 		t.Fatalf("names-only walk of %s lists %d entries, want the %d of %s", mnt, len(got), len(want), env.Source)
 	}
 	testMetadata(t, env, mnt)
+}
+
+// testLargeFolder lists LargeDir, larger than one part of a listing, a
+// little at a time, rewinds it past the first part, lists it again whole,
+// and reads a file of its last part: every name once, in order, across
+// the parts.
+func testLargeFolder(t *testing.T, env Env) {
+	dir := filepath.Join(env.Latest(), LargeDir)
+	want := make([]string, LargeCount)
+	for i := range want {
+		want[i] = fmt.Sprintf("f%05d", i)
+	}
+	f, err := os.Open(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	read := func(limit int) []string {
+		var got []string
+		for limit < 0 || len(got) < limit {
+			ents, err := f.ReadDir(100)
+			for _, e := range ents {
+				got = append(got, e.Name())
+			}
+			if err == io.EOF || len(ents) == 0 {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		return got
+	}
+	if got := read(LargeCount - 200); len(got) < LargeCount-200 || strings.Join(got, ",") != strings.Join(want[:len(got)], ",") {
+		t.Fatalf("%s: %d names, not the first %d in order", dir, len(got), LargeCount-200)
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		t.Fatal(err)
+	}
+	if got := read(-1); strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Fatalf("%s after a rewind: %d names, want %d in order", dir, len(got), len(want))
+	}
+	last := filepath.Join(dir, want[len(want)-1])
+	if data, err := os.ReadFile(last); err != nil || string(data) != fmt.Sprintf("file %d\n", LargeCount-1) {
+		t.Fatalf("%s: %q, %v", last, data, err)
+	}
 }
 
 func wantErrno(t *testing.T, what string, err error, want syscall.Errno) {

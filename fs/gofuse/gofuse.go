@@ -361,12 +361,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 	if !leanListings {
 		return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
 	}
-	lean := n.a.listings.lean(func(limit int) int {
-		if h.read(ctx) != 0 {
-			return 0
-		}
-		return unknownFiles(n, h.ents, limit)
-	})
+	lean := n.a.listings.lean(func(limit int) int { return h.unknownFiles(ctx, limit) })
 	n.leanListed.Store(lean)
 	if lean {
 		// Not FOPEN_KEEP_CACHE either: go-fuse adds FOPEN_CACHE_DIR to it.
@@ -378,18 +373,51 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 
 // dirHandle streams a listing, read at the first READDIR: with
 // FOPEN_CACHE_DIR the kernel often serves a listing from its cache and
-// sends none. go-fuse serializes calls on one handle.
+// sends none. A folder inside a session (fs.PartDir) is read listPart
+// entries at a time. go-fuse serializes calls on one handle.
 type dirHandle struct {
-	n    *node
-	d    fs.Dir
-	ents []fs.Entry // nil until read
-	pos  int        // next entry to return
+	n     *node
+	d     fs.Dir
+	ents  []fs.Entry // the part read last, nil until read
+	first int        // index of ents[0] in the listing
+	total int        // entries in the listing
+	pos   int        // next entry to return; "." and ".." are 0 and 1
 	// leanLeft is how many more files this listing leaves out of
 	// READDIRPLUS (listingPolicy); set when the folder is opened.
 	leanLeft int
 }
 
-func (d *dirHandle) read(ctx context.Context) syscall.Errno {
+// listPart is how many entries of a large folder a handle holds at once.
+const listPart = 4096
+
+// entry returns entry i of the listing (ok false past its end), reading
+// the part that holds it if needed.
+func (d *dirHandle) entry(ctx context.Context, i int) (e fs.Entry, ok bool, errno syscall.Errno) {
+	if d.ents == nil || i < d.first || i >= d.first+len(d.ents) && d.first+len(d.ents) < d.total {
+		if errno = d.read(ctx, i); errno != 0 {
+			return e, false, errno
+		}
+	}
+	if i < d.first || i >= d.first+len(d.ents) {
+		return e, false, 0
+	}
+	return d.ents[i-d.first], true, 0
+}
+
+// read reads the part of the listing that starts at entry i (all of it
+// for folders that are not PartDirs).
+func (d *dirHandle) read(ctx context.Context, i int) syscall.Errno {
+	if pd, ok := d.d.(fs.PartDir); ok {
+		ents, total, err := pd.ReaddirPart(ctx, i, listPart)
+		if err != nil {
+			return errno(err)
+		}
+		if ents == nil {
+			ents = []fs.Entry{}
+		}
+		d.ents, d.first, d.total = ents, min(i, total), total
+		return 0
+	}
 	if d.ents != nil {
 		return 0
 	}
@@ -400,7 +428,7 @@ func (d *dirHandle) read(ctx context.Context) syscall.Errno {
 	if ents == nil {
 		ents = []fs.Entry{}
 	}
-	d.ents = ents
+	d.ents, d.first, d.total = ents, 0, len(ents)
 	return 0
 }
 
@@ -412,9 +440,6 @@ var (
 
 // Readdirent returns ".", "..", then the entries; pos counts all three kinds.
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {
-	if e := d.read(ctx); e != 0 {
-		return nil, e
-	}
 	switch {
 	case d.pos == 0:
 		d.pos++
@@ -426,34 +451,38 @@ func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Err
 			ino = p.StableAttr().Ino
 		}
 		return &fuse.DirEntry{Name: "..", Mode: syscall.S_IFDIR, Ino: ino, Off: 2}, 0
-	case d.pos-2 >= len(d.ents):
-		return nil, 0
 	}
-	e := d.ents[d.pos-2]
+	e, ok, errno := d.entry(ctx, d.pos-2)
+	if errno != 0 || !ok {
+		return nil, errno
+	}
 	d.pos++
 	a := e.Node.Attr()
 	return &fuse.DirEntry{Name: e.Name, Mode: a.Type.UnixMode(), Ino: a.Ino, Off: uint64(d.pos)}, 0
 }
 
-// unknownFiles counts the entries of n that are not folders and that the
-// kernel holds no entry for, up to limit.
-func unknownFiles(n *node, ents []fs.Entry, limit int) int {
+// unknownFiles counts the entries of the listing that are not folders and
+// that the kernel holds no entry for, up to limit.
+func (d *dirHandle) unknownFiles(ctx context.Context, limit int) int {
 	c := 0
-	for _, e := range ents {
-		if e.Node.Attr().Type != snapshot.TypeDir && n.GetChild(e.Name) == nil {
+	for i := 0; ; i++ {
+		e, ok, errno := d.entry(ctx, i)
+		if errno != 0 || !ok {
+			return c
+		}
+		if e.Node.Attr().Type != snapshot.TypeDir && d.n.GetChild(e.Name) == nil {
 			if c++; c == limit {
-				break
+				return c
 			}
 		}
 	}
-	return c
 }
 
 // Lookup serves READDIRPLUS: name is the entry Readdirent returned last.
 // A file a lean listing leaves out gets an error: go-fuse then sends the
 // entry with node ID 0, which the kernel lists without making an inode.
 func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*gofs.Inode, syscall.Errno) {
-	if i := d.pos - 3; i >= 0 && i < len(d.ents) && d.ents[i].Name == name {
+	if i := d.pos - 3 - d.first; i >= 0 && i < len(d.ents) && d.ents[i].Name == name {
 		c := d.ents[i].Node
 		if d.leanLeft > 0 && c.Attr().Type != snapshot.TypeDir {
 			d.leanLeft--
@@ -465,10 +494,12 @@ func (d *dirHandle) Lookup(ctx context.Context, name string, out *fuse.EntryOut)
 }
 
 func (d *dirHandle) Seekdir(ctx context.Context, off uint64) syscall.Errno {
-	if e := d.read(ctx); e != 0 {
-		return e
+	if d.ents == nil {
+		if e := d.read(ctx, 0); e != 0 {
+			return e
+		}
 	}
-	if off > uint64(len(d.ents)+2) {
+	if off > uint64(d.total+2) {
 		return syscall.EINVAL
 	}
 	d.pos = int(off)

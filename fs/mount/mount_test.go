@@ -117,6 +117,7 @@ func testAdapter(t *testing.T, adapter string) {
 	base := t.TempDir()
 	src := filepath.Join(base, "src")
 	fstest.MakeSource(t, src, 7, 5<<20+12345)
+	fstest.MakeLargeFolder(t, src)
 	dmgDir := filepath.Join(base, "dmg")
 	if err := os.MkdirAll(dmgDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -144,6 +145,7 @@ func testAdapter(t *testing.T, adapter string) {
 		Device:     "laptop",
 		Source:     src,
 		Damaged:    filepath.Join(mp, "laptop", "files", "latest", dmgDir, fstest.DamageFile),
+		Large:      true,
 		AddSession: func(t *testing.T, when time.Time) string {
 			w := fstest.OpenRepo(t, repoDir)
 			fstest.Backup(t, w, "laptop", snapshot.SourceFiles, when, src)
