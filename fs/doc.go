@@ -30,8 +30,12 @@
 // used and the last read is older than Options.Refresh.
 //
 // Directory trees are loaded lazily, one tree blob per directory, and
-// kept in a small LRU by blob ID (nodes do not hold them); attributes of a directory's entries come
-// from the parent's tree, so stat never loads a child tree. File content is
+// kept encoded, their entries decoded on demand (snapshot.Listing), in a
+// small LRU by blob ID (nodes do not hold them); attributes of a
+// directory's entries come from the parent's tree, so stat never loads a
+// child tree. A folder inside a session can be listed a part at a time
+// (PartDir), so a folder of a million files is never held as a million
+// Entries. File content is
 // read lazily: the slice holding an offset is found by binary search over
 // the cumulative slice sizes, decoded slices live in a byte-bounded LRU
 // (Options.CacheSize) with one fetch per slice at a time (singleflight),

@@ -24,8 +24,9 @@ const (
 	// a mount that has walked a 78,000-file session (about 50 MiB of
 	// kernel-known nodes) still reads a 1 GiB file below 150 MiB RSS.
 	DefaultCacheSize = 32 << 20
-	// DefaultTreeCacheSize bounds the decoded directory trees kept in
-	// memory (nodes do not hold them): about 12,000 entries. A tree evicted
+	// DefaultTreeCacheSize bounds the directory trees kept in memory, as
+	// encoded listings (snapshot.Listing, about 80 bytes an entry; nodes
+	// do not hold them): about 50,000 entries. A tree evicted
 	// and needed again is read from the local cache of tree cabinets.
 	DefaultTreeCacheSize = 4 << 20
 	// DefaultRefresh is how old the session list may be when a volatile
@@ -41,7 +42,7 @@ type Options struct {
 	// CacheSize is the memory budget of decoded slices in bytes
 	// (default DefaultCacheSize).
 	CacheSize int64
-	// TreeCacheSize is the memory budget of decoded trees, approximately
+	// TreeCacheSize is the memory budget of directory trees
 	// (default DefaultTreeCacheSize).
 	TreeCacheSize int64
 	// Prefetch is how many slices a sequential reader reads ahead, in
