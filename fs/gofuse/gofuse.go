@@ -345,8 +345,9 @@ func (r readResult) Done() { r.d.Release() }
 
 func (f *fileHandle) Release(ctx context.Context) syscall.Errno { return errno(f.h.Close()) }
 
-// OpendirHandle returns a handle that lists the directory once, at its
-// first READDIR, and serves READDIRPLUS lookups from that listing. Folders
+// OpendirHandle returns a handle that reads the listing at its first
+// READDIR (a part at a time inside sessions) and serves READDIRPLUS
+// lookups from it. Folders
 // inside sessions are immutable, so the kernel caches their listings
 // (FOPEN_CACHE_DIR), unless the listing leaves files out (listingPolicy).
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
