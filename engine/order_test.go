@@ -3,9 +3,11 @@ package engine
 import (
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -46,8 +48,8 @@ func TestQueueOrder(t *testing.T) {
 	sortQueue(b.small)
 	var got []string
 	r := q.reader()
-	for _, e := range b.small {
-		f, err := r.file(e)
+	for i := range b.small.len() {
+		f, err := r.file(*b.small.at(i))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,6 +66,35 @@ func TestQueueOrder(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("queue order:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// A lane holds its entries in chunks of queueChunk, none larger, and sorts
+// them across the chunks as one sorted array would.
+func TestQueueLaneChunks(t *testing.T) {
+	dirs := []*dirNode{{path: "/a"}, {path: "/a/b"}, {path: "/c"}}
+	var lane queueLane
+	var flat []queued
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range 3*queueChunk + 5 {
+		e := queued{dir: dirs[rnd.IntN(len(dirs))], off: int64(i), day: int32(rnd.IntN(30)), rank: int32(rnd.IntN(3))}
+		lane.add(e)
+		flat = append(flat, e)
+	}
+	if lane.len() != len(flat) || len(lane) != 4 {
+		t.Fatalf("%d entries in %d chunks, want %d in 4", lane.len(), len(lane), len(flat))
+	}
+	for i, c := range lane {
+		if cap(c) > queueChunk || i < len(lane)-1 && len(c) != queueChunk {
+			t.Fatalf("chunk %d: %d entries, capacity %d", i, len(c), cap(c))
+		}
+	}
+	sortQueue(lane)
+	slices.SortFunc(flat, func(a, c queued) int { return compareQueued(&a, &c) })
+	for i := range flat {
+		if *lane.at(i) != flat[i] {
+			t.Fatalf("entry %d: %+v, want %+v", i, *lane.at(i), flat[i])
+		}
 	}
 }
 
@@ -97,7 +128,7 @@ func TestQueueRecords(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			q := tc.open(t)
 			defer q.close()
-			var small, large []queued
+			var small, large queueLane
 			for i := 0; i < len(files); i += 100 {
 				if i/100 == tc.breakAfter {
 					if q.disk == 0 {
@@ -123,8 +154,8 @@ func TestQueueRecords(t *testing.T) {
 				t.Fatal("writes to a read-only file did not fail")
 			}
 			r := q.reader()
-			for i, e := range small {
-				got, err := r.file(e)
+			for i := range small.len() {
+				got, err := r.file(*small.at(i))
 				if err != nil {
 					t.Fatalf("record %d: %v", i, err)
 				}

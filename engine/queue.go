@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -79,18 +80,18 @@ func newQueueFile(dir string) *queueFile {
 
 // add appends one folder's batch and moves its entries, now with their
 // offsets in the queue, to small and large.
-func (q *queueFile) add(bt *queueBatch, small, large *[]queued) {
+func (q *queueFile) add(bt *queueBatch, small, large *queueLane) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	base := q.disk + int64(len(q.buf))
 	q.buf = append(q.buf, bt.buf...)
 	for _, e := range bt.small {
 		e.off += base
-		*small = append(*small, e)
+		small.add(e)
 	}
 	for _, e := range bt.large {
 		e.off += base
-		*large = append(*large, e)
+		large.add(e)
 	}
 	if len(q.buf) >= queueFlush {
 		q.flushLocked()
@@ -155,6 +156,41 @@ func (bt *queueBatch) put(f *fileNode, rank int32, large bool) {
 	}
 }
 
+// queueLane is one lane of the queue, its entries in chunks of queueChunk
+// (the last one may be shorter): no single array holds them, so
+// processing frees each chunk once it has dispatched its files, and the
+// entries of a million files (24 MB) leave memory while the index fills
+// instead of staying to the end of the session. Sorting is in place.
+type queueLane [][]queued
+
+// queueChunk is how many entries a full chunk holds (a power of two).
+const queueChunk = 1 << 16
+
+func (l *queueLane) add(e queued) {
+	n := len(*l)
+	if n == 0 || len((*l)[n-1]) == queueChunk {
+		*l = append(*l, make([]queued, 0, 256))
+		n++
+	}
+	c := &(*l)[n-1]
+	if len(*c) == cap(*c) { // grown by hand: never past queueChunk
+		grown := make([]queued, len(*c), min(2*cap(*c), queueChunk))
+		copy(grown, *c)
+		*c = grown
+	}
+	*c = append(*c, e)
+}
+
+// len returns the number of entries.
+func (l queueLane) len() int {
+	if len(l) == 0 {
+		return 0
+	}
+	return (len(l)-1)*queueChunk + len(l[len(l)-1])
+}
+
+func (l queueLane) at(i int) *queued { return &l[i/queueChunk][i%queueChunk] }
+
 // sortQueue orders a lane: priority patterns first, then by change date,
 // the most recent day first, and within a day in folder order, name by
 // name. The day granularity keeps a folder's files together, so their
@@ -162,19 +198,28 @@ func (bt *queueBatch) put(f *fileNode, rank int32, large bool) {
 // in sequence), and makes the order independent of which scan walker found
 // a file first. A folder's records are in name order in the file, so the
 // offset orders names.
-func sortQueue(q []queued) {
-	slices.SortFunc(q, func(a, c queued) int {
-		if a.rank != c.rank {
-			return cmp.Compare(a.rank, c.rank)
-		}
-		if a.day != c.day {
-			return cmp.Compare(c.day, a.day)
-		}
-		if a.dir != c.dir {
-			return strings.Compare(a.dir.path, c.dir.path)
-		}
-		return cmp.Compare(a.off, c.off)
-	})
+func sortQueue(l queueLane) { sort.Sort(laneOrder(l)) }
+
+// laneOrder sorts a queueLane across its chunks.
+type laneOrder queueLane
+
+func (o laneOrder) Len() int      { return queueLane(o).len() }
+func (o laneOrder) Swap(i, j int) { a, c := queueLane(o).at(i), queueLane(o).at(j); *a, *c = *c, *a }
+func (o laneOrder) Less(i, j int) bool {
+	return compareQueued(queueLane(o).at(i), queueLane(o).at(j)) < 0
+}
+
+func compareQueued(a, c *queued) int {
+	if a.rank != c.rank {
+		return cmp.Compare(a.rank, c.rank)
+	}
+	if a.day != c.day {
+		return cmp.Compare(c.day, a.day)
+	}
+	if a.dir != c.dir {
+		return strings.Compare(a.dir.path, c.dir.path)
+	}
+	return cmp.Compare(a.off, c.off)
 }
 
 // queueReader reads records in queue order through a window of the file:
