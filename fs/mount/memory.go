@@ -19,5 +19,5 @@ const memoryHeadroom = 32 << 20
 // kernel knows, and the quarter took a find from 29 s to 14 s (restic
 // 13 s) at 770 MiB peak RSS (restic 794).
 func tuneMemoryLimit(floor int64, done <-chan struct{}) {
-	memlimit.Tune(floor, memoryHeadroom, 250*time.Millisecond, done)
+	memlimit.Tune(floor, memoryHeadroom, 4, 250*time.Millisecond, done)
 }

@@ -10,15 +10,16 @@ import (
 )
 
 // Tune sets the soft memory limit to max(floor, live heap + room) every
-// interval until done closes, where room is max(minRoom, live heap / 4).
+// interval until done closes, where room is max(minRoom, live heap /
+// share).
 //
 // Why not a fixed limit: once the live heap passes it the collector runs
 // without pause (a backup with 78,000 files queued took twice as long; a
-// mount's 1 GiB read 3-5x). Why a quarter: with a fixed room above a
-// large live heap the collector marks all of it every few milliseconds (a
-// mount that had walked a million files: daemon CPU 36 s for one find,
-// 29 s wall; with a quarter 12.5 s and 14 s).
-func Tune(floor, minRoom int64, interval time.Duration, done <-chan struct{}) {
+// mount's 1 GiB read 3-5x). Why a share of the live heap: with a fixed
+// room above a large live heap the collector marks all of it every few
+// milliseconds (a mount that had walked a million files: daemon CPU 36 s
+// for one find, 29 s wall; with a quarter 12.5 s and 14 s).
+func Tune(floor, minRoom, share int64, interval time.Duration, done <-chan struct{}) {
 	sample := []metrics.Sample{
 		{Name: "/gc/heap/live:bytes"},
 		{Name: "/memory/classes/total:bytes"},
@@ -40,7 +41,7 @@ func Tune(floor, minRoom int64, interval time.Duration, done <-chan struct{}) {
 		// added, or the heap gets far less room than asked.
 		overhead := max(v(1)-v(2)-v(3)-v(4), 0)
 		live := v(0)
-		debug.SetMemoryLimit(max(floor, live+max(minRoom, live/4)+overhead))
+		debug.SetMemoryLimit(max(floor, live+max(minRoom, live/share)+overhead))
 	}
 	set()
 	tick := time.NewTicker(interval)

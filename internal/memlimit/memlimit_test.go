@@ -13,7 +13,7 @@ func TestTuneSetsALimitAtLeastTheFloor(t *testing.T) {
 	const floor = 1 << 40 // far above this test's heap
 	done := make(chan struct{})
 	finished := make(chan struct{})
-	go func() { Tune(floor, 16<<20, time.Millisecond, done); close(finished) }()
+	go func() { Tune(floor, 16<<20, 4, time.Millisecond, done); close(finished) }()
 	deadline := time.Now().Add(5 * time.Second)
 	for debug.SetMemoryLimit(-1) != floor {
 		if time.Now().After(deadline) {
@@ -25,8 +25,15 @@ func TestTuneSetsALimitAtLeastTheFloor(t *testing.T) {
 	<-finished
 }
 
-// Above a large live heap the limit leaves a quarter of it as room.
-func TestTuneLeavesAQuarterAboveALargeHeap(t *testing.T) {
+// Above a large live heap the limit leaves its share of it as room: a
+// quarter, or an eighth.
+func TestTuneLeavesAShareAboveALargeHeap(t *testing.T) {
+	for _, share := range []int64{4, 8} {
+		testShare(t, share)
+	}
+}
+
+func testShare(t *testing.T, share int64) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	keep := make([]byte, 64<<20)
 	for i := range keep {
@@ -34,17 +41,18 @@ func TestTuneLeavesAQuarterAboveALargeHeap(t *testing.T) {
 	}
 	runtime.GC() // the live heap is measured by collections
 	done := make(chan struct{})
-	go Tune(1, 1, time.Millisecond, done)
+	go Tune(1, 1, share, time.Millisecond, done)
 	defer close(done)
+	want := int64(64<<20 + 64<<20/share)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		if l := debug.SetMemoryLimit(-1); l >= 64<<20+16<<20 {
+		if l := debug.SetMemoryLimit(-1); l >= want && l < want+64<<20/share {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("limit %d with 64 MiB live, want at least 80 MiB", debug.SetMemoryLimit(-1))
+			t.Fatalf("share %d: limit %d with 64 MiB live, want %d to %d", share, debug.SetMemoryLimit(-1), want, want+64<<20/share)
 		}
 		time.Sleep(time.Millisecond)
 	}
-	_ = keep[len(keep)-1]
+	runtime.KeepAlive(keep)
 }
