@@ -235,29 +235,26 @@ func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
 
 // LoadTree reads and decodes one tree blob.
 func LoadTree(ctx context.Context, r *repo.Repository, id blob.ID) (*Tree, error) {
-	data, err := r.LoadBlob(ctx, id, nil)
-	if err != nil {
-		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
-	}
-	t, err := DecodeTree(data)
-	if err != nil {
-		return nil, fmt.Errorf("%w: tree %s: %v", repo.ErrDamaged, id.Short(), err)
-	}
-	return t, nil
+	return loadTree(ctx, r, id, DecodeTree)
 }
 
 // LoadListing reads one tree blob and checks it, for decoding its nodes on
 // demand (Listing).
 func LoadListing(ctx context.Context, r *repo.Repository, id blob.ID) (*Listing, error) {
+	return loadTree(ctx, r, id, ParseListing)
+}
+
+func loadTree[T any](ctx context.Context, r *repo.Repository, id blob.ID, decode func([]byte) (T, error)) (T, error) {
+	var none T
 	data, err := r.LoadBlob(ctx, id, nil)
 	if err != nil {
-		return nil, fmt.Errorf("tree %s: %w", id.Short(), err)
+		return none, fmt.Errorf("tree %s: %w", id.Short(), err)
 	}
-	l, err := ParseListing(data)
+	t, err := decode(data)
 	if err != nil {
-		return nil, fmt.Errorf("%w: tree %s: %v", repo.ErrDamaged, id.Short(), err)
+		return none, fmt.Errorf("%w: tree %s: %v", repo.ErrDamaged, id.Short(), err)
 	}
-	return l, nil
+	return t, nil
 }
 
 // SaveTree encodes t and stores it (deduplicated) through w.
