@@ -13,7 +13,8 @@ import (
 )
 
 // loadedTree is a tree blob shared by every folder with that ID, kept
-// encoded: a folder of a million files is 60 MB so, 310 MB decoded.
+// encoded (snapshot.Listing): a folder of a million one-slice files is
+// 76 MB so and was 310 MB decoded.
 type loadedTree struct {
 	l    *snapshot.Listing
 	cost int64
