@@ -14,6 +14,7 @@ import (
 	"github.com/cabinetbackup/cabinet/repo"
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/crypto"
+	"github.com/cabinetbackup/cabinet/repo/index"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -309,5 +310,61 @@ func TestLargeFolderScannedInParts(t *testing.T) {
 	}
 	if l, _ := os.Readlink(filepath.Join(target, src, "f00011")); l != "target" {
 		t.Errorf("link: %q", l)
+	}
+}
+
+// TestRestoreOrder checks the order files are written in: files of more
+// than one part first, largest first, then the rest as their first slices
+// lie in the cabinets.
+func TestRestoreOrder(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	rnd := rand.New(rand.NewPCG(2, 2))
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return b
+	}
+	sizes := map[string]int{"huge": 40 << 20, "large": 24 << 20, "mid": 3 << 20}
+	for i := range 60 {
+		sizes[fmt.Sprintf("d%d/small%02d", i%7, i)] = 100 + 997*i
+	}
+	for name, n := range sizes {
+		p := filepath.Join(src, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, random(n), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: t.TempDir(), Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rr := &restoreRun{r: r, o: RestoreOptions{Overwrite: OverwriteIfChanged, Warn: func(string, error) {}}, firstLink: map[[2]uint64]string{}}
+	if err := rr.plan(ctx, s.Tree, t.TempDir(), "/", false); err != nil {
+		t.Fatal(err)
+	}
+	if len(rr.files) != len(sizes) {
+		t.Fatalf("%d files planned, want %d", len(rr.files), len(sizes))
+	}
+	rr.orderFiles()
+	if got := []string{filepath.Base(rr.files[0].path), filepath.Base(rr.files[1].path)}; got[0] != "huge" || got[1] != "large" {
+		t.Fatalf("first files %v, want the two of more than one part, largest first", got)
+	}
+	var prev index.Location
+	for i, f := range rr.files[2:] {
+		loc, ok := r.Index().Lookup(f.node.Content[0])
+		if !ok {
+			t.Fatalf("%s: first slice not in the index", f.path)
+		}
+		if i > 0 {
+			if c := bytes.Compare(prev.Pack[:], loc.Pack[:]); c > 0 || c == 0 && prev.Offset > loc.Offset {
+				t.Fatalf("%s (cabinet %s at %d) comes after cabinet %s at %d", f.path, loc.Pack.Short(), loc.Offset, prev.Pack.Short(), prev.Offset)
+			}
+		}
+		prev = loc
 	}
 }

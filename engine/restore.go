@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -372,8 +374,7 @@ func (rr *restoreRun) writeFiles(ctx context.Context) error {
 			}
 		}()
 	}
-	// Large files first: their parts spread over all workers.
-	sort.SliceStable(rr.files, func(i, j int) bool { return rr.files[i].node.Size > rr.files[j].node.Size })
+	rr.orderFiles()
 feed:
 	for _, f := range rr.files {
 		n := len(f.node.Content)
@@ -414,6 +415,49 @@ feed:
 	close(parts)
 	wg.Wait()
 	return context.Cause(ctx)
+}
+
+// orderFiles puts the files in the order they are written: files of more
+// than one part first, largest first, so their parts spread over all
+// workers; then the others in the order their first slices lie in the
+// cabinets, so the reads of small files run through each cabinet from
+// start to end and the kernel's read-ahead serves them. In size order they
+// jumped from cabinet to cabinet: one small read, and one wait, per file.
+func (rr *restoreRun) orderFiles() {
+	type placed struct {
+		f     *restoreFile
+		large bool
+		pack  blob.ID
+		off   uint32
+	}
+	order := make([]placed, len(rr.files))
+	for i, f := range rr.files {
+		p := placed{f: f, large: len(f.node.Content) > partSlices}
+		if len(f.node.Content) > 0 {
+			if loc, ok := rr.r.Index().Lookup(f.node.Content[0]); ok {
+				p.pack, p.off = loc.Pack, loc.Offset
+			}
+		}
+		order[i] = p
+	}
+	slices.SortStableFunc(order, func(a, b placed) int {
+		switch {
+		case a.large != b.large:
+			if a.large {
+				return -1
+			}
+			return 1
+		case a.large:
+			return cmp.Compare(b.f.node.Size, a.f.node.Size)
+		}
+		if c := bytes.Compare(a.pack[:], b.pack[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.off, b.off)
+	})
+	for i := range order {
+		rr.files[i] = order[i].f
+	}
 }
 
 // skipError is a file that cannot be created; the restore goes on without it.
