@@ -368,3 +368,48 @@ func TestRestoreOrder(t *testing.T) {
 		prev = loc
 	}
 }
+
+// TestRestoreZeroRuns restores files written whole by one worker whose
+// zero blocks are left as holes: at the end (the file gets its size after
+// its last write), at the start, and all through.
+func TestRestoreZeroRuns(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	data := bytes.Repeat([]byte("cabinet "), 1280) // 10 KiB
+	zeros := make([]byte, 300<<10)
+	files := map[string][]byte{
+		"tail": append(append([]byte{}, data...), zeros...),
+		"head": append(append([]byte{}, zeros...), data...),
+		"all":  zeros,
+		"odd":  append(append([]byte{}, data[:5000]...), zeros[:5000]...), // ends inside a block
+	}
+	for name, b := range files {
+		if err := os.WriteFile(filepath.Join(src, name), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: t.TempDir(), Now: time.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	if _, err := Restore(ctx, r, s, RestoreOptions{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range files {
+		p := filepath.Join(target, src, name)
+		got, err := os.ReadFile(p)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%s: %d bytes back (%v), want %d", name, len(got), err, len(want))
+		}
+		fi, _ := os.Stat(p)
+		if fi.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want 0640", name, fi.Mode())
+		}
+		orig, _ := os.Stat(filepath.Join(src, name))
+		if !fi.ModTime().Equal(orig.ModTime()) {
+			t.Errorf("%s: mtime %v, want %v", name, fi.ModTime(), orig.ModTime())
+		}
+	}
+}

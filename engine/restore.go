@@ -73,6 +73,8 @@ type restoreFile struct {
 	// the file's place and createFile need not look.
 	fresh bool
 	left  atomic.Int32 // parts still to write
+	// metaDone: the worker that wrote the file whole set its metadata.
+	metaDone bool
 	// failed is set when a part could not be written (damaged or missing
 	// data): the file keeps what could be written but not the session's
 	// size-and-time look, so a later if-changed restore tries it again.
@@ -387,7 +389,7 @@ feed:
 				break feed
 			}
 		}
-		fh, err := rr.createFile(f)
+		fh, err := rr.createFile(f, true)
 		var skip skipError
 		if errors.As(err, &skip) {
 			rr.warn(f.path, skip.err)
@@ -465,11 +467,13 @@ type skipError struct{ err error }
 
 func (e skipError) Error() string { return e.err.Error() }
 
-// createFile creates (or truncates) the file at f.path with its final size,
-// so all-zero slices stay holes (sparse files). Whatever else is in the
-// file's place (a symlink, a FIFO) is replaced, never opened: opening would
-// follow a symlink out of the target or block on a FIFO.
-func (rr *restoreRun) createFile(f *restoreFile) (*os.File, error) {
+// createFile creates (or truncates) the file at f.path. Whatever else is
+// in the file's place (a symlink, a FIFO) is replaced, never opened:
+// opening would follow a symlink out of the target or block on a FIFO.
+// With sized, the file gets its final size at once, so parts can be
+// written in any order and all-zero slices stay holes (sparse files);
+// a file written whole by one worker gets it when it is written.
+func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 	if !f.fresh {
 		if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
 			if fi.IsDir() {
@@ -480,16 +484,22 @@ func (rr *restoreRun) createFile(f *restoreFile) (*os.File, error) {
 			}
 		}
 	}
-	fh, err := openFile(f.path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	flag := os.O_CREATE | os.O_WRONLY
+	if !f.fresh {
+		flag |= os.O_TRUNC // a fresh file is in a folder this restore made
+	}
+	fh, err := openFile(f.path, flag, 0o600)
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) {
 			return nil, skipError{err}
 		}
 		return nil, err
 	}
-	if err := fh.Truncate(int64(f.node.Size)); err != nil {
-		fh.Close()
-		return nil, err
+	if sized {
+		if err := fh.Truncate(int64(f.node.Size)); err != nil {
+			fh.Close()
+			return nil, err
+		}
 	}
 	return fh, nil
 }
@@ -498,7 +508,7 @@ func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) 
 	var fh *os.File
 	var err error
 	if p.create {
-		fh, err = rr.createFile(p.f)
+		fh, err = rr.createFile(p.f, false)
 	} else {
 		fh, err = openFile(p.f.path, os.O_WRONLY, 0)
 	}
@@ -507,16 +517,30 @@ func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) 
 	}
 	defer fh.Close()
 	off := p.offset
+	var written int64 // end of the last block written
 	for i := p.first; i < p.end; i++ {
 		buf, err = rr.r.LoadBlob(ctx, p.f.node.Content[i], buf)
 		if err != nil {
 			return buf, fmt.Errorf("slice %d at offset %d: %w", i, off, err)
 		}
-		if err := writeNonZero(fh, buf, off); err != nil {
+		end, err := writeNonZero(fh, buf, off)
+		if err != nil {
 			return buf, err
 		}
 		off += int64(len(buf))
+		written = max(written, end)
 		rr.bytesDone.Add(int64(len(buf)))
+	}
+	if p.create {
+		// The whole file, written by this worker: it ends where its last
+		// non-zero block did, so it may still need its size; then its
+		// metadata goes through the open file, not three path lookups.
+		if written != int64(p.f.node.Size) {
+			if err := fh.Truncate(int64(p.f.node.Size)); err != nil {
+				return buf, err
+			}
+		}
+		p.f.metaDone = rr.applyMetaOpen(fh, p.f.path, p.f.node)
 	}
 	return buf, fh.Close()
 }
@@ -529,32 +553,36 @@ var zeroPage [64 << 10]byte
 const sparseBlock = 4 << 10
 
 // writeNonZero writes data at off, skipping aligned all-zero blocks (the
-// file was truncated to its size, so they read back as zeros).
-func writeNonZero(fh *os.File, data []byte, off int64) error {
+// file has its size, or gets it after, so they read back as zeros). It
+// returns the end of the last block it wrote, 0 if none.
+func writeNonZero(fh *os.File, data []byte, off int64) (int64, error) {
 	start := -1 // first byte of the pending non-zero run
+	var end int64
 	for i := 0; i < len(data); {
 		// Blocks are aligned to the file offset so holes line up with the
 		// file system's blocks.
-		end := i + sparseBlock - int((off+int64(i))%sparseBlock)
-		end = min(end, len(data))
-		if allZero(data[i:end]) {
+		next := i + sparseBlock - int((off+int64(i))%sparseBlock)
+		next = min(next, len(data))
+		if allZero(data[i:next]) {
 			if start >= 0 {
 				if _, err := fh.WriteAt(data[start:i], off+int64(start)); err != nil {
-					return err
+					return end, err
 				}
+				end = off + int64(i)
 				start = -1
 			}
 		} else if start < 0 {
 			start = i
 		}
-		i = end
+		i = next
 	}
 	if start >= 0 {
 		if _, err := fh.WriteAt(data[start:], off+int64(start)); err != nil {
-			return err
+			return end, err
 		}
+		end = off + int64(len(data))
 	}
-	return nil
+	return end, nil
 }
 
 func allZero(b []byte) bool {
@@ -572,7 +600,9 @@ func (rr *restoreRun) finishFile(f *restoreFile) {
 	if f.failed.Load() {
 		return
 	}
-	rr.applyMeta(f.path, f.node)
+	if !f.metaDone {
+		rr.applyMeta(f.path, f.node)
+	}
 	rr.filesDone.Add(1)
 	atomic.AddInt64(&rr.stats.Files, 1)
 	atomic.AddInt64(&rr.stats.Bytes, int64(f.node.Size))
