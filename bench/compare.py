@@ -29,6 +29,7 @@ ROWS = [
     ("backup no-change (s)", ["backup2-nochange"], "wall_s", 5.0, None),
     ("backup day 2 (s)", ["backup3-day2"], "wall_s", 4.0, None),
     ("restore (s)", ["restore"], "wall_s", 2.5, None),
+    ("restore into a new file system (s)", ["restore-fresh-fs"], "wall_s", 2.5, None),
     ("repository size after day 2 (MiB)", ["backup3-day2"], "repo_mib", None, None),
     ("mount ready (s)", ["mount-ready"], "wall_s", None, None),
     ("mount find (s)", ["mount-find"], "wall_s", 5.0, 3.0),

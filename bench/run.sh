@@ -58,6 +58,11 @@ awk -v b="$((busy1 - busy0))" -v k="$((kids1 - kids0))" -v s="$((steal1 - steal0
   printf "wall_s=%d\ncpus=%d\nbench_cpu_s=%.1f\nother_cpu_s=%.1f\nsteal_s=%.1f\n", w, n, k / tck, (b - k) / tck, s / tck }' \
   > "$RESULTS_DIR/run-$RUN_ID.cpu"
 
+# The restore again, into a new file system (see restore-fresh.sh): not part of the CPU figures above.
+if [[ " ${tools[*]} " == *" custom "* ]]; then
+  CABINET=$CABINET bash "$ROOT/bench/restore-fresh.sh" "$RUN_ID" "$RESULTS_DIR/run-$RUN_ID.csv" || true
+fi
+
 section=full
 [[ $QUICK == 1 ]] && section=quick
 [[ " ${tools[*]} " == *" restic "* && " ${tools[*]} " == *" borg "* ]] || section=$section-cabinet-only
