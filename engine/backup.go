@@ -755,10 +755,12 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	}
 	// Two lanes, each in queue order: small files (one read each, mostly
 	// waiting on the disk) and large ones (sequential reads, mostly CPU).
+	// The small lane asks the kernel to read the next prefetchFiles files
+	// ahead of its readers (see prefetchFile).
 	// Run together, the large files' slicing, hashing and compression fill
 	// the cores while small-file reads wait: on the full corpus the small
 	// files had taken 12 s at 130 % CPU before the two big ones began.
-	lane := func(queue queueLane, nReaders int) {
+	lane := func(queue queueLane, nReaders int, prefetch bool) {
 		files := make(chan *fileNode)
 		for range nReaders {
 			readers.Add(1)
@@ -784,6 +786,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 			defer readers.Done()
 			defer close(files)
 			qr := b.queue.reader()
+			var ahead []*fileNode // prefetched, not yet handed to a reader
 			for i, chunk := range queue {
 				for _, e := range chunk {
 					f, err := qr.file(e)
@@ -791,20 +794,35 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 						cancel(err)
 						return
 					}
+					if prefetch {
+						prefetchFile(f.path(), int64(f.meta.Size))
+					}
+					ahead = append(ahead, f)
+					if prefetch && len(ahead) <= prefetchFiles {
+						continue
+					}
 					select {
-					case files <- f:
+					case files <- ahead[0]:
+						ahead = ahead[1:]
 					case <-ctx.Done():
 						return
 					}
 				}
-				queue[i] = nil // dispatched: its memory can go
+				queue[i] = nil // read: its memory can go
+			}
+			for _, f := range ahead {
+				select {
+				case files <- f:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}()
 	}
 	// A file read is held by its folder only, and freed with it once the
 	// folder's tree is written.
-	lane(b.small, b.o.Readers)
-	lane(b.large, largeReaders)
+	lane(b.small, b.o.Readers, true)
+	lane(b.large, largeReaders, false) // sequential: the kernel reads ahead
 	readers.Wait()
 	b.small, b.large = nil, nil // their chunks are gone
 	close(jobs)

@@ -1,0 +1,23 @@
+package engine
+
+import "golang.org/x/sys/unix"
+
+// prefetchFiles is how many small files the processing queue asks the
+// kernel to read ahead of the readers. Eight readers blocked in cold reads
+// of one small file each left the cores 10 % in I/O wait through an initial
+// backup of the benchmark corpus; with the next files already in flight
+// they find the data in the page cache (32, 64, 128 and 256 gave the same).
+const prefetchFiles = 64
+
+// prefetchFile starts reading a small file into the page cache without
+// waiting for it (posix_fadvise WILLNEED). A file that cannot be opened is
+// left to the reader, which reports it. O_NONBLOCK: a FIFO put in a file's
+// place since the scan must not hang the queue.
+func prefetchFile(path string, size int64) {
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return
+	}
+	unix.Fadvise(fd, 0, size, unix.FADV_WILLNEED)
+	unix.Close(fd)
+}

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package engine
+
+// prefetchFiles is 0 where posix_fadvise is not at hand: readers read
+// each file when they get to it.
+const prefetchFiles = 0
+
+func prefetchFile(path string, size int64) {}
