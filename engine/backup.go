@@ -881,6 +881,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 			bufs.Put(buf)
 		}
 	} else {
+		adviseSequential(fh)
 		b.chunkFile(ctx, f, fh, cp, chunkBufs, bufs, send)
 	}
 	if f.failed {

