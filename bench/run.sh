@@ -60,7 +60,8 @@ awk -v b="$((busy1 - busy0))" -v k="$((kids1 - kids0))" -v s="$((steal1 - steal0
 
 # The restore again, into a new file system (see restore-fresh.sh): not part of the CPU figures above.
 if [[ " ${tools[*]} " == *" custom "* ]]; then
-  CABINET=$CABINET bash "$ROOT/bench/restore-fresh.sh" "$RUN_ID" "$RESULTS_DIR/run-$RUN_ID.csv" || true
+  corpus=/tmp/corpus; [[ $QUICK == 1 ]] && corpus=/tmp/corpus-quick
+  CABINET=$CABINET CORPUS=$corpus bash "$ROOT/bench/restore-fresh.sh" "$RUN_ID" "$RESULTS_DIR/run-$RUN_ID.csv" || true
 fi
 
 section=full
