@@ -404,6 +404,8 @@ feed:
 		var off int64
 		for first := 0; first < n; first += partSlices {
 			end := min(first+partSlices, n)
+			// Its cabinet ranges are fetched while it waits for a worker.
+			rr.r.WillLoad(ctx, f.node.Content[first:end])
 			select {
 			case parts <- restorePart{f: f, first: first, end: end, offset: off}:
 			case <-ctx.Done():

@@ -346,6 +346,42 @@ func (w *Writer) HasBlob(id blob.ID) bool {
 	return ok
 }
 
+// WillLoad tells the backend that the data blobs ids are about to be
+// loaded, in that order, when it can fetch ahead (backend.ReadAdvisor):
+// each run of them that lies together in one cabinet is asked for at once.
+// A restore worker reading a large file's slices one by one waited on each
+// read in turn.
+func (r *Repository) WillLoad(ctx context.Context, ids []blob.ID) {
+	ra, ok := r.be.(backend.ReadAdvisor)
+	if !ok {
+		return
+	}
+	var pack blob.ID
+	var start, end int64 // the run being gathered, in pack
+	flush := func() {
+		if end > start {
+			ra.WillRead(ctx, PackName(pack), start, end-start)
+		}
+	}
+	for _, id := range ids {
+		loc, ok := r.idx.Lookup(id)
+		if !ok || loc.Type != blob.Data {
+			continue
+		}
+		off, n := int64(loc.Offset), int64(loc.Length)
+		if loc.Pack != pack || off < start || off > end+willLoadGap {
+			flush()
+			pack, start, end = loc.Pack, off, off
+		}
+		end = max(end, off+n)
+	}
+	flush()
+}
+
+// willLoadGap is how far apart two blobs of a cabinet may lie and still be
+// asked for in one range.
+const willLoadGap = 256 << 10
+
 // LoadBlob reads, authenticates and decodes blob id, appending its
 // plaintext to dst[:0]. A blob whose bytes fail authentication or whose
 // seal does not bind it to id gives an error wrapping ErrDamaged that

@@ -2,12 +2,14 @@ package repo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -316,5 +318,65 @@ func TestBlobSealBindsIDAndType(t *testing.T) {
 	wrongType.Type = blob.Tree
 	if _, err := r.DecodeBlob(ids[1], wrongType, sealedB(), nil); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("data blob opened as a tree: %v", err)
+	}
+}
+
+// advisedBackend is the local backend that also records the ranges it is
+// asked to fetch ahead.
+type advisedBackend struct {
+	*local.Backend
+	ranges []string
+}
+
+func (b *advisedBackend) WillRead(ctx context.Context, name string, off, length int64) {
+	b.ranges = append(b.ranges, fmt.Sprintf("%s@%d+%d", name[len(name)-8:], off, length))
+	b.Backend.WillRead(ctx, name, off, length)
+}
+
+// TestWillLoadAsksForRuns: blobs that lie together in a cabinet are asked
+// for as one range, in the order given; blobs out of order, tree blobs and
+// unknown IDs start or skip runs.
+func TestWillLoadAsksForRuns(t *testing.T) {
+	ctx := context.Background()
+	be := &advisedBackend{Backend: local.New(filepath.Join(t.TempDir(), "repo"))}
+	r, err := Create(ctx, be, []byte("pw"), CreateOptions{Key: KeyOptions{KDF: cheapKDF}}, Options{CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	blobs := make([][]byte, 4)
+	for i := range blobs {
+		blobs[i] = make([]byte, 1000+i)
+		rand.Read(blobs[i])
+	}
+	ids := saveBlobs(t, r, blobs...)
+	loc := make([]struct{ off, end int64 }, len(ids))
+	var name string
+	for i, id := range ids {
+		l, ok := r.Index().Lookup(id)
+		if !ok {
+			t.Fatal("blob not indexed")
+		}
+		loc[i].off, loc[i].end = int64(l.Offset), int64(l.Offset+l.Length)
+		name = PackName(l.Pack)
+	}
+	short := name[len(name)-8:]
+	run := func(a, b int) string {
+		return fmt.Sprintf("%s@%d+%d", short, min(loc[a].off, loc[b].off), max(loc[a].end, loc[b].end)-min(loc[a].off, loc[b].off))
+	}
+	// In cabinet order (the writer may have packed them in any order).
+	order := []int{0, 1, 2, 3}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Compare(loc[a].off, loc[b].off) })
+	inOrder := []blob.ID{ids[order[0]], ids[order[1]], ids[order[2]], ids[order[3]]}
+	be.ranges = nil
+	r.WillLoad(ctx, inOrder)
+	if want := run(order[0], order[3]); len(be.ranges) != 1 || be.ranges[0] != want {
+		t.Fatalf("in cabinet order: asked for %v, want [%s]", be.ranges, want)
+	}
+	// Backwards: every blob starts a run of its own.
+	be.ranges = nil
+	r.WillLoad(ctx, []blob.ID{inOrder[3], inOrder[2], blob.ID{1}, inOrder[1]})
+	if len(be.ranges) != 3 {
+		t.Fatalf("backwards with an unknown ID: asked for %v, want 3 ranges", be.ranges)
 	}
 }

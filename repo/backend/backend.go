@@ -47,6 +47,14 @@ type ReaderAtBackend interface {
 	OpenReaderAt(ctx context.Context, name string) (io.ReaderAt, error)
 }
 
+// ReadAdvisor is an optional capability: backends that can start fetching
+// a range of a file before it is read (local files: posix_fadvise) implement
+// it, so a reader of many consecutive blobs does not wait on each in turn.
+// It is a hint: it reports nothing and may do nothing.
+type ReadAdvisor interface {
+	WillRead(ctx context.Context, name string, off, length int64)
+}
+
 // TempFileBackend is an optional capability: backends that can stream a
 // new file to storage (local folders) implement it, so cabinets are written
 // as they fill instead of being held in memory.

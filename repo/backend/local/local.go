@@ -120,6 +120,14 @@ func (b *Backend) OpenReaderAt(ctx context.Context, name string) (io.ReaderAt, e
 	return f, nil
 }
 
+// WillRead implements backend.ReadAdvisor on the cached handle of name.
+func (b *Backend) WillRead(ctx context.Context, name string, off, length int64) {
+	h, err := b.OpenReaderAt(ctx, name)
+	if f, ok := h.(*os.File); ok && err == nil { // else the read that follows reports it
+		adviseWillNeed(f, off, length)
+	}
+}
+
 // Close releases cached file handles.
 func (b *Backend) Close() error {
 	b.mu.Lock()
