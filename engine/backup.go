@@ -55,6 +55,9 @@ type BackupOptions struct {
 	// Warn is called for every file that could not be read; the session
 	// goes on and ends "completed with warnings".
 	Warn func(path string, err error)
+	// Processing, if set, is called once when scanning ends and processing
+	// (reading, slicing, storing) begins.
+	Processing func()
 }
 
 // Progress is a running view of a session.
@@ -274,6 +277,9 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		b.queue.finish()
 		// Stage 2: processing, by priority, then most recent change date first.
 		b.stage.Store("processing")
+		if o.Processing != nil {
+			o.Processing()
+		}
 		sortQueue(b.small)
 		sortQueue(b.large)
 		// Room for the blobs processing may add (a slice per small file,

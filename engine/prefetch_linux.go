@@ -32,3 +32,7 @@ func prefetchFile(path string, size int64) {
 func adviseSequential(fh *os.File) {
 	unix.Fadvise(int(fh.Fd()), 0, 0, unix.FADV_SEQUENTIAL)
 }
+
+// ReadsAhead reports whether processing has the kernel read small files
+// ahead of their readers, so that readers seldom block in read(2).
+const ReadsAhead = true

@@ -11,3 +11,7 @@ const prefetchFiles = 0
 func prefetchFile(path string, size int64) {}
 
 func adviseSequential(fh *os.File) {}
+
+// ReadsAhead reports whether processing has the kernel read small files
+// ahead of their readers, so that readers seldom block in read(2).
+const ReadsAhead = false
