@@ -8,8 +8,8 @@
 # the second and third tool). An ext4 without a journal, as /tmp is on the benchmark
 # machine, skips recently deleted inodes when it allocates new ones, scanning past them
 # from the start of the block group for every new file: `perf record` of a restore there
-# puts 30-45 % of its CPU in recently_deleted and find_get_block_common. How much each tool
-# pays depends on its place in the run. A fresh image has no deleted inodes, so this step
+# puts 26-48 % of its CPU in recently_deleted, find_get_block_common and their callers.
+# How much each tool pays depends on its place in the run. A fresh image has no deleted inodes, so this step
 # compares the tools' own restore work. It does not replace the run's restore row.
 #
 # The image has the features of /tmp's file system, minus any journal when /tmp has none;
