@@ -3,15 +3,17 @@ package fs
 import (
 	"container/list"
 	"context"
+	"errors"
 	"sync"
 )
 
 // lru is a cost-bounded least-recently-used cache with one load per key at
-// a time (singleflight). Loads run on the cache's background context, so a
-// waiter that gives up (an interrupted read) does not cancel a fetch other
-// readers share. A failed load is not cached.
+// a time (singleflight). The first caller loads in its own goroutine and
+// with its own context: handing each load to a new goroutine woke another
+// core per folder a walk opens. If that caller gives up (an interrupted
+// request), the callers waiting on its load start one of their own. A
+// failed load is not cached.
 type lru[K comparable, V any] struct {
-	bg   context.Context
 	max  int64
 	cost func(V) int64
 
@@ -34,8 +36,8 @@ type lruCall[V any] struct {
 	err  error
 }
 
-func newLRU[K comparable, V any](bg context.Context, max int64, cost func(V) int64) *lru[K, V] {
-	return &lru[K, V]{bg: bg, max: max, cost: cost, ll: list.New(),
+func newLRU[K comparable, V any](max int64, cost func(V) int64) *lru[K, V] {
+	return &lru[K, V]{max: max, cost: cost, ll: list.New(),
 		items: map[K]*list.Element{}, inflight: map[K]*lruCall[V]{}}
 }
 
@@ -51,57 +53,53 @@ func (c *lru[K, V]) peek(k K) (V, bool) {
 	return zero, false
 }
 
-// start begins loading k unless it is cached or being loaded, and returns
-// the call to wait for (nil if cached).
-func (c *lru[K, V]) start(k K, load func(context.Context) (V, error)) (*lruCall[V], V, bool) {
-	c.mu.Lock()
-	if e, ok := c.items[k]; ok {
-		c.ll.MoveToFront(e)
-		v := e.Value.(*lruEntry[K, V]).val
-		c.mu.Unlock()
-		return nil, v, true
-	}
-	if call, ok := c.inflight[k]; ok {
-		c.mu.Unlock()
-		var zero V
-		return call, zero, false
-	}
-	call := &lruCall[V]{done: make(chan struct{})}
-	c.inflight[k] = call
-	c.mu.Unlock()
-	go func() {
-		call.val, call.err = load(c.bg)
-		c.mu.Lock()
-		delete(c.inflight, k)
-		if call.err == nil {
-			c.addLocked(k, call.val)
-		}
-		c.mu.Unlock()
-		close(call.done)
-	}()
-	var zero V
-	return call, zero, false
-}
-
 // get returns the value of k, loading it if needed.
 func (c *lru[K, V]) get(ctx context.Context, k K, load func(context.Context) (V, error)) (V, error) {
-	call, v, ok := c.start(k, load)
-	if ok {
-		return v, nil
-	}
-	select {
-	case <-call.done:
-		return call.val, call.err
-	case <-ctx.Done():
-		var zero V
-		return zero, ctx.Err()
+	var zero V
+	for {
+		c.mu.Lock()
+		if e, ok := c.items[k]; ok {
+			c.ll.MoveToFront(e)
+			v := e.Value.(*lruEntry[K, V]).val
+			c.mu.Unlock()
+			return v, nil
+		}
+		call, loading := c.inflight[k]
+		if !loading {
+			call = &lruCall[V]{done: make(chan struct{})}
+			c.inflight[k] = call
+			c.mu.Unlock()
+			c.load(ctx, k, call, load)
+			return call.val, call.err
+		}
+		c.mu.Unlock()
+		select {
+		case <-call.done:
+			if call.err != nil && ctx.Err() == nil && isCancellation(call.err) {
+				continue // the caller that loaded gave up, this one has not
+			}
+			return call.val, call.err
+		case <-ctx.Done():
+			return zero, ctx.Err()
+		}
 	}
 }
 
-// prefetch starts loading k in the background if it is not cached or
-// being loaded.
-func (c *lru[K, V]) prefetch(k K, load func(context.Context) (V, error)) {
-	c.start(k, load)
+// load runs one load for k and publishes its result to the waiters.
+func (c *lru[K, V]) load(ctx context.Context, k K, call *lruCall[V], load func(context.Context) (V, error)) {
+	defer close(call.done)
+	call.val, call.err = load(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.inflight, k)
+	if call.err == nil {
+		c.addLocked(k, call.val)
+	}
+}
+
+// isCancellation reports whether err comes from a context that ended.
+func isCancellation(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 func (c *lru[K, V]) addLocked(k K, v V) {

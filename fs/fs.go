@@ -122,7 +122,7 @@ func New(ctx context.Context, r *repo.Repository, o Options) (*FS, error) {
 		known: map[string]*snapshot.Session{}, failed: map[string]bool{}}
 	f.slices = newSliceCache(bg, o.CacheSize)
 	f.sealed.max = 16 << 20 // a few slices per parallel load
-	f.trees = newLRU[blob.ID, *loadedTree](bg, o.TreeCacheSize, func(t *loadedTree) int64 { return t.cost })
+	f.trees = newLRU[blob.ID, *loadedTree](o.TreeCacheSize, func(t *loadedTree) int64 { return t.cost })
 	if err := r.LoadIndex(ctx); err != nil {
 		cancel()
 		return nil, fmt.Errorf("load index: %w", err)
