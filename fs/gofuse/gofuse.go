@@ -91,8 +91,12 @@ func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
 		// root-owned files stay root's (no UID/GID defaults either).
 		NullPermissions: true,
 	}
-	srv, err := gofs.Mount(mountpoint, root, opts)
+	srv, err := fuse.NewServer(listingRequests(gofs.NewNodeFS(root, opts), a), mountpoint, &opts.MountOptions)
 	if err != nil {
+		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
+	}
+	go srv.Serve()
+	if err := srv.WaitMount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
 	return &Server{srv: srv, mountpoint: mountpoint, logf: o.Logf}, nil
@@ -122,6 +126,9 @@ type adapter struct {
 	f        *fs.FS
 	logf     func(format string, args ...any)
 	listings listingPolicy
+	// listingsCached is set once the kernel lists folders without
+	// OPENDIR (opendirless) and so caches every listing.
+	listingsCached atomic.Bool
 }
 
 // errno maps fs errors to errno values: the one translation point.
@@ -350,6 +357,8 @@ func (f *fileHandle) Release(ctx context.Context) syscall.Errno { return errno(f
 // lookups from it. Folders
 // inside sessions are immutable, so the kernel caches their listings
 // (FOPEN_CACHE_DIR), unless the listing leaves files out (listingPolicy).
+// Where the kernel sends no OPENDIR (opendirless) it caches every listing
+// and ignores these flags; the handle's uncache then does their part.
 func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle, uint32, syscall.Errno) {
 	d, ok := n.n.(fs.Dir)
 	if !ok {
@@ -357,6 +366,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 	}
 	h := &dirHandle{n: n, d: d}
 	if n.n.Attr().Volatile {
+		h.uncache = true
 		return h, 0, 0
 	}
 	if !leanListings {
@@ -367,6 +377,7 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (gofs.FileHandle
 	if lean {
 		// Not FOPEN_KEEP_CACHE either: go-fuse adds FOPEN_CACHE_DIR to it.
 		h.leanLeft = maxLeanEntries
+		h.uncache = true
 		return h, 0, 0
 	}
 	return h, fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE, 0
@@ -386,6 +397,9 @@ type dirHandle struct {
 	// leanLeft is how many more files this listing leaves out of
 	// READDIRPLUS (listingPolicy); set when the folder is opened.
 	leanLeft int
+	// uncache is set for listings the kernel must not keep: a volatile
+	// folder's, a lean one.
+	uncache bool
 }
 
 // listPart is how many entries of a large folder a handle holds at once.
@@ -437,7 +451,17 @@ var (
 	_ gofs.FileReaddirenter = (*dirHandle)(nil)
 	_ gofs.FileLookuper     = (*dirHandle)(nil)
 	_ gofs.FileSeekdirer    = (*dirHandle)(nil)
+	_ gofs.FileReleasedirer = (*dirHandle)(nil)
 )
+
+// Releasedir drops a listing the kernel must not keep from its cache,
+// where it caches every listing (opendirless). Not inline: the kernel may
+// still be adding the listing's last part to its cache.
+func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {
+	if d.uncache && d.n.a.listingsCached.Load() {
+		go d.n.NotifyContent(0, 0)
+	}
+}
 
 // Readdirent returns ".", "..", then the entries; pos counts all three kinds.
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,6 +33,7 @@ const (
 	envRepo    = "CABINET_FSTEST_REPO"
 	envMount   = "CABINET_FSTEST_MOUNTPOINT"
 	envCache   = "CABINET_FSTEST_CACHE"
+	envDebug   = "CABINET_FSTEST_DEBUG" // log every request
 	readyToken = "cabinet-fstest-ready"
 	statsToken = "cabinet-fstest-stats"
 )
@@ -87,7 +89,7 @@ func serve(adapter string) int {
 		}
 	}()
 	err = mount.Serve(ctx, f, os.Getenv(envMount), mount.Options{Adapter: adapter,
-		Ready: func() { fmt.Println(readyToken) }})
+		Debug: os.Getenv(envDebug) != "", Ready: func() { fmt.Println(readyToken) }})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "serve:", err)
 		return 1
@@ -97,10 +99,11 @@ func serve(adapter string) int {
 
 // startServer mounts repoDir at mp in a child process (this test binary,
 // see serve) and waits until it is ready.
-func startServer(t *testing.T, adapter, repoDir, mp string) *fstest.Server {
+func startServer(t *testing.T, adapter, repoDir, mp string, env ...string) *fstest.Server {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), envServe+"="+adapter, envRepo+"="+repoDir, envMount+"="+mp)
+	cmd.Env = append(cmd.Env, env...)
 	return fstest.StartServer(t, cmd, mp, readyToken, 20*time.Second)
 }
 
@@ -292,5 +295,52 @@ func TestListingPolicy(t *testing.T) {
 	// of one small folder probed per probeEvery (32) listings.
 	if max := perDir + (dirs/32+1)*perDir + 20; duLookups < perDir || duLookups > int64(max) {
 		t.Errorf("du after find made %d lookups, want %d to %d", duLookups, perDir, max)
+	}
+}
+
+// TestListingRequests counts the kernel's requests of walks over a
+// go-fuse mount: no OPENDIR or RELEASEDIR per folder (opendirless), and
+// every listing still complete, after a names-only walk as after a stat walk.
+func TestListingRequests(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	const dirs, perDir = 40, 2
+	for i := range dirs {
+		d := filepath.Join(src, fmt.Sprintf("d%02d", i), "sub")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range perDir {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", j)), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	repoDir := filepath.Join(base, "repo")
+	r := fstest.NewRepo(t, repoDir)
+	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, time.Now(), src)
+	mp := filepath.Join(base, "mnt")
+	c := startServer(t, mount.GoFuse, repoDir, mp, envDebug+"=1")
+	defer c.Stop(t)
+	session := filepath.Join(mp, "laptop", "files", "latest", src)
+
+	for _, walk := range [][]string{{"find", session, "-type", "f"}, {"du", "-a", session}, {"find", session, "-type", "f"}} {
+		before := c.Out.String()
+		out, err := exec.Command(walk[0], walk[1:]...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", walk, err, out)
+		}
+		if n := len(regexp.MustCompile(`(?m)/sub/f[0-9]$`).FindAllString(string(out), -1)); n != dirs*perDir {
+			t.Errorf("%s lists %d files, want %d", walk, n, dirs*perDir)
+		}
+		log := strings.TrimPrefix(c.Out.String(), before)
+		opendirs, releases, listings := strings.Count(log, " OPENDIR "), strings.Count(log, " RELEASEDIR "), strings.Count(log, " READDIRPLUS ")
+		t.Logf("%s: %d OPENDIR, %d RELEASEDIR, %d READDIRPLUS, %d LOOKUP", walk[:2], opendirs, releases, listings, strings.Count(log, " LOOKUP "))
+		if opendirs > 1 || releases > 0 {
+			t.Errorf("%s: %d OPENDIR and %d RELEASEDIR requests for %d folders, want at most the kernel's first OPENDIR", walk[:2], opendirs, releases, 2*dirs)
+		}
 	}
 }
