@@ -844,7 +844,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 // cut, so a large file never sits in memory. Content and Sizes grow under
 // f.mu while workers fill in the IDs.
 func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, chunkBufs chan []byte, bufs *slicePools, jobs chan<- sliceJob) {
-	fh, err := openFile(f.path(), os.O_RDONLY, 0)
+	fh, err := openRegular(f.path())
 	if err != nil {
 		b.fileFailed(f, err)
 		return
