@@ -21,15 +21,7 @@ import (
 // a FIFO or folder found in its place (replaced since the scan) as an
 // error at once, not a read that waits for a writer for ever.
 func TestOpenRegular(t *testing.T) {
-	dir := t.TempDir()
-	regular := filepath.Join(dir, "file")
-	if err := os.WriteFile(regular, []byte("cabinet"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	fifo := filepath.Join(dir, "fifo")
-	if err := unix.Mkfifo(fifo, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir, regular, fifo := fileAndFifo(t)
 	f, err := openRegular(regular)
 	if err != nil {
 		t.Fatal(err)
@@ -101,4 +93,19 @@ func TestBackupFileReplacedByFifo(t *testing.T) {
 	if len(warned) != 1 || !strings.Contains(warned[0], replaced) {
 		t.Errorf("warnings %q, want one naming %s", warned, replaced)
 	}
+}
+
+// fileAndFifo makes a folder holding a regular file ("cabinet") and a FIFO.
+func fileAndFifo(t *testing.T) (dir, regular, fifo string) {
+	t.Helper()
+	dir = t.TempDir()
+	regular = filepath.Join(dir, "file")
+	if err := os.WriteFile(regular, []byte("cabinet"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fifo = filepath.Join(dir, "fifo")
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir, regular, fifo
 }

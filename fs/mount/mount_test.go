@@ -260,27 +260,9 @@ func TestListingPolicy(t *testing.T) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("no /dev/fuse")
 	}
-	base := t.TempDir()
-	src := filepath.Join(base, "src")
 	const dirs, perDir = 300, 3
-	for i := range dirs {
-		d := filepath.Join(src, fmt.Sprintf("d%03d", i))
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for j := range perDir {
-			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", j)), []byte("x"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	repoDir := filepath.Join(base, "repo")
-	r := fstest.NewRepo(t, repoDir)
-	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, time.Now(), src)
-	mp := filepath.Join(base, "mnt")
-	c := startServer(t, mount.GoFuse, repoDir, mp)
+	c, session := mountFolders(t, dirs, perDir, func(i int) string { return fmt.Sprintf("d%03d", i) })
 	defer c.Stop(t)
-	session := filepath.Join(mp, "laptop", "files", "latest", src)
 
 	findLookups, _, out := requests(t, c, "find", session, "-type", "f")
 	if n := strings.Count(out, "\n"); n != dirs*perDir {
@@ -305,27 +287,9 @@ func TestListingRequests(t *testing.T) {
 	if _, err := os.Stat("/dev/fuse"); err != nil {
 		t.Skip("no /dev/fuse")
 	}
-	base := t.TempDir()
-	src := filepath.Join(base, "src")
 	const dirs, perDir = 40, 2
-	for i := range dirs {
-		d := filepath.Join(src, fmt.Sprintf("d%02d", i), "sub")
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for j := range perDir {
-			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", j)), []byte("x"), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	repoDir := filepath.Join(base, "repo")
-	r := fstest.NewRepo(t, repoDir)
-	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, time.Now(), src)
-	mp := filepath.Join(base, "mnt")
-	c := startServer(t, mount.GoFuse, repoDir, mp, envDebug+"=1")
+	c, session := mountFolders(t, dirs, perDir, func(i int) string { return fmt.Sprintf("d%02d/sub", i) }, envDebug+"=1")
 	defer c.Stop(t)
-	session := filepath.Join(mp, "laptop", "files", "latest", src)
 
 	for _, walk := range [][]string{{"find", session, "-type", "f"}, {"du", "-a", session}, {"find", session, "-type", "f"}} {
 		before := c.Out.String()
@@ -343,4 +307,30 @@ func TestListingRequests(t *testing.T) {
 			t.Errorf("%s: %d OPENDIR and %d RELEASEDIR requests for %d folders, want at most the kernel's first OPENDIR", walk[:2], opendirs, releases, 2*dirs)
 		}
 	}
+}
+
+// mountFolders backs up dirs folders (named by folder) of perDir one-byte
+// files f0, f1, ... and mounts the repository with go-fuse; it returns the
+// server and the session's copy of the tree.
+func mountFolders(t *testing.T, dirs, perDir int, folder func(i int) string, env ...string) (*fstest.Server, string) {
+	t.Helper()
+	base := t.TempDir()
+	src := filepath.Join(base, "src")
+	for i := range dirs {
+		d := filepath.Join(src, folder(i))
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for j := range perDir {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("f%d", j)), []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	repoDir := filepath.Join(base, "repo")
+	r := fstest.NewRepo(t, repoDir)
+	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, time.Now(), src)
+	mp := filepath.Join(base, "mnt")
+	c := startServer(t, mount.GoFuse, repoDir, mp, env...)
+	return c, filepath.Join(mp, "laptop", "files", "latest", src)
 }
