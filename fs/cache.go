@@ -41,18 +41,6 @@ func newLRU[K comparable, V any](max int64, cost func(V) int64) *lru[K, V] {
 		items: map[K]*list.Element{}, inflight: map[K]*lruCall[V]{}}
 }
 
-// peek returns a cached value without loading.
-func (c *lru[K, V]) peek(k K) (V, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.items[k]; ok {
-		c.ll.MoveToFront(e)
-		return e.Value.(*lruEntry[K, V]).val, true
-	}
-	var zero V
-	return zero, false
-}
-
 // get returns the value of k, loading it if needed.
 func (c *lru[K, V]) get(ctx context.Context, k K, load func(context.Context) (V, error)) (V, error) {
 	var zero V
