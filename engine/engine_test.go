@@ -315,9 +315,9 @@ func TestLargeFolderScannedInParts(t *testing.T) {
 	}
 }
 
-// TestRestoreOrder checks the order files are written in: files of more
-// than one part first, largest first, then the rest as their first slices
-// lie in the cabinets.
+// TestRestoreOrder checks the order files are written in: plan hands over
+// the files of more than one part as it finds them, and the rest go in
+// the order their first slices lie in the cabinets.
 func TestRestoreOrder(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
