@@ -134,12 +134,28 @@ func readUvarint(r *bytes.Reader) (uint64, error) {
 }
 
 type entry struct {
-	id        blob.ID
-	pack      uint32
+	id blob.ID
+	// packType is the cabinet number above typeBits bits of blob type:
+	// with the type in a field of its own an entry took 52 bytes, not 48.
+	packType  uint32
 	offset    uint32
 	length    uint32
 	rawLength uint32
-	typ       blob.Type
+}
+
+// typeBits is how many low bits of entry.packType hold the blob type.
+const typeBits = 2
+
+func makeEntry(pack uint32, e *pack.Entry) entry {
+	return entry{id: e.ID, packType: pack<<typeBits | uint32(e.Type), offset: e.Offset, length: e.Length, rawLength: e.RawLength}
+}
+
+func (e *entry) pack() uint32 { return e.packType >> typeBits }
+
+func (e *entry) typ() blob.Type { return blob.Type(e.packType & (1<<typeBits - 1)) }
+
+func (e *entry) location(packs []blob.ID) Location {
+	return Location{Pack: packs[e.pack()], Type: e.typ(), Offset: e.offset, Length: e.length, RawLength: e.rawLength}
 }
 
 // Index is the in-memory index. Safe for concurrent use.
@@ -165,6 +181,10 @@ func (x *Index) packNumber(p blob.ID) uint32 {
 	n, ok := x.packNum[p]
 	if !ok {
 		n = uint32(len(x.packs))
+		if n >= 1<<(32-typeBits) {
+			// A billion cabinets of tens of MiB each: exabytes.
+			panic("index: more cabinets than an entry can number")
+		}
 		x.packs = append(x.packs, p)
 		x.packNum[p] = n
 	}
@@ -181,7 +201,7 @@ func (x *Index) Add(packs ...PackEntries) {
 			if _, ok := x.lookupLocked(e.ID); ok {
 				continue
 			}
-			x.added[e.ID] = entry{id: e.ID, pack: n, offset: e.Offset, length: e.Length, rawLength: e.RawLength, typ: e.Type}
+			x.added[e.ID] = makeEntry(n, &e)
 		}
 	}
 }
@@ -200,7 +220,7 @@ func (x *Index) Load(packs []PackEntries, sizeHint int) {
 	for _, p := range packs {
 		n := x.packNumber(p.Pack)
 		for _, e := range p.Entries {
-			x.loaded = append(x.loaded, entry{id: e.ID, pack: n, offset: e.Offset, length: e.Length, rawLength: e.RawLength, typ: e.Type})
+			x.loaded = append(x.loaded, makeEntry(n, &e))
 		}
 	}
 }
@@ -331,7 +351,7 @@ func compareEntries(a, b entry) int {
 	if c := compareIDs(&a.id, &b.id); c != 0 {
 		return c
 	}
-	return cmp.Compare(a.pack, b.pack)
+	return cmp.Compare(a.packType, b.packType) // the cabinet number, then the type
 }
 
 // sortEntries sorts es by compareEntries. IDs are keyed hashes, spread
@@ -396,7 +416,7 @@ func (x *Index) Lookup(id blob.ID) (Location, bool) {
 	e, ok := x.lookupLocked(id)
 	var loc Location
 	if ok {
-		loc = Location{Pack: x.packs[e.pack], Type: e.typ, Offset: e.offset, Length: e.length, RawLength: e.rawLength}
+		loc = e.location(x.packs)
 	}
 	x.mu.RUnlock()
 	return loc, ok
@@ -430,7 +450,7 @@ func (x *Index) Each(fn func(id blob.ID, loc Location) bool) {
 	defer x.mu.RUnlock()
 	for _, list := range [][]entry{x.sorted, mapValues(x.added)} {
 		for _, e := range list {
-			if !fn(e.id, Location{Pack: x.packs[e.pack], Type: e.typ, Offset: e.offset, Length: e.length, RawLength: e.rawLength}) {
+			if !fn(e.id, e.location(x.packs)) {
 				return
 			}
 		}
@@ -448,4 +468,4 @@ func mapValues(m map[blob.ID]entry) []entry {
 // BytesPerBlob reports the memory an indexed blob costs in the sorted array.
 func BytesPerBlob() int { return int(sizeofEntry) }
 
-const sizeofEntry = 52
+const sizeofEntry = 48

@@ -168,8 +168,10 @@ func TestMemoryPerBlob(t *testing.T) {
 	runtime.KeepAlive(packs)
 	per := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
 	t.Logf("index memory: %.1f bytes per blob (%d blobs)", per, x.Len())
-	if per > 90 {
-		t.Fatalf("index takes %.1f bytes per blob, want under 90", per)
+	// 48-byte entries, the prefix table and the sorted array's spare room
+	// (Compact grows it by a quarter): 50.7. With 52-byte entries: 54.7.
+	if per > 53 {
+		t.Fatalf("index takes %.1f bytes per blob, want under 53", per)
 	}
 }
 
@@ -300,7 +302,7 @@ func TestSortEntries(t *testing.T) {
 	for _, n := range []int{0, 1, 100, 20000, 70000} {
 		es := make([]entry, n)
 		for i := range es {
-			es[i] = entry{id: randomID(r), pack: uint32(r.IntN(50)), offset: uint32(i)}
+			es[i] = entry{id: randomID(r), packType: uint32(r.IntN(50)) << typeBits, offset: uint32(i)}
 			if i > 0 && r.IntN(5) == 0 { // the same blob in another cabinet
 				es[i].id = es[r.IntN(i)].id
 			}
@@ -313,7 +315,7 @@ func TestSortEntries(t *testing.T) {
 		sortEntries(es)
 		for i := range es {
 			if compareEntries(es[i], want[i]) != 0 {
-				t.Fatalf("%d entries: entry %d is %x/%d, want %x/%d", n, i, es[i].id[:6], es[i].pack, want[i].id[:6], want[i].pack)
+				t.Fatalf("%d entries: entry %d is %x/%d, want %x/%d", n, i, es[i].id[:6], es[i].pack(), want[i].id[:6], want[i].pack())
 			}
 		}
 	}
