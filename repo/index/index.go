@@ -358,7 +358,7 @@ func compareEntries(a, b entry) int {
 // evenly, so one pass that moves each entry to the bucket of its first
 // 16 bits, in place, leaves buckets of a few entries to sort: the
 // corpus's 160,000 blobs took 37 ms with one sort of the whole array,
-// which copies the 52-byte entries around for every comparison.
+// which copies two entries for every comparison, and take 11 ms so.
 func sortEntries(es []entry) {
 	const bits = 16
 	if len(es) < 1<<bits/4 {
@@ -401,8 +401,7 @@ func sortEntries(es []entry) {
 
 // compareIDs orders IDs as bytes.Compare does. The first eight bytes are
 // compared as one number, and IDs (keyed hashes) almost always differ
-// there: sorting the corpus's 160,000 blobs into the index took 40 ms with
-// bytes.Compare.
+// there: a look-up took 54 ns with bytes.Compare, 34 ns so.
 func compareIDs(a, b *blob.ID) int {
 	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
 		return cmp.Compare(x, y)
