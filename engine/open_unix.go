@@ -16,18 +16,25 @@ import (
 // (400,000 on a restore of 78,000 files). os.NewFile checks only whether
 // the descriptor is non-blocking.
 func openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = syscall.Open(path, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	fd, err := openFD(path, flag, perm)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	return os.NewFile(uintptr(fd), path), nil
+}
+
+// openFD opens path close-on-exec, retrying on EINTR.
+func openFD(path string, flag int, perm os.FileMode) (int, error) {
+	for {
+		fd, err := syscall.Open(path, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err != nil:
+			return -1, &os.PathError{Op: "open", Path: path, Err: err}
+		}
+		return fd, nil
+	}
 }
 
 // errNotRegular is the error for a file the scan saw as a regular file
@@ -40,16 +47,9 @@ var errNotRegular = errors.New("not a regular file any more (replaced since the 
 // error instead. The descriptor is made blocking again, so os.NewFile
 // leaves it out of the poller as before: two system calls more per file.
 func openRegular(path string) (*os.File, error) {
-	var fd int
-	var err error
-	for {
-		fd, err = syscall.Open(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_CLOEXEC, 0)
-		if err != syscall.EINTR {
-			break
-		}
-	}
+	fd, err := openFD(path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	var st syscall.Stat_t
 	if err = syscall.Fstat(fd, &st); err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFREG {
