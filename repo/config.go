@@ -12,8 +12,21 @@ import (
 	"github.com/cabinetbackup/cabinet/repo/crypto"
 )
 
-// FormatVersion is the repository format this package reads and writes.
-const FormatVersion = 2
+// FormatVersion is the repository format this package creates. It reads
+// and writes format 2 as well, which differs only in naming blobs with
+// HMAC-SHA-256 instead of keyed BLAKE3.
+const FormatVersion = 3
+
+// readsVersion reports whether this package reads format version v.
+func readsVersion(v int) bool { return v == 2 || v == 3 }
+
+// idHashOf is the blob ID hash of format version v.
+func idHashOf(v int) crypto.IDHash {
+	if v == 2 {
+		return crypto.IDHMACSHA256
+	}
+	return crypto.IDBLAKE3
+}
 
 // ConfigFile is the name of the config object.
 const ConfigFile = "config"
@@ -58,8 +71,8 @@ func DecodeConfigHeader(data []byte) (Config, error) {
 	if err := json.Unmarshal(data, &cf); err != nil {
 		return Config{}, fmt.Errorf("%w: config: %v", ErrDamaged, err)
 	}
-	if cf.FormatVersion != FormatVersion {
-		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads version %d: use a cabinet release that supports version %d",
+	if !readsVersion(cf.FormatVersion) {
+		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads format version %d and the older version 2: use a cabinet release that supports version %d",
 			ErrVersion, cf.FormatVersion, FormatVersion, cf.FormatVersion)
 	}
 	if len(cf.ID) != 32 {
@@ -70,6 +83,9 @@ func DecodeConfigHeader(data []byte) (Config, error) {
 	}
 	return Config{FormatVersion: cf.FormatVersion, ID: cf.ID, sealed: cf.Sealed}, nil
 }
+
+// IDHash returns the hash that names the repository's blobs.
+func (c Config) IDHash() crypto.IDHash { return idHashOf(c.FormatVersion) }
 
 // openParams decrypts the sealed parameters with the master key.
 func (c *Config) openParams(key *crypto.Key) error {
@@ -83,7 +99,7 @@ func (c *Config) openParams(key *crypto.Key) error {
 	return c.Params.Chunker.Validate()
 }
 
-func newConfig(key *crypto.Key, p Params) ([]byte, Config, error) {
+func newConfig(key *crypto.Key, version int, p Params) ([]byte, Config, error) {
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, Config{}, err
@@ -92,10 +108,10 @@ func newConfig(key *crypto.Key, p Params) ([]byte, Config, error) {
 	if err != nil {
 		return nil, Config{}, err
 	}
-	cf := configFile{FormatVersion: FormatVersion, ID: hex.EncodeToString(id[:]), Sealed: key.Seal(nil, plain)}
+	cf := configFile{FormatVersion: version, ID: hex.EncodeToString(id[:]), Sealed: key.Seal(nil, plain)}
 	data, err := json.MarshalIndent(cf, "", "  ")
 	if err != nil {
 		return nil, Config{}, err
 	}
-	return data, Config{FormatVersion: FormatVersion, ID: cf.ID, Params: p, sealed: cf.Sealed}, nil
+	return data, Config{FormatVersion: version, ID: cf.ID, Params: p, sealed: cf.Sealed}, nil
 }

@@ -62,7 +62,7 @@ func DecodeKeyFile(data []byte) (*KeyFile, error) {
 }
 
 // unwrap returns the master key if password opens kf.
-func (kf *KeyFile) unwrap(password []byte) (*crypto.Key, error) {
+func (kf *KeyFile) unwrap(password []byte, idHash crypto.IDHash) (*crypto.Key, error) {
 	aead, err := crypto.PasswordAEAD(password, kf.Salt, kf.Params)
 	if err != nil {
 		return nil, err
@@ -73,7 +73,7 @@ func (kf *KeyFile) unwrap(password []byte) (*crypto.Key, error) {
 	}
 	var master [crypto.MasterKeySize]byte
 	copy(master[:], m)
-	return crypto.KeyFromMaster(master)
+	return crypto.KeyFromMaster(master, idHash)
 }
 
 func wrapKey(key *crypto.Key, password []byte, o KeyOptions) ([]byte, string, error) {
@@ -99,7 +99,7 @@ func wrapKey(key *crypto.Key, password []byte, o KeyOptions) ([]byte, string, er
 
 // unlock tries every key file with password and returns the master key and
 // the ID of the key that opened.
-func unlock(ctx context.Context, be backend.Backend, password []byte) (*crypto.Key, string, error) {
+func unlock(ctx context.Context, be backend.Backend, password []byte, idHash crypto.IDHash) (*crypto.Key, string, error) {
 	var names []string
 	if err := be.List(ctx, KeysDir, func(fi backend.FileInfo) error {
 		names = append(names, fi.Name)
@@ -128,7 +128,7 @@ func unlock(ctx context.Context, be backend.Backend, password []byte) (*crypto.K
 			damaged = fmt.Errorf("keys/%s: %w", n, err)
 			continue
 		}
-		key, err := kf.unwrap(password)
+		key, err := kf.unwrap(password, idHash)
 		if errors.Is(err, ErrWrongPassword) {
 			continue
 		}

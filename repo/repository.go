@@ -65,6 +65,9 @@ type CreateOptions struct {
 	Key     KeyOptions
 	Chunker chunker.Sizes // zero: chunker.DefaultSizes()
 	Now     time.Time
+	// formatVersion, when set, creates an older format this package still
+	// reads and writes (tests of format 2).
+	formatVersion int
 }
 
 // Create initialises a repository in be, protected by password. It refuses
@@ -75,7 +78,11 @@ func Create(ctx context.Context, be backend.Backend, password []byte, co CreateO
 	} else if !errors.Is(err, backend.ErrNotFound) {
 		return nil, err
 	}
-	key, err := crypto.NewMasterKey()
+	version := FormatVersion
+	if co.formatVersion != 0 {
+		version = co.formatVersion
+	}
+	key, err := crypto.NewMasterKey(idHashOf(version))
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +104,7 @@ func Create(ctx context.Context, be backend.Backend, password []byte, co CreateO
 	if err := be.Put(ctx, KeysDir+"/"+kid, kdata); err != nil {
 		return nil, err
 	}
-	cdata, cfg, err := newConfig(key, Params{Chunker: co.Chunker, Created: co.Now.UTC()})
+	cdata, cfg, err := newConfig(key, version, Params{Chunker: co.Chunker, Created: co.Now.UTC()})
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +121,7 @@ func Open(ctx context.Context, be backend.Backend, password []byte, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	key, kid, err := unlock(ctx, be, password)
+	key, kid, err := unlock(ctx, be, password, cfg.IDHash())
 	if err != nil {
 		return nil, err
 	}

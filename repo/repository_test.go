@@ -82,10 +82,63 @@ func TestUnknownVersionIsRefusedNamingBoth(t *testing.T) {
 	cfg := filepath.Join(dir, ConfigFile)
 	data, _ := os.ReadFile(cfg)
 	os.Chmod(cfg, 0o600)
-	os.WriteFile(cfg, bytes.Replace(data, []byte(`"format_version": 2`), []byte(`"format_version": 7`), 1), 0o600)
+	os.WriteFile(cfg, bytes.Replace(data, fmt.Appendf(nil, `"format_version": %d`, FormatVersion), []byte(`"format_version": 7`), 1), 0o600)
 	_, err := Open(context.Background(), local.New(dir), []byte("pw"), Options{})
 	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 7") || !strings.Contains(err.Error(), fmt.Sprintf("version %d", FormatVersion)) {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestFormatVersions creates a repository of each format this package
+// writes and checks that its blobs get the ID hash of that format, read
+// back after reopening, and pass a reading check.
+func TestFormatVersions(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		version int
+		hash    crypto.IDHash
+	}{{2, crypto.IDHMACSHA256}, {3, crypto.IDBLAKE3}} {
+		t.Run(fmt.Sprint(tc.version), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "repo")
+			r, err := Create(ctx, local.New(dir), []byte("pw"), CreateOptions{Key: KeyOptions{KDF: cheapKDF}, formatVersion: tc.version}, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := bytes.Repeat([]byte("format "), 1000)
+			id := saveBlobs(t, r, data)[0]
+			r.Close()
+			o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			if v := o.Config().FormatVersion; v != tc.version {
+				t.Fatalf("reopened as format %d, want %d", v, tc.version)
+			}
+			want, err := crypto.KeyFromMaster(o.Key().Master, tc.hash)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id != blob.ID(want.ID(data)) {
+				t.Fatalf("blob ID %s is not the format's hash of the data", id)
+			}
+			if err := o.LoadIndex(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := o.LoadBlob(ctx, id, nil)
+			if err != nil || !bytes.Equal(got, data) {
+				t.Fatalf("read back: %v", err)
+			}
+			cabinets, err := o.Cabinets(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for c := range cabinets {
+				if damaged, err := o.ReadCabinet(ctx, c); err != nil || len(damaged) != 0 {
+					t.Fatalf("reading check of cabinet %s: %v, damaged %v", c, err, damaged)
+				}
+			}
+		})
 	}
 }
 
@@ -243,7 +296,7 @@ func FuzzDecodeKeyFile(f *testing.F) {
 			return
 		}
 		if kf.Params.Memory <= 4096 && kf.Params.Time <= 2 {
-			kf.unwrap([]byte("pw")) // must not panic
+			kf.unwrap([]byte("pw"), crypto.IDBLAKE3) // must not panic
 		}
 	})
 }

@@ -8,7 +8,8 @@ import (
 	"fmt"
 )
 
-// ID names a blob (keyed HMAC-SHA-256 of its plaintext) or a stored file
+// ID names a blob (keyed hash of its plaintext: BLAKE3, or HMAC-SHA-256 in
+// format 2 repositories) or a stored file
 // (SHA-256 of its bytes).
 type ID [32]byte
 

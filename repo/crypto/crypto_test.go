@@ -2,12 +2,19 @@ package crypto
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"fmt"
+	"io"
 	"testing"
+
+	"github.com/zeebo/blake3"
+	"golang.org/x/crypto/hkdf"
 )
 
 func TestSealOpen(t *testing.T) {
-	k, err := NewMasterKey()
+	k, err := NewMasterKey(IDBLAKE3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,13 +41,62 @@ func TestSealOpen(t *testing.T) {
 }
 
 func TestIDsAreKeyed(t *testing.T) {
-	a, _ := KeyFromMaster([32]byte{1})
-	b, _ := KeyFromMaster([32]byte{2})
-	if a.ID([]byte("same")) == b.ID([]byte("same")) {
-		t.Fatal("two keys give the same ID")
+	for _, h := range []IDHash{IDBLAKE3, IDHMACSHA256} {
+		a, _ := KeyFromMaster([32]byte{1}, h)
+		b, _ := KeyFromMaster([32]byte{2}, h)
+		if a.ID([]byte("same")) == b.ID([]byte("same")) {
+			t.Fatalf("hash %d: two keys give the same ID", h)
+		}
+		if a.ID([]byte("x")) != a.ID([]byte("x")) {
+			t.Fatalf("hash %d: IDs are not deterministic", h)
+		}
+		if a.IDHash() != h {
+			t.Fatalf("IDHash %d, want %d", a.IDHash(), h)
+		}
 	}
-	if a.ID([]byte("x")) != a.ID([]byte("x")) {
-		t.Fatal("IDs are not deterministic")
+}
+
+// TestIDsAsSpecified computes blob IDs the way docs/FORMAT.md describes
+// them, with the hash libraries directly, and compares.
+func TestIDsAsSpecified(t *testing.T) {
+	master := [32]byte{7, 7, 7}
+	subKey := func(info string) []byte {
+		k := make([]byte, 32)
+		if _, err := io.ReadFull(hkdf.New(sha256.New, master[:], nil, []byte(info)), k); err != nil {
+			t.Fatal(err)
+		}
+		return k
+	}
+	for _, tc := range []struct {
+		hash IDHash
+		want func(data []byte) []byte
+	}{
+		{IDBLAKE3, func(data []byte) []byte {
+			h, err := blake3.NewKeyed(subKey("cabinet slice id blake3"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h.Write(data)
+			return h.Sum(nil)
+		}},
+		{IDHMACSHA256, func(data []byte) []byte {
+			m := hmac.New(sha256.New, subKey("cabinet slice id v1"))
+			m.Write(data)
+			return m.Sum(nil)
+		}},
+	} {
+		k, err := KeyFromMaster(master, tc.hash)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, data := range [][]byte{nil, []byte("abc"), bytes.Repeat([]byte{1, 2, 3}, 400000)} {
+			if id := k.ID(data); !bytes.Equal(id[:], tc.want(data)) {
+				t.Fatalf("hash %d, %d bytes: ID %x, want %x", tc.hash, len(data), id, tc.want(data))
+			}
+		}
+	}
+	if _, err := KeyFromMaster(master, 9); err == nil {
+		t.Fatal("an unknown ID hash was accepted")
 	}
 }
 
@@ -51,7 +107,7 @@ func TestPasswordAEADRefusesAbsurdParams(t *testing.T) {
 }
 
 func BenchmarkSeal1MiB(b *testing.B) {
-	k, _ := NewMasterKey()
+	k, _ := NewMasterKey(IDBLAKE3)
 	msg := make([]byte, 1<<20)
 	buf := make([]byte, 0, len(msg)+Overhead)
 	b.SetBytes(int64(len(msg)))
@@ -61,12 +117,21 @@ func BenchmarkSeal1MiB(b *testing.B) {
 	}
 }
 
-func BenchmarkID1MiB(b *testing.B) {
-	k, _ := NewMasterKey()
-	msg := make([]byte, 1<<20)
-	b.SetBytes(int64(len(msg)))
-	b.ReportAllocs()
-	for b.Loop() {
-		k.ID(msg)
+func BenchmarkID(b *testing.B) {
+	for _, h := range []struct {
+		name string
+		hash IDHash
+	}{{"blake3", IDBLAKE3}, {"hmac-sha256", IDHMACSHA256}} {
+		for _, size := range []int{16 << 10, 1 << 20} {
+			b.Run(fmt.Sprintf("%s/%dKiB", h.name, size>>10), func(b *testing.B) {
+				k, _ := NewMasterKey(h.hash)
+				msg := make([]byte, size)
+				b.SetBytes(int64(len(msg)))
+				b.ReportAllocs()
+				for b.Loop() {
+					k.ID(msg)
+				}
+			})
+		}
 	}
 }

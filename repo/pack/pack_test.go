@@ -14,7 +14,7 @@ import (
 
 func testKey(t testing.TB) *crypto.Key {
 	t.Helper()
-	k, err := crypto.KeyFromMaster([32]byte{42})
+	k, err := crypto.KeyFromMaster([32]byte{42}, crypto.IDBLAKE3)
 	if err != nil {
 		t.Fatal(err)
 	}
