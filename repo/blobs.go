@@ -282,7 +282,7 @@ func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) 
 		if err := w.writeIndex(ctx, batch); err != nil {
 			return err
 		}
-		// Move the new entries into the sorted array: 48 bytes a blob
+		// Move the new entries into the sorted array: 32 bytes a blob
 		// instead of a map entry's ~140.
 		w.r.idx.Compact()
 	}

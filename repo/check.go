@@ -66,6 +66,7 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 	}
 	sort.Strings(names)
 	need := map[blob.ID]int64{}
+	var all []index.PackEntries // with whole IDs: the index keeps only Keys
 	for _, n := range names {
 		// The repository's copy, not the cache's: a good cached copy must
 		// not hide a damaged file in the repository.
@@ -75,6 +76,7 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 			continue
 		}
 		r.idx.Add(packs...)
+		all = append(all, packs...)
 		r.loadMu.Lock()
 		r.loadedIndex[n] = true
 		r.loadMu.Unlock()
@@ -92,12 +94,11 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 		return err
 	}
 	byPack := map[blob.ID][]blob.ID{}
-	r.idx.Each(func(id blob.ID, loc index.Location) bool {
-		if _, ok := have[loc.Pack]; !ok {
-			byPack[loc.Pack] = append(byPack[loc.Pack], id)
+	for _, p := range all {
+		if _, ok := have[p.Pack]; !ok {
+			byPack[p.Pack] = append(byPack[p.Pack], r.keptIn(p)...)
 		}
-		return true
-	})
+	}
 	for p, minSize := range need {
 		size, ok := have[p]
 		switch {
@@ -128,9 +129,9 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 	data, err := r.be.Get(ctx, PackName(id), 0, 0)
 	if err != nil {
 		if errors.Is(err, backend.ErrNotFound) {
-			return r.blobsIn(id), fmt.Errorf("cabinet %s is missing", id)
+			return r.blobsIn(ctx, id), fmt.Errorf("cabinet %s is missing", id)
 		}
-		return r.blobsIn(id), err
+		return r.blobsIn(ctx, id), err
 	}
 	var problems []string
 	if sha256.Sum256(data) != id {
@@ -150,12 +151,9 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 	}
 	if entries == nil {
 		// Without a header, fall back to the index's view of the cabinet.
-		r.idx.Each(func(b blob.ID, loc index.Location) bool {
-			if loc.Pack == id {
-				entries = append(entries, pack.Entry{Type: loc.Type, ID: b, Offset: loc.Offset, Length: loc.Length, RawLength: loc.RawLength})
-			}
-			return true
-		})
+		for _, p := range r.indexFilesOn(ctx, id) {
+			entries = append(entries, p.Entries...)
+		}
 	}
 	for _, e := range entries {
 		loc, ok := r.idx.Lookup(e.ID)
@@ -186,13 +184,50 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 	return nil, nil
 }
 
-func (r *Repository) blobsIn(p blob.ID) []blob.ID {
+// blobsIn returns the blobs the index finds in cabinet p.
+func (r *Repository) blobsIn(ctx context.Context, p blob.ID) []blob.ID {
 	var out []blob.ID
-	r.idx.Each(func(id blob.ID, loc index.Location) bool {
-		if loc.Pack == p {
-			out = append(out, id)
+	for _, pe := range r.indexFilesOn(ctx, p) {
+		out = append(out, r.keptIn(pe)...)
+	}
+	return out
+}
+
+// keptIn returns the blobs of p whose indexed location is p: a blob kept
+// in another cabinet too is found there.
+func (r *Repository) keptIn(p index.PackEntries) []blob.ID {
+	var out []blob.ID
+	for _, e := range p.Entries {
+		if loc, ok := r.idx.Lookup(e.ID); ok && loc.Pack == p.Pack {
+			out = append(out, e.ID)
 		}
-		return true
-	})
+	}
+	return out
+}
+
+// indexFilesOn returns what the loaded index files list of cabinet p, read
+// again for the blobs' whole IDs (the in-memory index keeps their Keys).
+// Only damaged or missing cabinets need it; an index file that cannot be
+// read again is skipped (check reports it already).
+func (r *Repository) indexFilesOn(ctx context.Context, p blob.ID) []index.PackEntries {
+	r.loadMu.Lock()
+	names := make([]string, 0, len(r.loadedIndex))
+	for n := range r.loadedIndex {
+		names = append(names, n)
+	}
+	r.loadMu.Unlock()
+	sort.Strings(names)
+	var out []index.PackEntries
+	for _, n := range names {
+		packs, err := r.readIndexFile(ctx, n, false)
+		if err != nil {
+			continue
+		}
+		for _, pe := range packs {
+			if pe.Pack == p {
+				out = append(out, pe)
+			}
+		}
+	}
 	return out
 }

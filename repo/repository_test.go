@@ -17,6 +17,7 @@ import (
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/repo/crypto"
+	"github.com/cabinetbackup/cabinet/repo/pack"
 )
 
 // cheapKDF keeps tests fast; real repositories use crypto.DefaultKDF.
@@ -190,6 +191,32 @@ func TestBitFlipInCabinetIsNamed(t *testing.T) {
 	}
 }
 
+// TestDamagedCabinetHeader: with its header unreadable, a cabinet's blobs
+// are checked through the index files, which give their whole IDs (the
+// in-memory index keeps only their Keys): intact blobs pass, a flipped
+// one is named.
+func TestDamagedCabinetHeader(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	ids := saveBlobs(t, r, bytes.Repeat([]byte("a"), 5000), bytes.Repeat([]byte("b"), 5000))
+	loc, _ := r.Index().Lookup(ids[1])
+	p := filepath.Join(dir, filepath.FromSlash(PackName(loc.Pack)))
+	data, _ := os.ReadFile(p)
+	data[len(data)-pack.TrailerSize()-5] ^= 0x40 // inside the sealed header
+	os.Chmod(p, 0o600)
+	os.WriteFile(p, data, 0o600)
+	damaged, err := r.ReadCabinet(ctx, loc.Pack)
+	if err == nil || !strings.Contains(err.Error(), "header") || len(damaged) != 0 {
+		t.Fatalf("header flipped: ReadCabinet = %v, %v; want a header error and no damaged blob", damaged, err)
+	}
+	data[loc.Offset+20] ^= 0x40
+	os.WriteFile(p, data, 0o600)
+	damaged, err = r.ReadCabinet(ctx, loc.Pack)
+	if err == nil || len(damaged) != 1 || damaged[0] != ids[1] {
+		t.Fatalf("header and blob flipped: ReadCabinet = %v, %v; want blob %s", damaged, err, ids[1])
+	}
+}
+
 func TestCheckStructureFindsMissingCabinet(t *testing.T) {
 	ctx := context.Background()
 	r, dir := newTestRepo(t)
@@ -204,8 +231,11 @@ func TestCheckStructureFindsMissingCabinet(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if len(errs) != 1 || len(errs[0].Blobs) != 1 {
-		t.Fatalf("problems: %+v", errs)
+	if len(errs) != 1 || len(errs[0].Blobs) != 1 || errs[0].Blobs[0] != ids[0] {
+		t.Fatalf("problems: %+v, want one naming blob %s", errs, ids[0])
+	}
+	if damaged, err := r.ReadCabinet(ctx, loc.Pack); err == nil || len(damaged) != 1 || damaged[0] != ids[0] {
+		t.Fatalf("ReadCabinet of the missing cabinet = %v, %v; want blob %s", damaged, err, ids[0])
 	}
 }
 

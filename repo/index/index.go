@@ -2,12 +2,19 @@
 // (cabinet, offset, length): the encoding of index files (docs/FORMAT.md,
 // "Index") and the compact in-memory index merged from all of them.
 //
-// Memory: each blob costs one 52-byte entry in a sorted array (ID, cabinet
-// number, offset, lengths, type) plus 32 bytes per cabinet, so 10 million
-// blobs take about 520 MB less nothing else. A table of where each leading
-// bit pattern of the IDs starts (about 4 bytes per 2 blobs) narrows every
-// lookup to a few entries before the binary search. Blobs added since the
-// last Compact live in a small map until then.
+// Memory: each blob costs one 32-byte entry in a sorted array (the first
+// 16 bytes of its ID, cabinet number, offset, lengths, type) plus 32 bytes
+// per cabinet, so 10 million blobs take about 350 MB. A table of where each
+// leading bit pattern of the IDs starts (about 4 bytes per 2 blobs) narrows
+// every lookup to a few entries before the binary search. Blobs added since
+// the last Compact live in a small map until then.
+//
+// The in-memory index knows a blob by the first 16 bytes of its ID (its
+// Key), as kopia's 128-bit content IDs do: IDs are keyed hashes, so two
+// of 10 million blobs share a Key with a probability near 10^-25, and a
+// blob read through a Key is still opened with its whole ID as the seal's
+// associated data, so even then the wrong blob would fail to open rather
+// than be used.
 package index
 
 import (
@@ -133,8 +140,14 @@ func readUvarint(r *bytes.Reader) (uint64, error) {
 	return v, nil
 }
 
+// Key is the part of a blob ID the in-memory index keeps: its first 16 bytes.
+type Key [16]byte
+
+// KeyOf returns the Key of id.
+func KeyOf(id blob.ID) Key { return Key(id[:16]) }
+
 type entry struct {
-	id blob.ID
+	key Key
 	// packType is the cabinet number above typeBits bits of blob type:
 	// with the type in a field of its own an entry took 52 bytes, not 48.
 	packType  uint32
@@ -147,7 +160,7 @@ type entry struct {
 const typeBits = 2
 
 func makeEntry(pack uint32, e *pack.Entry) entry {
-	return entry{id: e.ID, packType: pack<<typeBits | uint32(e.Type), offset: e.Offset, length: e.Length, rawLength: e.RawLength}
+	return entry{key: KeyOf(e.ID), packType: pack<<typeBits | uint32(e.Type), offset: e.Offset, length: e.Length, rawLength: e.RawLength}
 }
 
 func (e *entry) pack() uint32 { return e.packType >> typeBits }
@@ -164,7 +177,7 @@ type Index struct {
 	packs   []blob.ID
 	packNum map[blob.ID]uint32
 	sorted  []entry
-	added   map[blob.ID]entry
+	added   map[Key]entry
 	loaded  []entry // Load'ed, merged by the next Compact
 	// starts[p] is the first entry of sorted whose ID begins with the
 	// prefixBits-bit pattern p; starts[len-1] is len(sorted).
@@ -174,7 +187,7 @@ type Index struct {
 
 // New returns an empty index.
 func New() *Index {
-	return &Index{packNum: map[blob.ID]uint32{}, added: map[blob.ID]entry{}}
+	return &Index{packNum: map[blob.ID]uint32{}, added: map[Key]entry{}}
 }
 
 func (x *Index) packNumber(p blob.ID) uint32 {
@@ -198,10 +211,11 @@ func (x *Index) Add(packs ...PackEntries) {
 	for _, p := range packs {
 		n := x.packNumber(p.Pack)
 		for _, e := range p.Entries {
-			if _, ok := x.lookupLocked(e.ID); ok {
+			k := KeyOf(e.ID)
+			if _, ok := x.lookupLocked(k); ok {
 				continue
 			}
-			x.added[e.ID] = makeEntry(n, &e)
+			x.added[k] = makeEntry(n, &e)
 		}
 	}
 }
@@ -248,9 +262,9 @@ func (x *Index) Compact() {
 	for _, e := range x.added {
 		fresh = append(fresh, e)
 	}
-	x.added = map[blob.ID]entry{}
+	x.added = map[Key]entry{}
 	sortEntries(fresh)
-	fresh = slices.CompactFunc(fresh, func(a, b entry) bool { return a.id == b.id })
+	fresh = slices.CompactFunc(fresh, func(a, b entry) bool { return a.key == b.key })
 	if len(x.sorted) == 0 && cap(x.sorted) < len(fresh) {
 		x.sorted = fresh
 	} else {
@@ -265,7 +279,7 @@ func (x *Index) Compact() {
 func mergeSorted(sorted, fresh []entry) []entry {
 	// Drop what is known already; the rest all go in.
 	fresh = slices.DeleteFunc(fresh, func(e entry) bool {
-		_, found := slices.BinarySearchFunc(sorted, e.id, func(s entry, id blob.ID) int { return compareIDs(&s.id, &id) })
+		_, found := slices.BinarySearchFunc(sorted, e.key, func(s entry, k Key) int { return compareKeys(&s.key, &k) })
 		return found
 	})
 	n, k := len(sorted), len(fresh)
@@ -277,7 +291,7 @@ func mergeSorted(sorted, fresh []entry) []entry {
 	out := sorted[:n+k]
 	i, j := n-1, k-1
 	for w := n + k - 1; j >= 0; w-- {
-		if i >= 0 && compareIDs(&sorted[i].id, &fresh[j].id) > 0 {
+		if i >= 0 && compareKeys(&sorted[i].key, &fresh[j].key) > 0 {
 			out[w] = sorted[i]
 			i--
 		} else {
@@ -309,7 +323,7 @@ func (x *Index) buildStarts() {
 	x.starts = slices.Grow(x.starts[:0], n+1)[:n+1]
 	i := 0
 	for p := range n {
-		for i < len(x.sorted) && x.prefix(x.sorted[i].id) < uint32(p) {
+		for i < len(x.sorted) && x.prefix(&x.sorted[i].key) < uint32(p) {
 			i++
 		}
 		x.starts[p] = uint32(i)
@@ -317,24 +331,24 @@ func (x *Index) buildStarts() {
 	x.starts[n] = uint32(len(x.sorted))
 }
 
-func (x *Index) prefix(id blob.ID) uint32 {
-	return binary.BigEndian.Uint32(id[:4]) >> (32 - x.prefixBits)
+func (x *Index) prefix(k *Key) uint32 {
+	return binary.BigEndian.Uint32(k[:4]) >> (32 - x.prefixBits)
 }
 
-func (x *Index) lookupLocked(id blob.ID) (entry, bool) {
-	if e, ok := x.added[id]; ok {
+func (x *Index) lookupLocked(k Key) (entry, bool) {
+	if e, ok := x.added[k]; ok {
 		return e, true
 	}
 	if len(x.sorted) == 0 {
 		return entry{}, false
 	}
-	p := x.prefix(id)
+	p := x.prefix(&k)
 	lo, hi := x.starts[p], x.starts[p+1]
 	// About two entries a run: compared in place, not copied out one by
 	// one as a search function's arguments.
 	for lo < hi {
 		mid := lo + (hi-lo)/2
-		switch c := compareIDs(&x.sorted[mid].id, &id); {
+		switch c := compareKeys(&x.sorted[mid].key, &k); {
 		case c == 0:
 			return x.sorted[mid], true
 		case c < 0:
@@ -348,7 +362,7 @@ func (x *Index) lookupLocked(id blob.ID) (entry, bool) {
 
 // compareEntries orders entries by ID, then by cabinet number.
 func compareEntries(a, b entry) int {
-	if c := compareIDs(&a.id, &b.id); c != 0 {
+	if c := compareKeys(&a.key, &b.key); c != 0 {
 		return c
 	}
 	return cmp.Compare(a.packType, b.packType) // the cabinet number, then the type
@@ -365,7 +379,7 @@ func sortEntries(es []entry) {
 		slices.SortFunc(es, compareEntries)
 		return
 	}
-	bucket := func(e *entry) uint32 { return binary.BigEndian.Uint32(e.id[:4]) >> (32 - bits) }
+	bucket := func(e *entry) uint32 { return binary.BigEndian.Uint32(e.key[:4]) >> (32 - bits) }
 	next := make([]uint32, 1<<bits) // first slot of each bucket not yet filled
 	end := make([]uint32, 1<<bits)
 	for i := range es {
@@ -399,20 +413,19 @@ func sortEntries(es []entry) {
 	}
 }
 
-// compareIDs orders IDs as bytes.Compare does. The first eight bytes are
-// compared as one number, and IDs (keyed hashes) almost always differ
-// there: a look-up took 54 ns with bytes.Compare, 34 ns so.
-func compareIDs(a, b *blob.ID) int {
+// compareKeys orders Keys as bytes.Compare does, eight bytes at a time: a
+// look-up took 54 ns with bytes.Compare on whole IDs, 34 ns so.
+func compareKeys(a, b *Key) int {
 	if x, y := binary.BigEndian.Uint64(a[:8]), binary.BigEndian.Uint64(b[:8]); x != y {
 		return cmp.Compare(x, y)
 	}
-	return bytes.Compare(a[8:], b[8:])
+	return cmp.Compare(binary.BigEndian.Uint64(a[8:]), binary.BigEndian.Uint64(b[8:]))
 }
 
 // Lookup returns where id is stored.
 func (x *Index) Lookup(id blob.ID) (Location, bool) {
 	x.mu.RLock()
-	e, ok := x.lookupLocked(id)
+	e, ok := x.lookupLocked(KeyOf(id))
 	var loc Location
 	if ok {
 		loc = e.location(x.packs)
@@ -424,7 +437,7 @@ func (x *Index) Lookup(id blob.ID) (Location, bool) {
 // Has reports whether id is indexed.
 func (x *Index) Has(id blob.ID) bool {
 	x.mu.RLock()
-	_, ok := x.lookupLocked(id)
+	_, ok := x.lookupLocked(KeyOf(id))
 	x.mu.RUnlock()
 	return ok
 }
@@ -443,28 +456,7 @@ func (x *Index) Packs() []blob.ID {
 	return slices.Clone(x.packs)
 }
 
-// Each calls fn for every blob, in no set order, until fn returns false.
-func (x *Index) Each(fn func(id blob.ID, loc Location) bool) {
-	x.mu.RLock()
-	defer x.mu.RUnlock()
-	for _, list := range [][]entry{x.sorted, mapValues(x.added)} {
-		for _, e := range list {
-			if !fn(e.id, e.location(x.packs)) {
-				return
-			}
-		}
-	}
-}
-
-func mapValues(m map[blob.ID]entry) []entry {
-	out := make([]entry, 0, len(m))
-	for _, e := range m {
-		out = append(out, e)
-	}
-	return out
-}
-
 // BytesPerBlob reports the memory an indexed blob costs in the sorted array.
 func BytesPerBlob() int { return int(sizeofEntry) }
 
-const sizeofEntry = 48
+const sizeofEntry = 32

@@ -114,7 +114,7 @@ func TestReserveMergesInPlace(t *testing.T) {
 			}
 		}
 	}
-	if !slices.IsSortedFunc(x.sorted, func(a, b entry) int { return bytes.Compare(a.id[:], b.id[:]) }) {
+	if !slices.IsSortedFunc(x.sorted, func(a, b entry) int { return bytes.Compare(a.key[:], b.key[:]) }) {
 		t.Fatal("sorted array out of order")
 	}
 }
@@ -168,10 +168,11 @@ func TestMemoryPerBlob(t *testing.T) {
 	runtime.KeepAlive(packs)
 	per := (float64(after.HeapAlloc) - float64(before.HeapAlloc)) / n
 	t.Logf("index memory: %.1f bytes per blob (%d blobs)", per, x.Len())
-	// 48-byte entries, the prefix table and the sorted array's spare room
-	// (Compact grows it by a quarter): 50.7. With 52-byte entries: 54.7.
-	if per > 53 {
-		t.Fatalf("index takes %.1f bytes per blob, want under 53", per)
+	// 32-byte entries, the prefix table and the sorted array's spare room
+	// (Compact grows it by a quarter): 34.7. With whole IDs in 48-byte
+	// entries: 50.7; in 52-byte ones: 54.7.
+	if per > 37 {
+		t.Fatalf("index takes %.1f bytes per blob, want under 37", per)
 	}
 }
 
@@ -302,12 +303,12 @@ func TestSortEntries(t *testing.T) {
 	for _, n := range []int{0, 1, 100, 20000, 70000} {
 		es := make([]entry, n)
 		for i := range es {
-			es[i] = entry{id: randomID(r), packType: uint32(r.IntN(50)) << typeBits, offset: uint32(i)}
+			es[i] = entry{key: KeyOf(randomID(r)), packType: uint32(r.IntN(50)) << typeBits, offset: uint32(i)}
 			if i > 0 && r.IntN(5) == 0 { // the same blob in another cabinet
-				es[i].id = es[r.IntN(i)].id
+				es[i].key = es[r.IntN(i)].key
 			}
 			if r.IntN(7) == 0 { // IDs that share their first eight bytes
-				copy(es[i].id[:8], es[0].id[:8])
+				copy(es[i].key[:8], es[0].key[:8])
 			}
 		}
 		want := slices.Clone(es)
@@ -315,7 +316,7 @@ func TestSortEntries(t *testing.T) {
 		sortEntries(es)
 		for i := range es {
 			if compareEntries(es[i], want[i]) != 0 {
-				t.Fatalf("%d entries: entry %d is %x/%d, want %x/%d", n, i, es[i].id[:6], es[i].pack(), want[i].id[:6], want[i].pack())
+				t.Fatalf("%d entries: entry %d is %x/%d, want %x/%d", n, i, es[i].key[:6], es[i].pack(), want[i].key[:6], want[i].pack())
 			}
 		}
 	}
