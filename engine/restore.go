@@ -81,13 +81,16 @@ type restoreFile struct {
 	failed atomic.Bool
 }
 
+// restorePart is one worker's job: a whole file of at most partSlices
+// slices, or an aligned range of a larger one.
 type restorePart struct {
 	f          *restoreFile
 	first, end int   // slice range
 	offset     int64 // file offset of the first slice
-	// create: this part is the whole file, and the worker creates it (most
-	// files: one open per file, spread over the workers).
-	create bool
+	// from, to: for a large file, the aligned byte range this part writes
+	// (see rangeBytes); the first and last slices may reach beyond it.
+	// to is 0 for a whole file.
+	from, to int64
 }
 
 type restoreRun struct {
@@ -360,13 +363,20 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var buf []byte
+			var buf, stage []byte
 			for p := range parts {
 				if ctx.Err() != nil {
 					continue
 				}
 				var err error
-				buf, err = rr.writePart(ctx, p, buf)
+				if p.to > 0 {
+					if stage == nil {
+						stage = newStage()
+					}
+					buf, err = rr.writeRange(ctx, p, buf, stage)
+				} else {
+					buf, err = rr.writePart(ctx, p, buf)
+				}
 				var skip skipError
 				switch {
 				case err == nil:
@@ -416,15 +426,15 @@ func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, 
 	for _, f := range rr.files {
 		f.left.Store(1)
 		select {
-		case parts <- restorePart{f: f, first: 0, end: len(f.node.Content), create: true}:
+		case parts <- restorePart{f: f, first: 0, end: len(f.node.Content)}:
 		case <-ctx.Done():
 			return
 		}
 	}
 }
 
-// feedLarge creates a file of more than one part and hands its parts to
-// the workers.
+// feedLarge creates a file of more than one part and hands its parts, its
+// aligned ranges of rangeBytes, to the workers.
 func (rr *restoreRun) feedLarge(ctx context.Context, cancel context.CancelCauseFunc, f *restoreFile, parts chan<- restorePart) {
 	n := len(f.node.Content)
 	fh, err := rr.createFile(f, true)
@@ -438,21 +448,64 @@ func (rr *restoreRun) feedLarge(ctx context.Context, cancel context.CancelCauseF
 		return
 	}
 	fh.Close()
-	f.left.Store(int32((n + partSlices - 1) / partSlices))
-	var off int64
-	for first := 0; first < n; first += partSlices {
-		end := min(first+partSlices, n)
+	size := int64(f.node.Size)
+	f.left.Store(int32((size + rangeBytes - 1) / rangeBytes))
+	first, off := 0, int64(0) // the slice holding from, and its offset
+	for from := int64(0); from < size; from += rangeBytes {
+		to := min(from+rangeBytes, size)
+		for first < n && off+int64(f.node.Sizes[first]) <= from {
+			off += int64(f.node.Sizes[first])
+			first++
+		}
+		end, endOff := first, off
+		for end < n && endOff < to {
+			endOff += int64(f.node.Sizes[end])
+			end++
+		}
 		// Its cabinet ranges are fetched while it waits for a worker.
 		rr.r.WillLoad(ctx, f.node.Content[first:end])
 		select {
-		case parts <- restorePart{f: f, first: first, end: end, offset: off}:
+		case parts <- restorePart{f: f, first: first, end: end, offset: off, from: from, to: to}:
 		case <-ctx.Done():
 			return
 		}
-		for i := first; i < end; i++ {
-			off += int64(f.node.Sizes[i])
-		}
 	}
+}
+
+// writeRange writes the range p.from-p.to of a large file (see rangeBytes).
+func (rr *restoreRun) writeRange(ctx context.Context, p restorePart, buf, stage []byte) ([]byte, error) {
+	fh, direct, err := openDirect(p.f.path)
+	if err != nil {
+		return buf, err
+	}
+	defer fh.Close()
+	w := rangeWriter{fh: fh, direct: direct, stage: stage, pos: p.from}
+	off, covered := p.offset, p.from
+	for i := p.first; i < p.end; i++ {
+		buf, err = rr.r.LoadBlob(ctx, p.f.node.Content[i], buf)
+		if err != nil {
+			return buf, fmt.Errorf("slice %d at offset %d: %w", i, off, err)
+		}
+		if len(buf) != int(p.f.node.Sizes[i]) {
+			return buf, fmt.Errorf("%w: slice %d at offset %d is %d bytes, its tree says %d", repo.ErrDamaged, i, off, len(buf), p.f.node.Sizes[i])
+		}
+		lo, hi := max(covered-off, 0), min(p.to-off, int64(len(buf)))
+		if lo < hi {
+			if err := w.write(buf[lo:hi]); err != nil {
+				return buf, err
+			}
+			covered = off + hi
+			rr.bytesDone.Add(hi - lo)
+		}
+		off += int64(len(buf))
+	}
+	if covered != p.to {
+		return buf, fmt.Errorf("%w: the slices of the tree end at offset %d, its size is %d", repo.ErrDamaged, covered, p.f.node.Size)
+	}
+	if err := w.finish(int64(p.f.node.Size)); err != nil {
+		return buf, err
+	}
+	return buf, fh.Close()
 }
 
 // orderFiles puts the files of one part (the others are written as plan
@@ -529,14 +582,10 @@ func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 	return fh, nil
 }
 
+// writePart writes a whole file of a few slices: the worker creates it
+// (one open per file, spread over the workers).
 func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) ([]byte, error) {
-	var fh *os.File
-	var err error
-	if p.create {
-		fh, err = rr.createFile(p.f, false)
-	} else {
-		fh, err = openFile(p.f.path, os.O_WRONLY, 0)
-	}
+	fh, err := rr.createFile(p.f, false)
 	if err != nil {
 		return buf, err
 	}
@@ -556,17 +605,15 @@ func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) 
 		written = max(written, end)
 		rr.bytesDone.Add(int64(len(buf)))
 	}
-	if p.create {
-		// The whole file, written by this worker: it ends where its last
-		// non-zero block did, so it may still need its size; then its
-		// metadata goes through the open file, not three path lookups.
-		if written != int64(p.f.node.Size) {
-			if err := fh.Truncate(int64(p.f.node.Size)); err != nil {
-				return buf, err
-			}
+	// The file ends where its last non-zero block did, so it may still
+	// need its size; then its metadata goes through the open file, not
+	// three path lookups.
+	if written != int64(p.f.node.Size) {
+		if err := fh.Truncate(int64(p.f.node.Size)); err != nil {
+			return buf, err
 		}
-		p.f.metaDone = rr.applyMetaOpen(fh, p.f.path, p.f.node)
 	}
+	p.f.metaDone = rr.applyMetaOpen(fh, p.f.path, p.f.node)
 	return buf, fh.Close()
 }
 
