@@ -2,13 +2,11 @@ package engine
 
 import (
 	"bytes"
-	"context"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // TestRangeWriter writes a file's ranges out of order through O_DIRECT
@@ -72,9 +70,6 @@ func TestRangeWriter(t *testing.T) {
 // written in aligned ranges by several workers: random data with zero runs
 // at unaligned places, sizes inside a block and on a range's edge.
 func TestRestoreLargeFiles(t *testing.T) {
-	ctx := context.Background()
-	r := newRepo(t)
-	src := t.TempDir()
 	rnd := rand.New(rand.NewChaCha8([32]byte{6}))
 	random := func(n int) []byte {
 		b := make([]byte, n)
@@ -85,36 +80,11 @@ func TestRestoreLargeFiles(t *testing.T) {
 	}
 	holes := random(3*rangeBytes + 12345)
 	clear(holes[rangeBytes-5000 : 2*rangeBytes+7000]) // across two range edges
-	files := map[string][]byte{
+	restored := restoreRoundTrip(t, map[string][]byte{
 		"edge":  random(2 * rangeBytes),
 		"holes": holes,
-	}
-	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(src, name), b, 0o640); err != nil {
-			t.Fatal(err)
-		}
-	}
-	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: t.TempDir(), Now: time.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := t.TempDir()
-	if _, err := Restore(ctx, r, s, RestoreOptions{Target: target}); err != nil {
-		t.Fatal(err)
-	}
-	for name, want := range files {
-		p := filepath.Join(target, src, name)
-		got, err := os.ReadFile(p)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Fatalf("%s: %d bytes back (%v), want %d", name, len(got), err, len(want))
-		}
-		fi, _ := os.Stat(p)
-		orig, _ := os.Stat(filepath.Join(src, name))
-		if fi.Mode().Perm() != 0o640 || !fi.ModTime().Equal(orig.ModTime()) {
-			t.Errorf("%s: mode %v, mtime %v; want 0640, %v", name, fi.Mode(), fi.ModTime(), orig.ModTime())
-		}
-	}
-	fi, _ := os.Stat(filepath.Join(target, src, "holes"))
+	})
+	fi, _ := os.Stat(filepath.Join(restored, "holes"))
 	if alloc := fi.Sys().(*syscall.Stat_t).Blocks * 512; alloc > int64(len(holes))-rangeBytes {
 		t.Errorf("holes: %d bytes allocated for %d bytes with a %d-byte zero run", alloc, len(holes), rangeBytes+12000)
 	}
