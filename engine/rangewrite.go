@@ -2,22 +2,19 @@ package engine
 
 import (
 	"os"
-	"unsafe"
+
+	"github.com/cabinetbackup/cabinet/internal/directio"
 )
 
 // Large files are restored in aligned ranges of rangeBytes, each written
-// by one worker through a descriptor opened with O_DIRECT where the file
-// system takes it (Linux): past the page cache, from a reused buffer.
-// Through the page cache, writing 3 GB with dd took 3.3-8.0 s (3.1-7.9 s
-// of system CPU) on the benchmark machine, a VM whose free memory goes
-// back to its host, so each fresh page-cache page costs a fault there;
-// with O_DIRECT 1.6 s (0.2-0.3 s of CPU). Ranges are aligned, so no two
-// workers write one block; a slice that crosses a range's edge is decoded
-// by both workers (one slice in 16 MiB).
+// by one worker with O_DIRECT where the file system takes it (package
+// directio): past the page cache, from a reused buffer. Ranges are
+// aligned, so no two workers write one block; a slice that crosses a
+// range's edge is decoded by both workers (one slice in 16 MiB).
 const (
 	rangeBytes = 16 << 20 // a multiple of rangeStage
 	rangeStage = 4 << 20  // bytes a worker gathers before it writes
-	blockAlign = 4096     // O_DIRECT's alignment of buffers, offsets, lengths
+	blockAlign = directio.Align
 )
 
 // rangeWriter writes one range of a file in order, from pos on (aligned),
@@ -31,15 +28,17 @@ type rangeWriter struct {
 	pos    int64  // file offset of stage[0]
 }
 
-// newStage returns a rangeStage-byte buffer that starts at a blockAlign
-// boundary.
-func newStage() []byte {
-	b := make([]byte, rangeStage+blockAlign)
-	off := int(uintptr(unsafe.Pointer(&b[0])) & (blockAlign - 1))
-	if off != 0 {
-		off = blockAlign - off
+// newStage returns an aligned rangeStage-byte buffer.
+func newStage() []byte { return directio.Buffer(rangeStage) }
+
+// openDirect opens an existing file for writing, with O_DIRECT where the
+// file system takes it.
+func openDirect(path string) (fh *os.File, direct bool, err error) {
+	fh, err = openFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return nil, false, err
 	}
-	return b[off : off+rangeStage : off+rangeStage]
+	return fh, directio.Enable(fh), nil
 }
 
 // write gathers p and writes every full stage.
@@ -105,7 +104,7 @@ func (w *rangeWriter) flush(n int) error {
 
 func (w *rangeWriter) writeAt(p []byte, off int64) error {
 	_, err := w.fh.WriteAt(p, off)
-	if err != nil && w.direct && dropDirect(w.fh) {
+	if err != nil && w.direct && directio.Disable(w.fh) {
 		// The file system opened the file with O_DIRECT but refuses this
 		// write (an alignment it does not take): the page cache, then.
 		w.direct = false

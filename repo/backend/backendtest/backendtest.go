@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"sync"
 	"testing"
@@ -115,6 +116,35 @@ func Run(t *testing.T, be backend.Backend) {
 			tf2.Write([]byte("x"))
 			if err := tf2.Abort(); err != nil {
 				t.Fatal(err)
+			}
+		})
+		// Sizes around the block and buffer sizes a backend may write in
+		// (local: 4 KiB blocks, 1 MiB stages past the page cache), written
+		// in uneven pieces, one larger than a stage.
+		t.Run("TempFileSizes", func(t *testing.T) {
+			for _, size := range []int{0, 1, 4096, 4097, 1 << 20, 3<<20 + 4096 + 17} {
+				data := make([]byte, size)
+				for i := range data {
+					data[i] = byte(i*7 + i>>12)
+				}
+				tf, err := tb.TempFile(ctx, "data")
+				if err != nil {
+					t.Fatal(err)
+				}
+				for rest, step := data, 1; len(rest) > 0; step = step*5 + 3 {
+					n := min(step, len(rest))
+					if _, err := tf.Write(rest[:n]); err != nil {
+						t.Fatal(err)
+					}
+					rest = rest[n:]
+				}
+				name := fmt.Sprintf("data/ee/size-%d", size)
+				if err := tf.Commit(ctx, name); err != nil {
+					t.Fatal(err)
+				}
+				if got, err := be.Get(ctx, name, 0, 0); err != nil || !bytes.Equal(got, data) {
+					t.Fatalf("%d bytes streamed, %d read back (%v)", size, len(got), err)
+				}
 			}
 		})
 	}

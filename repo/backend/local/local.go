@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cabinetbackup/cabinet/internal/directio"
 	"github.com/cabinetbackup/cabinet/repo/backend"
 )
 
@@ -172,15 +173,81 @@ func (b *Backend) TempFile(ctx context.Context, dir string) (backend.TempFile, e
 	if err != nil {
 		return nil, fmt.Errorf("create file in %s: %w", dir, err)
 	}
-	return &tempFile{b: b, f: f}, nil
+	t := &tempFile{b: b, f: f}
+	if directio.Enable(f) {
+		t.stage = directio.Buffer(tempStage)
+	}
+	return t, nil
 }
 
+// tempStage is how much a temporary file gathers before it writes, when it
+// writes past the page cache.
+const tempStage = 1 << 20
+
+// tempFile is a file being written. Where the file system takes O_DIRECT
+// it is written past the page cache (package directio: a cabinet is
+// written once and read back seldom) in stage-sized writes; the last,
+// partial block is written zero-padded and cut off again at Commit.
 type tempFile struct {
-	b *Backend
-	f *os.File
+	b     *Backend
+	f     *os.File
+	stage []byte // nil: written through the page cache
+	n     int    // bytes gathered in stage
+	size  int64  // bytes written so far
 }
 
-func (t *tempFile) Write(p []byte) (int, error) { return t.f.Write(p) }
+func (t *tempFile) Write(p []byte) (int, error) {
+	if t.stage == nil {
+		n, err := t.f.Write(p)
+		t.size += int64(n)
+		return n, err
+	}
+	written := 0
+	for written < len(p) {
+		k := copy(t.stage[t.n:], p[written:])
+		t.n += k
+		written += k
+		if t.n == len(t.stage) {
+			if err := t.flush(t.n); err != nil {
+				return written, err
+			}
+		}
+	}
+	return written, nil
+}
+
+// flush writes stage[:n], then forgets it.
+func (t *tempFile) flush(n int) error {
+	_, err := t.f.Write(t.stage[:n])
+	if err != nil && directio.Disable(t.f) {
+		// Opened with O_DIRECT, refused at the write (an alignment the
+		// file system does not take): the page cache from here on.
+		_, err = t.f.Write(t.stage[:n])
+	}
+	if err != nil {
+		return err
+	}
+	t.size += int64(t.n) // not the padding
+	t.n = 0
+	return nil
+}
+
+// finishDirect writes what stage still holds: whole blocks, the last one
+// zero-padded, then cuts the file to the bytes written.
+func (t *tempFile) finishDirect() error {
+	if t.stage == nil || t.n == 0 {
+		return nil
+	}
+	n := t.n
+	if n%directio.Align != 0 {
+		n += directio.Align - n%directio.Align
+		clear(t.stage[t.n:n])
+	}
+	if err := t.flush(n); err != nil {
+		return err
+	}
+	return t.f.Truncate(t.size)
+}
 
 func (t *tempFile) Abort() error {
 	t.f.Close()
@@ -194,6 +261,9 @@ func (t *tempFile) Commit(ctx context.Context, name string) error {
 		t.f.Close()
 		os.Remove(tmp)
 		return fmt.Errorf("write %s: %w", name, err)
+	}
+	if err := t.finishDirect(); err != nil {
+		return fail(err)
 	}
 	if err := t.f.Sync(); err != nil {
 		return fail(err)
