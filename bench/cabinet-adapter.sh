@@ -18,7 +18,7 @@
 
 CABINET_DEVICE=${CABINET_DEVICE:-bench}
 
-# "cabinet 0.1.0-dev (repository format 2, ...)" -> "0.1.0-dev": the CSV field must hold no comma
+# "cabinet 0.1.0-dev (repository format 3, ...)" -> "0.1.0-dev": the CSV field must hold no comma
 custom_version() {
   "$TOOL_CMD" version 2>&1 | head -1 | awk '$1 == "cabinet" && NF > 1 { print $2; next } { gsub(/,/, ";"); print }'
 }
