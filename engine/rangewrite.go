@@ -17,6 +17,10 @@ const (
 	blockAlign = directio.Align
 )
 
+// writeNonZero's blocks (sparseBlock) must be whole O_DIRECT blocks: this
+// constant does not compile otherwise.
+const _ uint = -(sparseBlock % blockAlign)
+
 // rangeWriter writes one range of a file in order, from pos on (aligned),
 // in stage-sized writes; all-zero blocks are left as holes (the file has
 // its size already).
@@ -77,38 +81,24 @@ func (w *rangeWriter) finish(size int64) error {
 	return nil
 }
 
-// flush writes stage[:n] at pos, skipping all-zero blocks.
+// flush writes stage[:n] at pos, skipping all-zero blocks (pos is
+// aligned, so writeNonZero's blocks are the file system's).
 func (w *rangeWriter) flush(n int) error {
-	start := -1 // first byte of the pending non-zero run
-	for i := 0; i < n; i += blockAlign {
-		if allZero(w.stage[i:min(i+blockAlign, n)]) {
-			if start >= 0 {
-				if err := w.writeAt(w.stage[start:i], w.pos+int64(start)); err != nil {
-					return err
-				}
-				start = -1
-			}
-		} else if start < 0 {
-			start = i
-		}
-	}
-	if start >= 0 {
-		if err := w.writeAt(w.stage[start:n], w.pos+int64(start)); err != nil {
-			return err
-		}
+	if _, err := writeNonZero(w, w.stage[:n], w.pos); err != nil {
+		return err
 	}
 	w.pos += int64(n)
 	w.n = 0
 	return nil
 }
 
-func (w *rangeWriter) writeAt(p []byte, off int64) error {
-	_, err := w.fh.WriteAt(p, off)
+// WriteAt writes p at off, through the page cache from then on if the file
+// system refuses the O_DIRECT write (an alignment it does not take).
+func (w *rangeWriter) WriteAt(p []byte, off int64) (int, error) {
+	n, err := w.fh.WriteAt(p, off)
 	if err != nil && w.direct && directio.Disable(w.fh) {
-		// The file system opened the file with O_DIRECT but refuses this
-		// write (an alignment it does not take): the page cache, then.
 		w.direct = false
-		_, err = w.fh.WriteAt(p, off)
+		n, err = w.fh.WriteAt(p, off)
 	}
-	return err
+	return n, err
 }

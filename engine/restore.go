@@ -627,7 +627,7 @@ const sparseBlock = 4 << 10
 // writeNonZero writes data at off, skipping aligned all-zero blocks (the
 // file has its size, or gets it after, so they read back as zeros). It
 // returns the end of the last block it wrote, 0 if none.
-func writeNonZero(fh *os.File, data []byte, off int64) (int64, error) {
+func writeNonZero(fh io.WriterAt, data []byte, off int64) (int64, error) {
 	start := -1 // first byte of the pending non-zero run
 	var end int64
 	for i := 0; i < len(data); {
