@@ -65,8 +65,15 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 		return err
 	}
 	sort.Strings(names)
+	// The cabinets first, so that only the entries of missing ones are
+	// kept with their whole IDs (the index keeps Keys) while every index
+	// file is read: keeping all of them cost ~45 bytes a blob.
+	have, err := r.Cabinets(ctx)
+	if err != nil {
+		return err
+	}
 	need := map[blob.ID]int64{}
-	var all []index.PackEntries // with whole IDs: the index keeps only Keys
+	var lost []index.PackEntries // of cabinets not stored
 	for _, n := range names {
 		// The repository's copy, not the cache's: a good cached copy must
 		// not hide a damaged file in the repository.
@@ -76,7 +83,11 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 			continue
 		}
 		r.idx.Add(packs...)
-		all = append(all, packs...)
+		for _, p := range packs {
+			if _, ok := have[p.Pack]; !ok {
+				lost = append(lost, p)
+			}
+		}
 		r.loadMu.Lock()
 		r.loadedIndex[n] = true
 		r.loadMu.Unlock()
@@ -89,15 +100,9 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 		}
 	}
 	r.idx.Compact()
-	have, err := r.Cabinets(ctx)
-	if err != nil {
-		return err
-	}
 	byPack := map[blob.ID][]blob.ID{}
-	for _, p := range all {
-		if _, ok := have[p.Pack]; !ok {
-			byPack[p.Pack] = append(byPack[p.Pack], r.keptIn(p)...)
-		}
+	for _, p := range lost {
+		byPack[p.Pack] = append(byPack[p.Pack], r.keptIn(p)...)
 	}
 	for p, minSize := range need {
 		size, ok := have[p]
