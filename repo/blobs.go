@@ -54,8 +54,14 @@ type Writer struct {
 	ctx     context.Context
 	uploads *errgroup.Group
 
-	mu       sync.Mutex
-	packers  [2]*openCabinet
+	mu sync.Mutex
+	// idle are the open cabinets of each blob type that no SaveBlob is
+	// adding to. A SaveBlob takes one (or opens one), adds its blob without
+	// holding mu, and gives it back: copying, hashing and writing a sealed
+	// blob ran under mu before, and a backup of random data (nothing to
+	// compress) kept one core of two busy. There are at most as many open
+	// cabinets of a type as SaveBlob calls running at once.
+	idle     [2][]*openCabinet
 	spare    [2][][]byte // cabinet buffers to reuse
 	inflight map[blob.ID]struct{}
 	pending  []index.PackEntries
@@ -106,16 +112,23 @@ func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.I
 	w.putBuf(plain)
 
 	w.mu.Lock()
-	p := w.packers[t]
-	if p == nil {
+	var p *openCabinet
+	if n := len(w.idle[t]); n > 0 {
+		// The most recently used: while one SaveBlob runs at a time, a
+		// large file's slices stay together in one cabinet.
+		p, w.idle[t] = w.idle[t][n-1], w.idle[t][:n-1]
+	} else {
 		var err error
 		if p, err = w.newPacker(t); err != nil {
 			w.mu.Unlock()
 			return id, true, err
 		}
-		w.packers[t] = p
 	}
-	if _, err := p.pw.Add(t, id, sealed, len(data)); err != nil {
+	w.mu.Unlock()
+	_, err := p.pw.Add(t, id, sealed, len(data))
+	w.mu.Lock()
+	if err != nil {
+		w.idle[t] = append(w.idle[t], p) // flush aborts it
 		w.mu.Unlock()
 		return id, true, fmt.Errorf("write cabinet: %w", err)
 	}
@@ -128,7 +141,8 @@ func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.I
 	}
 	if p.pw.Size() >= limit {
 		full = p
-		w.packers[t] = nil
+	} else {
+		w.idle[t] = append(w.idle[t], p)
 	}
 	w.mu.Unlock()
 	w.putBuf(sealed)
@@ -310,16 +324,18 @@ func (w *Writer) writeIndex(ctx context.Context, packs []index.PackEntries) erro
 // Flush writes the open cabinets and index files now (Write does this on return).
 func (w *Writer) flush(ctx context.Context) error {
 	w.mu.Lock()
-	open := w.packers
-	w.packers = [2]*openCabinet{}
+	open := w.idle
+	w.idle = [2][]*openCabinet{}
 	w.mu.Unlock()
-	for t, p := range open {
-		if p != nil && p.pw.Count() == 0 && p.tf != nil {
-			p.tf.Abort()
-		}
-		if p != nil && p.pw.Count() > 0 {
-			pp, tt := p, blob.Type(t)
-			w.uploads.Go(func() error { return w.writeCabinet(ctx, tt, pp) })
+	for t, ps := range open {
+		for _, p := range ps {
+			if p.pw.Count() == 0 && p.tf != nil {
+				p.tf.Abort()
+			}
+			if p.pw.Count() > 0 {
+				pp, tt := p, blob.Type(t)
+				w.uploads.Go(func() error { return w.writeCabinet(ctx, tt, pp) })
+			}
 		}
 	}
 	if err := w.uploads.Wait(); err != nil {

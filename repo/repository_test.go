@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/cabinetbackup/cabinet/repo/backend"
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/blob"
@@ -214,6 +216,65 @@ func TestDamagedCabinetHeader(t *testing.T) {
 	damaged, err = r.ReadCabinet(ctx, loc.Pack)
 	if err == nil || len(damaged) != 1 || damaged[0] != ids[1] {
 		t.Fatalf("header and blob flipped: ReadCabinet = %v, %v; want blob %s", damaged, err, ids[1])
+	}
+}
+
+// Concurrent SaveBlobs add to cabinets of their own: every blob is stored
+// once, readable, and every cabinet but the last few open ones is full.
+func TestConcurrentSaveBlob(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRepo(t)
+	const writers, perWriter, size = 6, 24, 256 << 10
+	blobs := make([][]byte, perWriter*writers/2) // each saved by two writers
+	for i := range blobs {
+		blobs[i] = make([]byte, size)
+		rand.Read(blobs[i])
+	}
+	var stats WriteStats
+	stats, err := r.Write(ctx, func(ctx context.Context, w *Writer) error {
+		g, ctx := errgroup.WithContext(ctx)
+		for k := range writers {
+			g.Go(func() error {
+				for i := range perWriter {
+					if _, _, err := w.SaveBlob(ctx, blob.Data, blobs[(k/2*perWriter+i)%len(blobs)]); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}
+		return g.Wait()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Blobs != int64(len(blobs)) || r.Index().Len() != len(blobs) {
+		t.Fatalf("stored %d blobs, index has %d; want %d", stats.Blobs, r.Index().Len(), len(blobs))
+	}
+	perCabinet := map[blob.ID]int{}
+	for _, b := range blobs {
+		loc, ok := r.Index().Lookup(r.key.ID(b))
+		if !ok {
+			t.Fatal("a blob is not in the index")
+		}
+		perCabinet[loc.Pack]++
+		got, err := r.LoadBlob(ctx, r.key.ID(b), nil)
+		if err != nil || !bytes.Equal(got, b) {
+			t.Fatalf("blob in %s: %v", loc.Pack.Short(), err)
+		}
+	}
+	full := DataCabinetSize / (size + crypto.Overhead + 1)
+	var partial int
+	for _, n := range perCabinet {
+		if n < full {
+			partial++
+		}
+	}
+	if len(perCabinet) != stats.Cabinets || partial > writers {
+		t.Fatalf("%d cabinets (%d in the stats), %d of them not full; want at most %d not full", len(perCabinet), stats.Cabinets, partial, writers)
+	}
+	if err := r.CheckStructure(ctx, func(p Problem) { t.Errorf("check: %+v", p) }); err != nil {
+		t.Fatal(err)
 	}
 }
 
