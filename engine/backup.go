@@ -755,9 +755,9 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	// the slices (the workers) are the slower part, and a second buffer
 	// cost 8 MiB of peak memory.
 	const largeReaders = 1
-	chunkBufs := make(chan []byte, largeReaders)
+	chunkBufs := make(chan *chunkerBufs, largeReaders)
 	for range largeReaders {
-		chunkBufs <- nil
+		chunkBufs <- &chunkerBufs{}
 	}
 	// Two lanes, each in queue order: small files (one read each, mostly
 	// waiting on the disk) and large ones (sequential reads, mostly CPU).
@@ -843,7 +843,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 // readFile slices one file and sends the slices to the workers as they are
 // cut, so a large file never sits in memory. Content and Sizes grow under
 // f.mu while workers fill in the IDs.
-func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, chunkBufs chan []byte, bufs *slicePools, jobs chan<- sliceJob) {
+func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Params, chunkBufs chan *chunkerBufs, bufs *slicePools, jobs chan<- sliceJob) {
 	fh, err := openRegular(f.path())
 	if err != nil {
 		b.fileFailed(f, err)
@@ -902,20 +902,46 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	}
 }
 
+// chunkerBufs are what a large-file reader reuses from file to file.
+type chunkerBufs struct {
+	chunk []byte   // the chunker's
+	ahead [][]byte // read-ahead blocks, made for the first file that needs them
+}
+
+// Files of at least readAheadMin bytes are read ahead of their slicing, in
+// aheadBlocks blocks of aheadBlockSize bytes. Day-2 backup of the corpus (its
+// two large files changed), twelve interleaved pairs: median 1.81 s against
+// 2.10 s without.
+const (
+	readAheadMin   = 16 << 20
+	aheadBlockSize = 4 << 20
+	aheadBlocks    = 2
+)
+
 // chunkFile slices a file with one of the shared chunker buffers.
-func (b *backupRun) chunkFile(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, chunkBufs chan []byte, bufs *slicePools, send func([]byte) bool) {
-	var cbuf []byte
+func (b *backupRun) chunkFile(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, chunkBufs chan *chunkerBufs, bufs *slicePools, send func([]byte) bool) {
+	var cb *chunkerBufs
 	select {
-	case cbuf = <-chunkBufs:
+	case cb = <-chunkBufs:
 	case <-ctx.Done():
 		f.failed = true
 		return
 	}
-	chunkBufs <- b.chunkAll(ctx, f, fh, cp, cbuf, bufs, send)
+	defer func() { chunkBufs <- cb }()
+	var r io.Reader = fh
+	if f.meta.Size >= readAheadMin {
+		for len(cb.ahead) < aheadBlocks {
+			cb.ahead = append(cb.ahead, make([]byte, aheadBlockSize))
+		}
+		ra := newReadAhead(fh, cb.ahead)
+		defer func() { cb.ahead = ra.Close() }()
+		r = ra
+	}
+	cb.chunk = b.chunkAll(ctx, f, r, cp, cb.chunk, bufs, send)
 }
 
 // chunkAll cuts the file into slices and sends each as it is cut.
-func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, cbuf []byte, bufs *slicePools, send func([]byte) bool) []byte {
+func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh io.Reader, cp *chunker.Params, cbuf []byte, bufs *slicePools, send func([]byte) bool) []byte {
 	c := chunker.New(cp, fh, cbuf)
 	for {
 		if ctx.Err() != nil {
