@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 
 	"github.com/klauspost/compress"
@@ -366,32 +367,39 @@ func (w *Writer) HasBlob(id blob.ID) bool {
 // loaded, in that order, when it can fetch ahead (backend.ReadAdvisor):
 // each run of them that lies together in one cabinet is asked for at once.
 // A restore worker reading a large file's slices one by one waited on each
-// read in turn.
+// read in turn. Runs are gathered per cabinet, so a file whose slices
+// alternate between cabinets (written by concurrent SaveBlobs) still asks
+// for one range in each.
 func (r *Repository) WillLoad(ctx context.Context, ids []blob.ID) {
 	ra, ok := r.be.(backend.ReadAdvisor)
 	if !ok {
 		return
 	}
-	var pack blob.ID
-	var start, end int64 // the run being gathered, in pack
-	flush := func() {
-		if end > start {
-			ra.WillRead(ctx, PackName(pack), start, end-start)
-		}
+	type run struct {
+		pack       blob.ID
+		start, end int64
 	}
+	var runs []run // the open run of each cabinet seen, in order of appearance
 	for _, id := range ids {
 		loc, ok := r.idx.Lookup(id)
 		if !ok || loc.Type != blob.Data {
 			continue
 		}
 		off, n := int64(loc.Offset), int64(loc.Length)
-		if loc.Pack != pack || off < start || off > end+willLoadGap {
-			flush()
-			pack, start, end = loc.Pack, off, off
+		i := slices.IndexFunc(runs, func(r run) bool { return r.pack == loc.Pack })
+		switch {
+		case i < 0:
+			runs = append(runs, run{pack: loc.Pack, start: off, end: off + n})
+		case off < runs[i].start || off > runs[i].end+willLoadGap:
+			ra.WillRead(ctx, PackName(runs[i].pack), runs[i].start, runs[i].end-runs[i].start)
+			runs[i].start, runs[i].end = off, off+n
+		default:
+			runs[i].end = max(runs[i].end, off+n)
 		}
-		end = max(end, off+n)
 	}
-	flush()
+	for _, r := range runs {
+		ra.WillRead(ctx, PackName(r.pack), r.start, r.end-r.start)
+	}
 }
 
 // willLoadGap is how far apart two blobs of a cabinet may lie and still be

@@ -523,4 +523,20 @@ func TestWillLoadAsksForRuns(t *testing.T) {
 	if len(be.ranges) != 3 {
 		t.Fatalf("backwards with an unknown ID: asked for %v, want 3 ranges", be.ranges)
 	}
+	// Alternating between two cabinets: one range in each.
+	other := make([][]byte, 2)
+	for i := range other {
+		other[i] = make([]byte, 2000+i)
+		rand.Read(other[i])
+	}
+	ids2 := saveBlobs(t, r, other...)
+	l2, _ := r.Index().Lookup(ids2[0])
+	if PackName(l2.Pack) == name {
+		t.Fatal("two writes share a cabinet")
+	}
+	be.ranges = nil
+	r.WillLoad(ctx, []blob.ID{inOrder[0], ids2[0], inOrder[1], ids2[1], inOrder[2], inOrder[3]})
+	if len(be.ranges) != 2 || be.ranges[0] != run(order[0], order[3]) {
+		t.Fatalf("alternating between two cabinets: asked for %v, want %s and one range of the other", be.ranges, run(order[0], order[3]))
+	}
 }
