@@ -129,7 +129,7 @@ func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.I
 	_, err := p.pw.Add(t, id, sealed, len(data))
 	w.mu.Lock()
 	if err != nil {
-		w.idle[t] = append(w.idle[t], p) // flush aborts it
+		w.idle[t] = append(w.idle[t], p) // flush fails on it and drops its file
 		w.mu.Unlock()
 		return id, true, fmt.Errorf("write cabinet: %w", err)
 	}
