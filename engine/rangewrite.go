@@ -67,12 +67,7 @@ func (w *rangeWriter) finish(size int64) error {
 	if w.n == 0 {
 		return nil
 	}
-	n := w.n
-	if n%blockAlign != 0 {
-		n += blockAlign - n%blockAlign
-		clear(w.stage[w.n:n])
-	}
-	if err := w.flush(n); err != nil {
+	if err := w.flush(directio.Pad(w.stage, w.n)); err != nil {
 		return err
 	}
 	if w.pos > size {

@@ -24,3 +24,13 @@ func Buffer(n int) []byte {
 	}
 	return b[off : off+n : off+n]
 }
+
+// Pad rounds n up to a multiple of Align and zeroes buf[n:] up to there,
+// so a file's last, partial block can be written whole; the writer cuts
+// the file back to its length afterwards. buf needs room for the padding
+// (Buffer sizes that are multiples of Align have it).
+func Pad(buf []byte, n int) int {
+	padded := (n + Align - 1) / Align * Align
+	clear(buf[n:padded])
+	return padded
+}

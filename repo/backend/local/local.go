@@ -238,12 +238,7 @@ func (t *tempFile) finishDirect() error {
 	if t.stage == nil || t.n == 0 {
 		return nil
 	}
-	n := t.n
-	if n%directio.Align != 0 {
-		n += directio.Align - n%directio.Align
-		clear(t.stage[t.n:n])
-	}
-	if err := t.flush(n); err != nil {
+	if err := t.flush(directio.Pad(t.stage, t.n)); err != nil {
 		return err
 	}
 	return t.f.Truncate(t.size)
