@@ -43,6 +43,10 @@ type BackupOptions struct {
 	User       string
 	// RegisterDir holds the register; "" backs up without one (every file is read).
 	RegisterDir string
+	// Force reads every file and stores every tree the index lacks, as
+	// without a register, and writes the register: after a damaged index
+	// file, say.
+	Force bool
 	// Readers is the number of files read at once (default 8: small files
 	// on a cold cache are bound by I/O latency, not CPU; at most two large
 	// files are sliced at once); Workers the
@@ -190,6 +194,12 @@ type backupRun struct {
 	w          *repo.Writer // during the session's Write
 	scanErr    error
 	scanErrMux sync.Mutex
+
+	// The index is loaded when first needed (needIndex): a backup that
+	// finds every file and folder unchanged, with register entries it
+	// trusts, never loads it.
+	indexOnce sync.Once
+	indexErr  error
 }
 
 // Backup runs one backup session and returns the stored session.
@@ -219,8 +229,16 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	defer reg.close()
 	b.queue = newQueueFile(o.RegisterDir)
 	defer b.queue.close()
-	if err := r.LoadIndex(ctx); err != nil {
-		return nil, err
+	if reg != nil {
+		names, err := r.ListIndexFiles(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := reg.begin(names); err != nil {
+			b.warn(reg.path, fmt.Errorf("%w; backing up without the register: every file is read", err))
+			reg.close()
+			b.reg = nil
+		}
 	}
 	var parent *snapshot.Session
 	if prev, err := snapshot.ListSessions(ctx, r, o.Device, nil); err == nil {
@@ -282,10 +300,16 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		}
 		sortQueue(b.small)
 		sortQueue(b.large)
-		// Room for the blobs processing may add (a slice per small file,
-		// per average slice of the rest, a tree per folder), so the index
-		// grows without copying itself.
-		b.r.Index().Reserve(b.small.len() + b.large.len() + int(b.bytesQueue.Load()/int64(b.r.Chunker().Sizes().Avg)) + int(b.dirs.Load()))
+		if b.small.len()+b.large.len() > 0 {
+			// Slices are stored unless the index has them.
+			if err := b.needIndex(ctx); err != nil {
+				return err
+			}
+			// Room for the blobs processing may add (a slice per small
+			// file, per average slice of the rest, a tree per folder), so
+			// the index grows without copying itself.
+			b.r.Index().Reserve(b.small.len() + b.large.len() + int(b.bytesQueue.Load()/int64(b.r.Chunker().Sizes().Avg)) + int(b.dirs.Load()))
+		}
 		countWaiting(root)
 		if err := b.process(ctx, w); err != nil {
 			return err
@@ -321,7 +345,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	if err := snapshot.SaveSession(ctx, r, s); err != nil {
 		return nil, err
 	}
-	b.updateRegister()
+	b.updateRegister(ctx)
 	return s, nil
 }
 
@@ -373,7 +397,7 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 			d = child
 			continue
 		}
-		b.addEntry(d, name, cur, fi)
+		b.addEntry(ctx, d, name, cur, fi)
 	}
 	if len(parts) == 0 { // backing up "/" itself
 		return b.scanTree(ctx, cur, root)
@@ -403,7 +427,7 @@ func (b *backupRun) scanTree(ctx context.Context, path string, d *dirNode) error
 		if ctx.Err() != nil {
 			return
 		}
-		subdirs, err := b.scanDir(path, d)
+		subdirs, err := b.scanDir(ctx, path, d)
 		if err != nil {
 			errMu.Lock()
 			if firstErr == nil {
@@ -456,11 +480,16 @@ func (b *backupRun) finishScan(ctx context.Context, d *dirNode) {
 		}
 	}
 	if err := b.writeTree(ctx, b.w, d); err != nil {
-		b.scanErrMux.Lock()
-		if b.scanErr == nil {
-			b.scanErr = err
-		}
-		b.scanErrMux.Unlock()
+		b.failScan(err)
+	}
+}
+
+// failScan records the first error that ends the scan.
+func (b *backupRun) failScan(err error) {
+	b.scanErrMux.Lock()
+	defer b.scanErrMux.Unlock()
+	if b.scanErr == nil {
+		b.scanErr = err
 	}
 }
 
@@ -479,7 +508,7 @@ func (b *backupRun) writeTree(ctx context.Context, w *repo.Writer, d *dirNode) e
 
 // scanDir lists one folder, stats its entries and checks files against the
 // register. It returns the sub-folders to walk.
-func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
+func (b *backupRun) scanDir(ctx context.Context, path string, d *dirNode) ([]*dirNode, error) {
 	b.dirs.Add(1)
 	// Entries are stat'ed relative to the open folder (fstatat): a full
 	// path made the kernel walk every component again for every entry.
@@ -512,13 +541,13 @@ func (b *backupRun) scanDir(path string, d *dirNode) ([]*dirNode, error) {
 		p.solo = len(parts) == 1
 		lo, hi := min(i*size, len(names)), min((i+1)*size, len(names))
 		if p.solo {
-			b.scanNames(root, path, d, names[lo:hi], p)
+			b.scanNames(ctx, root, path, d, names[lo:hi], p)
 			break
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b.scanNames(root, path, d, names[lo:hi], p)
+			b.scanNames(ctx, root, path, d, names[lo:hi], p)
 		}()
 	}
 	wg.Wait()
@@ -560,10 +589,10 @@ type scanPart struct {
 
 // scanNames stats names (sorted) of the folder d at path and checks
 // files against the register, into p.
-func (b *backupRun) scanNames(root *os.Root, path string, d *dirNode, names []string, p *scanPart) {
+func (b *backupRun) scanNames(ctx context.Context, root *os.Root, path string, d *dirNode, names []string, p *scanPart) {
 	var tx *bolt.Tx
 	uncounted := 0 // register reads not yet passed to noteLookups
-	if b.reg != nil {
+	if b.reg != nil && !b.o.Force {
 		var err error
 		if tx, err = b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
@@ -594,20 +623,20 @@ func (b *backupRun) scanNames(root *os.Root, path string, d *dirNode, names []st
 			p.subdirs = append(p.subdirs, &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d, path: full})
 			continue
 		}
-		b.addEntryTx(tx, p, d, name, full, fi)
+		b.addEntryTx(ctx, tx, p, d, name, full, fi)
 	}
 }
 
-func (b *backupRun) addEntry(d *dirNode, name, full string, fi os.FileInfo) {
+func (b *backupRun) addEntry(ctx context.Context, d *dirNode, name, full string, fi os.FileInfo) {
 	var tx *bolt.Tx
-	if b.reg != nil {
+	if b.reg != nil && !b.o.Force {
 		if t, err := b.reg.db.Begin(false); err == nil {
 			tx = t
 			defer t.Rollback()
 		}
 	}
 	p := scanPart{solo: true}
-	b.addEntryTx(tx, &p, d, name, full, fi)
+	b.addEntryTx(ctx, tx, &p, d, name, full, fi)
 	b.join(d, &p)
 }
 
@@ -630,7 +659,7 @@ func (b *backupRun) rank(path string) int32 {
 	return int32(len(b.o.Priority))
 }
 
-func (b *backupRun) addEntryTx(tx *bolt.Tx, p *scanPart, d *dirNode, name, full string, fi os.FileInfo) {
+func (b *backupRun) addEntryTx(ctx context.Context, tx *bolt.Tx, p *scanPart, d *dirNode, name, full string, fi os.FileInfo) {
 	n := b.nodeFromInfo(name, full, fi)
 	if n.Type != snapshot.TypeFile {
 		if n.Type == snapshot.TypeSymlink {
@@ -650,14 +679,18 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, p *scanPart, d *dirNode, name, full 
 	if tx != nil {
 		if v := tx.Bucket(registerBucket).Get([]byte(full)); v != nil {
 			var cached snapshot.Node
-			fp, ok := decodeRegisterValue(v, &cached)
-			if ok && fp == f.fp && b.allIndexed(cached.Content) {
+			fp, gen, ok := decodeRegisterValue(v, &cached)
+			if ok && fp == f.fp && b.slicesStored(ctx, &cached, gen) {
 				f.meta.Content, f.meta.Sizes = cached.Content, cached.Sizes
 				switch {
 				case cached.Xattrs == nil: // an entry from before they were kept
 					f.meta.Xattrs = readXattrs(full)
 				case len(cached.Xattrs) > 0:
 					f.meta.Xattrs = cached.Xattrs
+				}
+				if !b.reg.trusts(gen) {
+					// Checked against the index: trusted from now on.
+					b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}, b.reg.run))
 				}
 				b.filesUnchanged.Add(1)
 				b.filesDone.Add(1)
@@ -676,7 +709,7 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, p *scanPart, d *dirNode, name, full 
 		if b.reg != nil {
 			// Written now, not kept for the end: 1.1M empty files held
 			// ~100 MB of entries until the session was saved.
-			b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Xattrs: f.meta.Xattrs}))
+			b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Xattrs: f.meta.Xattrs}, b.reg.run))
 		}
 		return
 	}
@@ -688,14 +721,37 @@ func (b *backupRun) addEntryTx(tx *bolt.Tx, p *scanPart, d *dirNode, name, full 
 	}
 }
 
-func (b *backupRun) allIndexed(ids []blob.ID) bool {
+// slicesStored says whether the slices of a register entry of generation
+// gen are in the repository: the register trusts the entry, or the index
+// has them all.
+func (b *backupRun) slicesStored(ctx context.Context, cached *snapshot.Node, gen uint64) bool {
+	if len(cached.Content) == 0 || b.reg.trusts(gen) {
+		return true
+	}
+	if err := b.needIndex(ctx); err != nil {
+		b.failScan(err)
+		return false
+	}
 	idx := b.r.Index()
-	for _, id := range ids {
+	for _, id := range cached.Content {
 		if !idx.Has(id) {
 			return false
 		}
 	}
 	return true
+}
+
+// needIndex loads the index once, when a run first needs it. A damaged
+// index file, skipped, leaves blobs out of it that trusted register entries
+// may use: see register.distrust.
+func (b *backupRun) needIndex(ctx context.Context) error {
+	b.indexOnce.Do(func() {
+		b.indexErr = b.r.LoadIndex(ctx)
+		if b.indexErr == nil && b.reg != nil {
+			b.reg.distrust(b.r.SkippedIndexFiles())
+		}
+	})
+	return b.indexErr
 }
 
 func (b *backupRun) excluded(full, name string) bool {
@@ -987,7 +1043,7 @@ func countWaiting(d *dirNode) {
 func (b *backupRun) fileRead(ctx context.Context, w *repo.Writer, f *fileNode) error {
 	if b.reg != nil && !f.failed && f.meta.Size == f.fp.size { // changed while read: read it again next time
 		n := snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}
-		b.reg.store([]byte(f.path()), encodeRegisterValue(f.fp, &n))
+		b.reg.store([]byte(f.path()), encodeRegisterValue(f.fp, &n, b.reg.run))
 	}
 	if !f.failed {
 		f.dir.mu.Lock()
@@ -1057,16 +1113,62 @@ func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (bl
 			enc.Add(&d.others[e.i])
 		}
 	}
-	id, _, err := w.SaveBlob(ctx, blob.Tree, enc.Bytes())
-	return id, err
+	return b.saveTree(ctx, w, d, enc.Bytes())
+}
+
+// saveTree stores the tree of the folder d unless the register says the
+// repository has it: the folder's entry holds the tree ID the last run
+// stored, trusted like a file's entry. A changed folder's tree is stored
+// without loading the index if the run has not loaded it: at worst it
+// duplicates a tree already stored (prune drops duplicates). A folder
+// the register has no trusted entry for loads the index first: after an
+// upgrade or a prune, every tree would be stored again otherwise.
+func (b *backupRun) saveTree(ctx context.Context, w *repo.Writer, d *dirNode, tree []byte) (blob.ID, error) {
+	if b.reg == nil {
+		if err := b.needIndex(ctx); err != nil {
+			return blob.ID{}, err
+		}
+		id, _, err := w.SaveBlob(ctx, blob.Tree, tree)
+		return id, err
+	}
+	key := []byte(dirKeyPrefix + d.path)
+	var last blob.ID
+	var gen uint64
+	var known bool
+	b.reg.db.View(func(tx *bolt.Tx) error {
+		gen, last, known = decodeDirValue(tx.Bucket(registerBucket).Get(key))
+		return nil
+	})
+	trusted := known && b.reg.trusts(gen) && !b.o.Force
+	id := b.r.Key().ID(tree)
+	if trusted && id == last {
+		return id, nil
+	}
+	if !trusted {
+		if err := b.needIndex(ctx); err != nil {
+			return id, err
+		}
+	}
+	if _, _, err := w.SaveBlob(ctx, blob.Tree, tree); err != nil {
+		return id, err
+	}
+	b.reg.put(key, encodeDirValue(id, b.reg.run))
+	return id, nil
 }
 
 // updateRegister writes the register entries not written yet (files put
-// as they were found or read). Failures only cost speed next time, so they
-// are ignored.
-func (b *backupRun) updateRegister() {
-	if b.reg != nil {
-		b.reg.flush()
+// as they were found or read) and records that the run completed, with
+// the index files that list their slices. Failures only cost speed next
+// time, so they are ignored.
+func (b *backupRun) updateRegister(ctx context.Context) {
+	if b.reg == nil {
+		return
+	}
+	if b.reg.flush() != nil {
+		return
+	}
+	if names, err := b.r.ListIndexFiles(ctx); err == nil {
+		b.reg.complete(names)
 	}
 }
 

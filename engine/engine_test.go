@@ -44,24 +44,45 @@ func TestRegisterValueRoundTrip(t *testing.T) {
 	n := snapshot.Node{Content: []blobID{{1}, {2}}, Sizes: []uint32{3, 4}}
 	fp := fingerprint{size: 7, mtime: 1, ctime: 2, inode: 3, mode: 0o644}
 	var got snapshot.Node
-	gfp, ok := decodeRegisterValue(encodeRegisterValue(fp, &n), &got)
-	if !ok || gfp != fp || got.Content[1] != n.Content[1] || got.Sizes[0] != 3 {
-		t.Fatalf("round trip: %v %+v %+v", ok, gfp, got)
+	gfp, gen, ok := decodeRegisterValue(encodeRegisterValue(fp, &n, 300), &got)
+	if !ok || gfp != fp || gen != 300 || got.Content[1] != n.Content[1] || got.Sizes[0] != 3 {
+		t.Fatalf("round trip: %v %+v gen %d %+v", ok, gfp, gen, got)
 	}
 	if len(got.Xattrs) != 0 || got.Xattrs == nil {
 		t.Fatalf("no attributes should decode as an empty, non-nil list: %#v", got.Xattrs)
 	}
 	n.Xattrs = []snapshot.Xattr{{Name: "user.a", Value: []byte("1")}, {Name: "user.b", Value: nil}}
-	if _, ok := decodeRegisterValue(encodeRegisterValue(fp, &n), &got); !ok || len(got.Xattrs) != 2 ||
+	if _, gen, ok := decodeRegisterValue(encodeRegisterValue(fp, &n, 1), &got); !ok || gen != 1 || len(got.Xattrs) != 2 ||
 		got.Xattrs[0].Name != "user.a" || string(got.Xattrs[0].Value) != "1" || got.Xattrs[1].Name != "user.b" {
-		t.Fatalf("attributes round trip: %v %+v", ok, got.Xattrs)
+		t.Fatalf("attributes round trip: %v %d %+v", ok, gen, got.Xattrs)
 	}
-	old := encodeRegisterValue(fp, &snapshot.Node{Content: n.Content, Sizes: n.Sizes})
-	if _, ok := decodeRegisterValue(old[:len(old)-1], &got); !ok || got.Xattrs != nil {
-		t.Fatalf("a value without attributes (older register) must decode with nil Xattrs: %v %#v", ok, got.Xattrs)
+	// Older registers: values without a generation (generation 0, trusted
+	// by no run), and before that without attributes either.
+	plain := encodeRegisterValue(fp, &snapshot.Node{Content: n.Content, Sizes: n.Sizes}, 1)
+	noGen, noXattrs := plain[:len(plain)-1], plain[:len(plain)-2]
+	if _, gen, ok := decodeRegisterValue(noGen, &got); !ok || gen != 0 || got.Xattrs == nil {
+		t.Fatalf("a value without a generation must decode with generation 0: %v %d %#v", ok, gen, got.Xattrs)
 	}
-	for _, bad := range [][]byte{{1, 2}, append(bytes.Clone(old[:len(old)-1]), 3, 1)} {
-		if _, ok := decodeRegisterValue(bad, &got); ok {
+	if _, gen, ok := decodeRegisterValue(noXattrs, &got); !ok || gen != 0 || got.Xattrs != nil {
+		t.Fatalf("a value without attributes must decode with nil Xattrs: %v %d %#v", ok, gen, got.Xattrs)
+	}
+	for _, bad := range [][]byte{{1, 2}, append(bytes.Clone(noXattrs), 3, 1), append(bytes.Clone(plain), 1), append(bytes.Clone(noGen), 0x80)} {
+		if _, _, ok := decodeRegisterValue(bad, &got); ok {
+			t.Fatalf("garbage accepted: %x", bad)
+		}
+	}
+}
+
+func TestDirValueRoundTrip(t *testing.T) {
+	id := blobID{9, 8, 7}
+	for _, gen := range []uint64{1, 127, 128, 1 << 40} {
+		g, got, ok := decodeDirValue(encodeDirValue(id, gen))
+		if !ok || g != gen || got != id {
+			t.Fatalf("generation %d: %v %d %x", gen, ok, g, got)
+		}
+	}
+	for _, bad := range [][]byte{nil, id[:], append(encodeDirValue(id, 5), 1), append(id[:], 0x80)} {
+		if _, _, ok := decodeDirValue(bad); ok {
 			t.Fatalf("garbage accepted: %x", bad)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,7 +23,24 @@ import (
 // ErrBusy means another session of the same device and data source runs.
 var ErrBusy = errors.New("another session of this device and data source is running")
 
-var registerBucket = []byte("files")
+var (
+	registerBucket = []byte("files")
+	// metaBucket holds the register's generations (see register.begin).
+	metaBucket = []byte("meta")
+)
+
+// Keys of metaBucket.
+var (
+	metaStarted   = []byte("started")   // the generation of the newest run that began
+	metaCompleted = []byte("completed") // the generation of the newest run that completed
+	metaTrusted   = []byte("trusted")   // the oldest generation whose entries are trusted
+	metaIndex     = []byte("index")     // the index files present when "completed" ended
+	metaDamaged   = []byte("damaged")   // the damaged index files runs have distrusted for
+)
+
+// dirKeyPrefix starts the keys of folder entries, which sit in the files
+// bucket beside the files' entries: no path holds a NUL byte.
+const dirKeyPrefix = "\x00dir\x00"
 
 // register remembers, per device and data source, each file's attributes
 // and slices from the last session. It is a cache: losing it costs a full
@@ -33,6 +51,15 @@ type register struct {
 	// lookups counts reads since the register last left the resident set
 	// (trimResident, every trimEvery).
 	lookups atomic.Int64
+
+	// Generations: each run numbers the entries it writes with its own
+	// generation (run). An entry's slices are in the repository without a
+	// look at the index when trusted <= its generation <= completed; see
+	// begin.
+	run, completed uint64
+	trusted        atomic.Uint64 // raised by distrust
+	damaged        []string      // sorted: see distrust
+	damagedMu      sync.Mutex
 
 	mu      sync.Mutex
 	batch   []registerEntry // put, not yet handed to a writer
@@ -102,7 +129,10 @@ func openRegister(dir, device, source string) (*register, error) {
 		}
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
-		_, err := tx.CreateBucketIfNotExists(registerBucket)
+		if _, err := tx.CreateBucketIfNotExists(registerBucket); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucketIfNotExists(metaBucket)
 		return err
 	}); err != nil {
 		db.Close()
@@ -110,6 +140,109 @@ func openRegister(dir, device, source string) (*register, error) {
 	}
 	go warmPageCache(p)
 	return &register{db: db, path: p}, nil
+}
+
+// begin starts a run, given the names of the repository's index files.
+//
+// A run trusts the entries of the runs since the register last had to
+// doubt them: their slices are in the repository without loading the
+// index (a million blobs take ~36 MB of memory and a read of every index
+// file). Slices leave the repository only with the index files that list
+// them (prune deletes and rewrites them; index files never change), so an
+// entry written by a run that completed is still good while every index
+// file present at that run's end is. Each run checks that, and otherwise
+// trusts nothing older than itself. A run that did not complete (killed,
+// failed) may have written entries whose slices never reached an index
+// file; the next run then trusts nothing older either. Doubted entries are
+// checked against the index and rewritten with the run's generation.
+func (r *register) begin(indexFiles []string) error {
+	return r.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(metaBucket)
+		started, completed, trusted := metaUint(m, metaStarted), metaUint(m, metaCompleted), metaUint(m, metaTrusted)
+		r.run = max(started, completed) + 1
+		r.completed = completed
+		present := make(map[string]bool, len(indexFiles))
+		for _, n := range indexFiles {
+			present[n] = true
+		}
+		for _, n := range bytes.Split(m.Get(metaIndex), []byte("\n")) {
+			if len(n) > 0 && !present[string(n)] {
+				trusted = r.run // an index file is gone
+			}
+		}
+		if completed == 0 || started != completed {
+			trusted = r.run
+		}
+		r.trusted.Store(trusted)
+		r.damaged = nil
+		for _, n := range strings.Split(string(m.Get(metaDamaged)), "\n") {
+			if present[n] { // a damaged file prune removed is forgotten
+				r.damaged = append(r.damaged, n)
+			}
+		}
+		if err := m.Put(metaStarted, binary.AppendUvarint(nil, r.run)); err != nil {
+			return err
+		}
+		return m.Put(metaTrusted, binary.AppendUvarint(nil, trusted))
+	})
+}
+
+// distrust is told the damaged index files the run's index lacks. For one
+// no earlier run was told of, the run trusts no entry older than itself:
+// trusted entries may use the blobs it lists. Entries of this run and
+// later ones are checked against an index without it, so a file that
+// stays damaged (until prune replaces it) does not make every later run
+// check every entry again. complete records both; a run that does not
+// complete makes the next one trust nothing older anyway.
+func (r *register) distrust(damaged []string) {
+	r.damagedMu.Lock()
+	defer r.damagedMu.Unlock()
+	for _, d := range damaged {
+		if i, found := slices.BinarySearch(r.damaged, d); !found {
+			r.damaged = slices.Insert(r.damaged, i, d)
+			r.trusted.Store(r.run)
+		}
+	}
+}
+
+// complete records that the run completed: its entries are written (flush
+// returned nil) and the index files listing all their slices are among
+// indexFiles.
+func (r *register) complete(indexFiles []string) error {
+	names := slices.Clone(indexFiles)
+	slices.Sort(names)
+	return r.db.Update(func(tx *bolt.Tx) error {
+		m := tx.Bucket(metaBucket)
+		if metaUint(m, metaStarted) != r.run {
+			return errors.New("another run started") // cannot happen: the database is locked
+		}
+		if err := m.Put(metaIndex, []byte(strings.Join(names, "\n"))); err != nil {
+			return err
+		}
+		if err := m.Put(metaTrusted, binary.AppendUvarint(nil, r.trusted.Load())); err != nil {
+			return err
+		}
+		r.damagedMu.Lock()
+		damaged := strings.Join(r.damaged, "\n")
+		r.damagedMu.Unlock()
+		if err := m.Put(metaDamaged, []byte(damaged)); err != nil {
+			return err
+		}
+		return m.Put(metaCompleted, binary.AppendUvarint(nil, r.run))
+	})
+}
+
+// trusts says whether an entry of generation gen needs no index look-up.
+func (r *register) trusts(gen uint64) bool {
+	return r.trusted.Load() <= gen && gen <= r.completed
+}
+
+func metaUint(m *bolt.Bucket, key []byte) uint64 {
+	x, k := binary.Uvarint(m.Get(key))
+	if k <= 0 {
+		return 0
+	}
+	return x
 }
 
 // warmPageCache reads the register file once, sequentially, so the
@@ -217,8 +350,10 @@ func (g *register) close() {
 	}
 }
 
-func encodeRegisterValue(fp fingerprint, n *snapshot.Node) []byte {
-	buf := make([]byte, 0, 48+len(n.Content)*37)
+// encodeRegisterValue encodes a file's entry, written by the run of
+// generation gen.
+func encodeRegisterValue(fp fingerprint, n *snapshot.Node, gen uint64) []byte {
+	buf := make([]byte, 0, 56+len(n.Content)*37)
 	buf = binary.AppendUvarint(buf, fp.size)
 	buf = binary.AppendUvarint(buf, fp.mtime)
 	buf = binary.AppendUvarint(buf, fp.ctime)
@@ -238,19 +373,21 @@ func encodeRegisterValue(fp fingerprint, n *snapshot.Node) []byte {
 		buf = binary.AppendUvarint(buf, uint64(len(x.Value)))
 		buf = append(buf, x.Value...)
 	}
-	return buf
+	return binary.AppendUvarint(buf, gen)
 }
 
-// decodeRegisterValue returns the stored fingerprint, slices and extended
-// attributes; ok is false for anything malformed (treated as "not in the
-// register"). n.Xattrs is non-nil when the value holds them (an empty
-// slice for none); values written before they were stored leave it nil.
-func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, ok bool) {
+// decodeRegisterValue returns the stored fingerprint, slices, extended
+// attributes and generation; ok is false for anything malformed (treated
+// as "not in the register"). n.Xattrs is non-nil when the value holds them
+// (an empty slice for none); values written before they were stored leave
+// it nil. Values written before generations have generation 0, which no
+// run trusts.
+func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, gen uint64, ok bool) {
 	var vals [6]uint64
 	for i := range vals {
 		x, k := binary.Uvarint(v)
 		if k <= 0 {
-			return fp, false
+			return fp, 0, false
 		}
 		vals[i] = x
 		v = v[k:]
@@ -258,30 +395,30 @@ func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, ok bool) {
 	fp = fingerprint{size: vals[0], mtime: vals[1], ctime: vals[2], inode: vals[3], mode: uint32(vals[4])}
 	count := vals[5]
 	if count > uint64(len(v)/33) {
-		return fp, false
+		return fp, 0, false
 	}
 	n.Content = make([]blobID, count)
 	n.Sizes = make([]uint32, count)
 	var total uint64
 	for i := range n.Content {
 		if len(v) < 33 {
-			return fp, false
+			return fp, 0, false
 		}
 		copy(n.Content[i][:], v[:32])
 		x, k := binary.Uvarint(v[32:])
 		if k <= 0 {
-			return fp, false
+			return fp, 0, false
 		}
 		n.Sizes[i] = uint32(x)
 		total += x
 		v = v[32+k:]
 	}
 	if total != fp.size {
-		return fp, false
+		return fp, 0, false
 	}
 	n.Xattrs = nil
 	if len(v) == 0 {
-		return fp, true
+		return fp, 0, true
 	}
 	field := func() ([]byte, bool) {
 		l, k := binary.Uvarint(v)
@@ -294,7 +431,7 @@ func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, ok bool) {
 	}
 	nx, k := binary.Uvarint(v)
 	if k <= 0 || nx > uint64(len(v)) {
-		return fp, false
+		return fp, 0, false
 	}
 	v = v[k:]
 	n.Xattrs = make([]snapshot.Xattr, 0, nx)
@@ -302,9 +439,30 @@ func decodeRegisterValue(v []byte, n *snapshot.Node) (fp fingerprint, ok bool) {
 		name, ok1 := field()
 		val, ok2 := field()
 		if !ok1 || !ok2 {
-			return fp, false
+			return fp, 0, false
 		}
 		n.Xattrs = append(n.Xattrs, snapshot.Xattr{Name: string(name), Value: bytes.Clone(val)})
 	}
-	return fp, len(v) == 0
+	if len(v) == 0 {
+		return fp, 0, true
+	}
+	gen, k = binary.Uvarint(v)
+	return fp, gen, k == len(v)
+}
+
+// encodeDirValue encodes a folder's entry: the ID of its tree, stored or
+// found stored by the run of generation gen.
+func encodeDirValue(tree blobID, gen uint64) []byte {
+	return binary.AppendUvarint(append([]byte(nil), tree[:]...), gen)
+}
+
+// decodeDirValue returns what encodeDirValue encoded; ok is false for a
+// missing or malformed value.
+func decodeDirValue(v []byte) (gen uint64, tree blobID, ok bool) {
+	if len(v) <= len(tree) {
+		return 0, tree, false
+	}
+	copy(tree[:], v)
+	gen, k := binary.Uvarint(v[len(tree):])
+	return gen, tree, k == len(v)-len(tree)
 }

@@ -79,7 +79,7 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 		// not hide a damaged file in the repository.
 		packs, err := r.readIndexFile(ctx, n, false)
 		if err != nil {
-			report(Problem{Severity: Error, Object: IndexDir + "/" + n, Message: err.Error() + "; the cabinets it lists are no longer found by restore (rebuild with a new backup)"})
+			report(Problem{Severity: Error, Object: IndexDir + "/" + n, Message: err.Error() + "; the cabinets it lists are no longer found by restore (store them again with 'cabinet backup --force')"})
 			continue
 		}
 		r.idx.Add(packs...)

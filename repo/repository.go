@@ -5,9 +5,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -55,6 +57,8 @@ type Repository struct {
 
 	loadMu      sync.Mutex
 	loadedIndex map[string]bool
+	// skippedIndex are the damaged index files LoadIndex skipped.
+	skippedIndex map[string]bool
 
 	sealedBufs chan []byte // free list of read buffers, see getSealed
 	trees      cabinetMemo // whole tree cabinets, see treeCabinet
@@ -223,15 +227,33 @@ func (r *Repository) CacheDir() string {
 	return r.cache.dir
 }
 
-// LoadIndex reads the index files not read yet (from the cache where it
-// has them) and merges them into the in-memory index.
-func (r *Repository) LoadIndex(ctx context.Context) error {
+// ListIndexFiles returns the names of the repository's index files.
+func (r *Repository) ListIndexFiles(ctx context.Context) ([]string, error) {
+	listed, err := r.listIndexFiles(ctx)
+	names := make([]string, len(listed))
+	for i, fi := range listed {
+		names[i] = fi.Name
+	}
+	return names, err
+}
+
+func (r *Repository) listIndexFiles(ctx context.Context) ([]backend.FileInfo, error) {
 	var listed []backend.FileInfo
 	if err := r.be.List(ctx, IndexDir, func(fi backend.FileInfo) error {
 		listed = append(listed, fi)
 		return nil
 	}); err != nil {
-		return fmt.Errorf("list index files: %w", err)
+		return nil, fmt.Errorf("list index files: %w", err)
+	}
+	return listed, nil
+}
+
+// LoadIndex reads the index files not read yet (from the cache where it
+// has them) and merges them into the in-memory index.
+func (r *Repository) LoadIndex(ctx context.Context) error {
+	listed, err := r.listIndexFiles(ctx)
+	if err != nil {
+		return err
 	}
 	r.loadMu.Lock()
 	defer r.loadMu.Unlock()
@@ -249,6 +271,7 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 	// files being read are in memory twice: holding all of them decoded
 	// until the end took ~100 MB for a million blobs.
 	done := make([]bool, len(todo))
+	skipped := make([]bool, len(todo))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, n := range todo {
@@ -261,6 +284,7 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 				if r.opts.Warn != nil {
 					r.opts.Warn(fmt.Errorf("%w; skipped (run 'cabinet check')", err))
 				}
+				skipped[i] = true
 				return nil
 			}
 			if err != nil {
@@ -271,14 +295,28 @@ func (r *Repository) LoadIndex(ctx context.Context) error {
 			return nil
 		})
 	}
-	err := g.Wait()
+	err = g.Wait()
 	for i, n := range todo {
 		if done[i] {
 			r.loadedIndex[n] = true
 		}
+		if skipped[i] {
+			if r.skippedIndex == nil {
+				r.skippedIndex = map[string]bool{}
+			}
+			r.skippedIndex[n] = true
+		}
 	}
 	r.idx.Compact()
 	return err
+}
+
+// SkippedIndexFiles returns the names of the damaged index files LoadIndex
+// skipped: the blobs they list count as missing.
+func (r *Repository) SkippedIndexFiles() []string {
+	r.loadMu.Lock()
+	defer r.loadMu.Unlock()
+	return slices.Sorted(maps.Keys(r.skippedIndex))
 }
 
 // IndexFiles returns the names of the index files loaded so far.
