@@ -232,19 +232,19 @@ func (w *Writer) newPacker(t blob.Type) (*openCabinet, error) {
 			return nil, err
 		}
 		bw := bufio.NewWriterSize(tf, 256<<10)
-		return &openCabinet{pw: pack.NewStreamWriter(bw), tf: tf, bw: bw}, nil
+		return &openCabinet{pw: pack.NewStreamWriter(bw, w.r.cabinetHash), tf: tf, bw: bw}, nil
 	}
 	if n := len(w.spare[t]); n > 0 {
 		buf := w.spare[t][n-1]
 		w.spare[t] = w.spare[t][:n-1]
-		return &openCabinet{pw: pack.NewWriterBuffer(buf)}, nil
+		return &openCabinet{pw: pack.NewWriterBuffer(buf, w.r.cabinetHash)}, nil
 	}
 	if t == blob.Tree {
 		// Trees are small; a larger one grows the buffer.
-		return &openCabinet{pw: pack.NewWriter(TreeCabinetSize + 256<<10)}, nil
+		return &openCabinet{pw: pack.NewWriter(TreeCabinetSize+256<<10, w.r.cabinetHash)}, nil
 	}
 	// Room for the last blob (up to the chunker's maximum) and the header.
-	return &openCabinet{pw: pack.NewWriter(DataCabinetSize + w.r.chunker.Sizes().Max + 256<<10)}, nil
+	return &openCabinet{pw: pack.NewWriter(DataCabinetSize+w.r.chunker.Sizes().Max+256<<10, w.r.cabinetHash)}, nil
 }
 
 func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) error {
@@ -450,7 +450,7 @@ func (r *Repository) treeCabinet(ctx context.Context, id blob.ID) ([]byte, error
 	if data := r.trees.get(id); data != nil {
 		return data, nil
 	}
-	if data := r.cache.get(DataDir, id.String()); data != nil && sha256.Sum256(data) == id {
+	if data := r.cache.get(DataDir, id.String()); data != nil && r.cabinetName(data) == id {
 		r.trees.put(id, data)
 		return data, nil
 	}
@@ -458,7 +458,7 @@ func (r *Repository) treeCabinet(ctx context.Context, id blob.ID) ([]byte, error
 	if err != nil {
 		return nil, fmt.Errorf("read cabinet %s: %w", id.Short(), err)
 	}
-	if sha256.Sum256(data) != id {
+	if r.cabinetName(data) != id {
 		return nil, fmt.Errorf("%w: cabinet %s: content does not match its name (damaged or truncated)", ErrDamaged, id)
 	}
 	r.cache.put(DataDir, id.String(), data)

@@ -2,7 +2,6 @@ package repo
 
 import (
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sort"
@@ -139,7 +138,7 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 		return r.blobsIn(ctx, id), err
 	}
 	var problems []string
-	if sha256.Sum256(data) != id {
+	if r.cabinetName(data) != id {
 		problems = append(problems, "content does not match its name")
 	}
 	var entries []pack.Entry

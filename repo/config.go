@@ -2,23 +2,40 @@ package repo
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"time"
+
+	"github.com/zeebo/blake3"
 
 	"github.com/cabinetbackup/cabinet/repo/chunker"
 	"github.com/cabinetbackup/cabinet/repo/crypto"
+	"github.com/cabinetbackup/cabinet/repo/pack"
 )
 
 // FormatVersion is the repository format this package creates. It reads
-// and writes format 2 as well, which differs only in naming blobs with
-// HMAC-SHA-256 instead of keyed BLAKE3.
-const FormatVersion = 3
+// and writes formats 2 and 3 as well: format 3 names cabinets with SHA-256
+// instead of BLAKE3, format 2 also names blobs with HMAC-SHA-256 instead
+// of keyed BLAKE3.
+const FormatVersion = 4
 
 // readsVersion reports whether this package reads format version v.
-func readsVersion(v int) bool { return v == 2 || v == 3 }
+func readsVersion(v int) bool { return v >= 2 && v <= 4 }
+
+// cabinetHashOf is the hash that names cabinets in format version v.
+// BLAKE3 hashes 3.9 GB/s a core here against SHA-256's 2.0 (SHA-NI, 1 MiB
+// buffers): naming a cabinet of incompressible data took a fifth of a
+// backup's CPU.
+func cabinetHashOf(v int) pack.NameHash {
+	if v < 4 {
+		return sha256.New
+	}
+	return func() hash.Hash { return blake3.New() }
+}
 
 // idHashOf is the blob ID hash of format version v.
 func idHashOf(v int) crypto.IDHash {

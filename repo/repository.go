@@ -21,6 +21,7 @@ import (
 	"github.com/cabinetbackup/cabinet/repo/chunker"
 	"github.com/cabinetbackup/cabinet/repo/crypto"
 	"github.com/cabinetbackup/cabinet/repo/index"
+	"github.com/cabinetbackup/cabinet/repo/pack"
 )
 
 // Folder names inside a repository.
@@ -43,14 +44,16 @@ type Options struct {
 
 // Repository is an opened (unlocked) repository. Safe for concurrent use.
 type Repository struct {
-	be      backend.Backend
-	key     *crypto.Key
-	keyID   string
-	cfg     Config
-	chunker *chunker.Params
-	idx     *index.Index
-	opts    Options
-	cache   *cache
+	be    backend.Backend
+	key   *crypto.Key
+	keyID string
+	cfg   Config
+	// cabinetHash names cabinets (cabinetHashOf the format version).
+	cabinetHash pack.NameHash
+	chunker     *chunker.Params
+	idx         *index.Index
+	opts        Options
+	cache       *cache
 
 	enc *zstd.Encoder
 	dec *zstd.Decoder
@@ -169,7 +172,7 @@ func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, 
 	if err != nil {
 		return nil, err
 	}
-	r := &Repository{be: be, key: key, keyID: kid, cfg: cfg, chunker: cp, idx: index.New(), opts: o,
+	r := &Repository{be: be, key: key, keyID: kid, cfg: cfg, cabinetHash: cabinetHashOf(cfg.FormatVersion), chunker: cp, idx: index.New(), opts: o,
 		enc: enc, dec: dec, loadedIndex: map[string]bool{}, sealedBufs: make(chan []byte, 4*runtime.GOMAXPROCS(0)),
 		trees: cabinetMemo{budget: 32 << 20}}
 	if o.CacheDir != "" {
@@ -206,6 +209,15 @@ func (r *Repository) connections() int {
 
 // Backend returns the storage the repository lives in.
 func (r *Repository) Backend() backend.Backend { return r.be }
+
+// cabinetName returns the name a cabinet of these bytes has.
+func (r *Repository) cabinetName(data []byte) blob.ID {
+	var id blob.ID
+	h := r.cabinetHash()
+	h.Write(data)
+	h.Sum(id[:0])
+	return id
+}
 
 // Config returns the repository's config.
 func (r *Repository) Config() Config { return r.cfg }

@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zeebo/blake3"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cabinetbackup/cabinet/repo/backend"
@@ -93,14 +95,17 @@ func TestUnknownVersionIsRefusedNamingBoth(t *testing.T) {
 }
 
 // TestFormatVersions creates a repository of each format this package
-// writes and checks that its blobs get the ID hash of that format, read
-// back after reopening, and pass a reading check.
+// writes and checks that its blobs get the ID hash of that format and its
+// cabinets the name hash, read back after reopening, and pass a reading
+// check.
 func TestFormatVersions(t *testing.T) {
 	ctx := context.Background()
+	sha := func(b []byte) blob.ID { return sha256.Sum256(b) }
 	for _, tc := range []struct {
 		version int
 		hash    crypto.IDHash
-	}{{2, crypto.IDHMACSHA256}, {3, crypto.IDBLAKE3}} {
+		name    func([]byte) blob.ID
+	}{{2, crypto.IDHMACSHA256, sha}, {3, crypto.IDBLAKE3, sha}, {4, crypto.IDBLAKE3, func(b []byte) blob.ID { return blake3.Sum256(b) }}} {
 		t.Run(fmt.Sprint(tc.version), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "repo")
 			r, err := Create(ctx, local.New(dir), []byte("pw"), CreateOptions{Key: KeyOptions{KDF: cheapKDF}, formatVersion: tc.version}, Options{})
@@ -139,6 +144,10 @@ func TestFormatVersions(t *testing.T) {
 			for c := range cabinets {
 				if damaged, err := o.ReadCabinet(ctx, c); err != nil || len(damaged) != 0 {
 					t.Fatalf("reading check of cabinet %s: %v, damaged %v", c, err, damaged)
+				}
+				data, err := os.ReadFile(filepath.Join(dir, PackName(c)))
+				if err != nil || tc.name(data) != c {
+					t.Fatalf("cabinet %s is not named by the format's hash of its bytes: %v", c, err)
 				}
 			}
 		})

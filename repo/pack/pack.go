@@ -1,10 +1,9 @@
 // Package pack reads and writes cabinets: immutable files of many sealed
 // blobs followed by a sealed header that lists them (docs/FORMAT.md,
-// "Cabinet"). A cabinet is named by the SHA-256 of its bytes.
+// "Cabinet"). A cabinet is named by a hash of its bytes (NameHash).
 package pack
 
 import (
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -36,11 +35,16 @@ type Entry struct {
 // ErrFormat is wrapped by errors about malformed cabinets.
 var ErrFormat = errors.New("malformed cabinet")
 
+// NameHash makes the hash whose sum of a cabinet's bytes is its name:
+// SHA-256 in repository formats 2 and 3, BLAKE3 from format 4.
+type NameHash func() hash.Hash
+
 // Writer builds a cabinet, either in memory or streamed to a sink (a file
 // being written), hashing it on the way for its name.
 type Writer struct {
 	sink    io.Writer
-	hash    hash.Hash
+	name    NameHash
+	hash    hash.Hash // of a streamed cabinet, as it is written
 	buf     []byte
 	size    int
 	entries []Entry
@@ -48,16 +52,20 @@ type Writer struct {
 }
 
 // NewWriter returns a writer that keeps the cabinet in memory, its buffer
-// starting with capacity sizeHint.
-func NewWriter(sizeHint int) *Writer { return &Writer{buf: make([]byte, 0, sizeHint)} }
+// starting with capacity sizeHint; name names it.
+func NewWriter(sizeHint int, name NameHash) *Writer {
+	return &Writer{buf: make([]byte, 0, sizeHint), name: name}
+}
 
 // NewWriterBuffer returns an in-memory writer that appends to buf[:0], for
-// reusing the buffer of a cabinet already written.
-func NewWriterBuffer(buf []byte) *Writer { return &Writer{buf: buf[:0]} }
+// reusing the buffer of a cabinet already written; name names it.
+func NewWriterBuffer(buf []byte, name NameHash) *Writer { return &Writer{buf: buf[:0], name: name} }
 
 // NewStreamWriter returns a writer that writes the cabinet to sink as blobs
 // are added; Finish returns no bytes, only the name.
-func NewStreamWriter(sink io.Writer) *Writer { return &Writer{sink: sink, hash: sha256.New()} }
+func NewStreamWriter(sink io.Writer, name NameHash) *Writer {
+	return &Writer{sink: sink, name: name, hash: name()}
+}
 
 func (w *Writer) write(p []byte) {
 	if w.err != nil {
@@ -91,7 +99,7 @@ func (w *Writer) Count() int { return len(w.entries) }
 func (w *Writer) Entries() []Entry { return w.entries }
 
 // Finish appends the sealed header and trailer and returns the cabinet's
-// bytes (nil when streamed) and its name (SHA-256 of the bytes).
+// bytes (nil when streamed) and its name (the NameHash of the bytes).
 func (w *Writer) Finish(key *crypto.Key) ([]byte, blob.ID, error) {
 	hdr := make([]byte, 0, len(w.entries)*HeaderEntrySize)
 	for _, e := range w.entries {
@@ -113,7 +121,11 @@ func (w *Writer) Finish(key *crypto.Key) ([]byte, blob.ID, error) {
 		w.hash.Sum(id[:0])
 		return nil, id, nil
 	}
-	return w.buf, sha256.Sum256(w.buf), nil
+	var id blob.ID
+	h := w.name()
+	h.Write(w.buf)
+	h.Sum(id[:0])
+	return w.buf, id, nil
 }
 
 // HeaderLocation reads the trailer (the last 8 bytes of a cabinet of size

@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/zeebo/blake3"
 
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/repo/crypto"
@@ -22,7 +25,7 @@ func testKey(t testing.TB) *crypto.Key {
 }
 
 func buildCabinet(t testing.TB, k *crypto.Key, blobs ...[]byte) ([]byte, blob.ID, []Entry) {
-	w := NewWriter(0)
+	w := NewWriter(0, sha256.New)
 	for i, b := range blobs {
 		typ := blob.Data
 		if i%2 == 1 {
@@ -66,23 +69,36 @@ func TestCabinetRoundTrip(t *testing.T) {
 	}
 }
 
+// TestStreamWriterMatchesMemoryWriter: both writers give the same bytes,
+// named by the sum of the name hash over them, with either name hash.
 func TestStreamWriterMatchesMemoryWriter(t *testing.T) {
 	k := testKey(t)
-	var sink bytes.Buffer
-	sw := NewStreamWriter(&sink)
-	mw := NewWriter(0)
-	for _, b := range [][]byte{[]byte("a"), []byte("bb")} {
-		sealed := k.Seal(nil, b)
-		sw.Add(blob.Data, k.ID(b), sealed, len(b))
-		mw.Add(blob.Data, k.ID(b), sealed, len(b))
-	}
-	_, sname, err := sw.Finish(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, _, _ := mw.Finish(k)
-	if sha256.Sum256(sink.Bytes()) != sname || len(data) != sink.Len() {
-		t.Fatal("streamed cabinet's name does not match its bytes")
+	for _, tc := range []struct {
+		name string
+		hash NameHash
+		sum  func([]byte) blob.ID
+	}{
+		{"sha256", sha256.New, func(b []byte) blob.ID { return sha256.Sum256(b) }},
+		{"blake3", func() hash.Hash { return blake3.New() }, func(b []byte) blob.ID { return blake3.Sum256(b) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var sink bytes.Buffer
+			sw := NewStreamWriter(&sink, tc.hash)
+			mw := NewWriter(0, tc.hash)
+			for _, b := range [][]byte{[]byte("a"), []byte("bb")} {
+				sealed := k.Seal(nil, b)
+				sw.Add(blob.Data, k.ID(b), sealed, len(b))
+				mw.Add(blob.Data, k.ID(b), sealed, len(b))
+			}
+			_, sname, err := sw.Finish(k)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data, mname, _ := mw.Finish(k)
+			if tc.sum(sink.Bytes()) != sname || tc.sum(data) != mname || len(data) != sink.Len() {
+				t.Fatal("a cabinet's name is not the name hash of its bytes")
+			}
+		})
 	}
 }
 
@@ -116,7 +132,7 @@ func TestDecodeHeaderRejectsInconsistentLengths(t *testing.T) {
 
 func FuzzDecodeHeader(f *testing.F) {
 	k := testKey(f)
-	w := NewWriter(0)
+	w := NewWriter(0, sha256.New)
 	w.Add(blob.Data, k.ID([]byte("x")), k.Seal(nil, []byte("x")), 1)
 	hdr := make([]byte, 0)
 	for _, e := range w.Entries() {
