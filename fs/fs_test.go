@@ -31,6 +31,7 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 type fixture struct {
 	src, repoDir string
 	r            *repo.Repository
+	reader       *repo.Repository // f's
 	f            *fs.FS
 	clk          *clock
 	logs         *logBuf
@@ -69,6 +70,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	t.Cleanup(func() { f.Close() })
 	fx.f = f
+	fx.reader = r2
 	return fx
 }
 
@@ -230,6 +232,40 @@ func TestNewSessionAppears(t *testing.T) {
 	}
 	if got := strings.Join(names(t, fx.f.Root()), ","); got != "desktop,laptop" {
 		t.Fatalf("root: %s", got)
+	}
+}
+
+// TestDataIndexOnFirstRead: the tree lists with the index of tree blobs
+// only, loads the rest when a file is first read, and then reads the files
+// of a session added later too.
+func TestDataIndexOnFirstRead(t *testing.T) {
+	fx := newFixture(t)
+	base := "laptop/files/2026-11-21 10.30.05" + fx.src
+	s := mustSession(t, fx)
+	slice := findNode(t, fx.r, s.Tree, strings.TrimPrefix(fx.src, "/")+"/"+fstest.BigFile).Content[0]
+	big := walk(t, fx.f, base+"/"+fstest.BigFile)
+	if len(names(t, walk(t, fx.f, base))) == 0 {
+		t.Fatal("empty listing")
+	}
+	if fx.reader.Index().Has(slice) || !fx.reader.Index().Has(s.Tree) {
+		t.Fatal("listing loaded the index of data blobs, or not that of trees")
+	}
+	want, _ := os.ReadFile(filepath.Join(fx.src, fstest.BigFile))
+	if got := readAll(t, big); !bytes.Equal(got, want) {
+		t.Fatal("content differs")
+	}
+	if !fx.reader.Index().Has(slice) {
+		t.Fatal("reading a file did not load the index of data blobs")
+	}
+	// A session with content no earlier one has, added after the load.
+	if err := os.WriteFile(filepath.Join(fx.src, "docs", "late.txt"), []byte("added late\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fstest.Backup(t, fstest.OpenRepo(t, fx.repoDir), "laptop", snapshot.SourceFiles, time.Date(2026, 11, 24, 8, 0, 0, 0, time.UTC), filepath.Join(fx.src, "docs"))
+	fx.clk.Add(fs.DefaultRefresh + time.Second)
+	names(t, walk(t, fx.f, "laptop/files"))
+	if got := readAll(t, walk(t, fx.f, "laptop/files/2026-11-24 08.00.00"+fx.src+"/docs/late.txt")); string(got) != "added late\n" {
+		t.Fatalf("late session's file: %q", got)
 	}
 }
 

@@ -19,13 +19,23 @@ import (
 // repo.ErrDamaged or repo.ErrBlobNotFound like LoadBlob's.
 func (f *FS) loadSlice(ctx context.Context, id blob.ID, dst []byte) ([]byte, error) {
 	r := f.r
-	ra, ok := r.Backend().(backend.ReaderAtBackend)
-	if !ok {
-		return r.LoadBlob(ctx, id, dst)
+	if err := f.needData(ctx); err != nil {
+		return nil, err
 	}
 	loc, ok := r.Index().Lookup(id)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", repo.ErrBlobNotFound, id)
+		// An index file that a refresh read for its trees only, while
+		// needData was loading the rest: load what is missing.
+		if err := r.LoadIndex(ctx); err != nil {
+			return nil, fmt.Errorf("load index: %w", err)
+		}
+		if loc, ok = r.Index().Lookup(id); !ok {
+			return nil, fmt.Errorf("%w: %s", repo.ErrBlobNotFound, id)
+		}
+	}
+	ra, ok := r.Backend().(backend.ReaderAtBackend)
+	if !ok {
+		return r.LoadBlob(ctx, id, dst)
 	}
 	ra2, err := ra.OpenReaderAt(ctx, repo.PackName(loc.Pack))
 	if err != nil {

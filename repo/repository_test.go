@@ -549,3 +549,59 @@ func TestWillLoadAsksForRuns(t *testing.T) {
 		t.Fatalf("alternating between two cabinets: asked for %v, want %s and one range of the other", be.ranges, run(order[0], order[3]))
 	}
 }
+
+// TestLoadTreeIndex: LoadTreeIndex loads the tree blobs of each index file
+// only, LoadIndex then the rest, each blob once, also for index files
+// written in between.
+func TestLoadTreeIndex(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	write := func(tag string) (data, tree blob.ID) {
+		t.Helper()
+		if _, err := r.Write(ctx, func(ctx context.Context, w *Writer) error {
+			var err error
+			if data, _, err = w.SaveBlob(ctx, blob.Data, []byte("data "+tag)); err != nil {
+				return err
+			}
+			tree, _, err = w.SaveBlob(ctx, blob.Tree, []byte("tree "+tag))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return data, tree
+	}
+	d1, t1 := write("one")
+	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{CacheDir: filepath.Join(t.TempDir(), "cache")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	has := func(want map[blob.ID]bool) {
+		t.Helper()
+		for id, w := range want {
+			if o.Index().Has(id) != w {
+				t.Fatalf("index has %s: %v, want %v", id.Short(), !w, w)
+			}
+		}
+	}
+	if err := o.LoadTreeIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	has(map[blob.ID]bool{t1: true, d1: false})
+	d2, t2 := write("two") // a new index file, read by neither yet
+	if err := o.LoadTreeIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	has(map[blob.ID]bool{t1: true, t2: true, d1: false, d2: false})
+	d3, t3 := write("three")
+	if err := o.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	has(map[blob.ID]bool{t1: true, t2: true, t3: true, d1: true, d2: true, d3: true})
+	if n := o.Index().Len(); n != 6 {
+		t.Fatalf("index holds %d blobs, want 6: one entry each", n)
+	}
+	if got, err := o.LoadBlob(ctx, d1, nil); err != nil || string(got) != "data one" {
+		t.Fatalf("read back %q: %v", got, err)
+	}
+}
