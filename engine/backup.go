@@ -1143,7 +1143,8 @@ func (b *backupRun) saveDir(ctx context.Context, w *repo.Writer, d *dirNode) (bl
 // repository has it: the folder's entry holds the tree ID the last run
 // stored, trusted like a file's entry. A changed folder's tree is stored
 // without loading the index if the run has not loaded it: at worst it
-// duplicates a tree already stored (prune drops duplicates). A folder
+// duplicates a tree already stored, which check accepts and prune would
+// drop (DESIGN.md: a duplicate is never a correctness problem). A folder
 // the register has no trusted entry for loads the index first: after an
 // upgrade or a prune, every tree would be stored again otherwise.
 func (b *backupRun) saveTree(ctx context.Context, w *repo.Writer, d *dirNode, tree []byte) (blob.ID, error) {
