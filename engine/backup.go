@@ -690,8 +690,9 @@ func (b *backupRun) addEntryTx(ctx context.Context, tx *bolt.Tx, p *scanPart, d 
 				case len(cached.Xattrs) > 0:
 					f.meta.Xattrs = cached.Xattrs
 				}
-				if !b.reg.trusts(gen) {
-					// Checked against the index: trusted from now on.
+				if len(cached.Content) > 0 && !b.reg.trusts(gen) {
+					// Checked against the index: trusted from now on. (An
+					// empty file's entry needs no trust.)
 					b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}, b.reg.run))
 				}
 				b.filesUnchanged.Add(1)

@@ -605,3 +605,42 @@ func TestLoadTreeIndex(t *testing.T) {
 		t.Fatalf("read back %q: %v", got, err)
 	}
 }
+
+// TestDamagedIndexFileReportedOnce: LoadIndex skips a damaged index file,
+// reports it, and neither reads nor reports it again on later calls (a
+// mount loads the index on every refresh).
+func TestDamagedIndexFileReportedOnce(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	saveBlobs(t, r, []byte("listed in a damaged index file"))
+	names, err := r.ListIndexFiles(ctx)
+	if err != nil || len(names) != 1 {
+		t.Fatalf("index files %q: %v", names, err)
+	}
+	p := filepath.Join(dir, IndexDir, names[0])
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	warnings := 0
+	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{Warn: func(error) { warnings++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	for range 3 {
+		if err := o.LoadIndex(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := o.LoadTreeIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if warnings != 1 || !slices.Equal(o.SkippedIndexFiles(), names) {
+		t.Fatalf("%d warnings, skipped %q; want 1 warning for %q", warnings, o.SkippedIndexFiles(), names)
+	}
+}
