@@ -48,8 +48,8 @@ type BackupOptions struct {
 	// file, say.
 	Force bool
 	// Readers is the number of files read at once (default 8: small files
-	// on a cold cache are bound by I/O latency, not CPU; at most two large
-	// files are sliced at once); Workers the
+	// on a cold cache are bound by I/O latency, not CPU; one large file is
+	// sliced at a time); Workers the
 	// number of slice workers (default GOMAXPROCS).
 	Readers, Workers int
 	Now              func() time.Time
@@ -62,6 +62,10 @@ type BackupOptions struct {
 	// Processing, if set, is called once when scanning ends and processing
 	// (reading, slicing, storing) begins.
 	Processing func()
+	// resliced, if set, is told of each file resliced along its previous
+	// slices: how many of them it kept, and how many times it went back
+	// to the chunker because one had changed.
+	resliced func(path string, kept, restarts int)
 }
 
 // Progress is a running view of a session.
@@ -770,6 +774,12 @@ type sliceJob struct {
 	f    *fileNode
 	i    int
 	data []byte
+	// A file sliced along its previous slices (resliceFile) gets a report
+	// of each slice; a slice proposed there is stored only if its ID is
+	// want, the previous slice's.
+	report  chan<- sliceReport
+	propose bool
+	want    blob.ID
 }
 
 // process reads every pending file and sends its slices to the workers.
@@ -784,6 +794,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	// slice is larger; small files get their own pool of exact-size reads.
 	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+4)
 	jobs := make(chan sliceJob, b.o.Workers)
+	key := b.r.Key()
 
 	var workers sync.WaitGroup
 	for range b.o.Workers {
@@ -791,9 +802,14 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 		go func() {
 			defer workers.Done()
 			for j := range jobs {
-				if ctx.Err() == nil {
-					id, _, err := w.SaveBlob(ctx, blob.Data, j.data)
-					if err != nil {
+				var id blob.ID
+				ok := ctx.Err() == nil
+				if ok {
+					id = key.ID(j.data)
+					ok = !j.propose || id == j.want
+				}
+				if ok {
+					if _, _, err := w.SaveBlobID(ctx, blob.Data, id, j.data); err != nil {
 						cancel(err)
 					}
 					j.f.mu.Lock()
@@ -802,6 +818,9 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 					b.bytesProcessed.Add(int64(len(j.data)))
 				}
 				bufs.Put(j.data)
+				if j.report != nil {
+					j.report <- sliceReport{i: j.i, id: id, ok: ok, proposed: j.propose} // never blocks: see resliceFile
+				}
 				j.f.wg.Done()
 			}
 		}()
@@ -923,23 +942,8 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	}
 	defer fh.Close()
 	f.meta.Content, f.meta.Sizes = nil, nil
-	var total uint64
-	send := func(data []byte) bool {
-		f.mu.Lock()
-		f.meta.Content = append(f.meta.Content, blob.ID{})
-		f.meta.Sizes = append(f.meta.Sizes, uint32(len(data)))
-		i := len(f.meta.Content) - 1
-		f.mu.Unlock()
-		total += uint64(len(data))
-		f.wg.Add(1)
-		select {
-		case jobs <- sliceJob{f: f, i: i, data: data}:
-			return true
-		case <-ctx.Done():
-			f.wg.Done()
-			return false
-		}
-	}
+	s := &slicer{ctx: ctx, f: f, jobs: jobs}
+	send := func(data []byte) bool { return s.send(sliceJob{data: data}) }
 	if f.meta.Size < uint64(cp.Sizes().Min) {
 		// Small files are one slice, no chunker, and one read of one byte
 		// more than the scan saw: all of it, and whether the file grew. A regular file's read is short only at
@@ -968,13 +972,17 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 		}
 	} else {
 		adviseSequential(fh)
-		b.chunkFile(ctx, f, fh, cp, chunkBufs, bufs, send)
+		if prev := b.previousSlices(f); len(prev.ids) > 1 {
+			b.resliceFile(s, fh, prev, cp, chunkBufs, bufs)
+		} else {
+			b.chunkFile(ctx, f, fh, cp, chunkBufs, bufs, send)
+		}
 	}
 	if f.failed {
 		return
 	}
-	f.meta.Size = total
-	b.bytesRead.Add(int64(total))
+	f.meta.Size = s.total
+	b.bytesRead.Add(int64(s.total))
 	if f.changed {
 		b.filesChanged.Add(1)
 	} else {

@@ -38,3 +38,9 @@ func adviseSequential(fh *os.File) {
 // ReadsAhead reports whether processing has the kernel read small files
 // ahead of their readers, so that readers seldom block in read(2).
 const ReadsAhead = true
+
+// adviseWillNeed asks the kernel to start reading [off, off+n) of a file
+// into the page cache, without waiting for it.
+func adviseWillNeed(fh *os.File, off, n int64) {
+	unix.Fadvise(int(fh.Fd()), off, n, unix.FADV_WILLNEED)
+}

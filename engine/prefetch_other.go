@@ -15,3 +15,5 @@ func adviseSequential(fh *os.File) {}
 // ReadsAhead reports whether processing has the kernel read small files
 // ahead of their readers, so that readers seldom block in read(2).
 const ReadsAhead = false
+
+func adviseWillNeed(fh *os.File, off, n int64) {}

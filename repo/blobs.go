@@ -95,7 +95,13 @@ func (r *Repository) Write(ctx context.Context, fn func(ctx context.Context, w *
 // SaveBlob stores data as a blob of type t unless the repository already
 // has it. It returns the blob's ID and whether it was new.
 func (w *Writer) SaveBlob(ctx context.Context, t blob.Type, data []byte) (blob.ID, bool, error) {
-	id := w.r.key.ID(data)
+	return w.SaveBlobID(ctx, t, w.r.key.ID(data), data)
+}
+
+// SaveBlobID is SaveBlob for a caller that has hashed data already: id
+// must be the repository key's ID of data (Key().ID), or the repository
+// holds a blob under a name that is not its content's.
+func (w *Writer) SaveBlobID(ctx context.Context, t blob.Type, id blob.ID, data []byte) (blob.ID, bool, error) {
 	if w.r.idx.Has(id) {
 		return id, false, nil
 	}

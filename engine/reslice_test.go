@@ -1,0 +1,140 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/chunker"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+	"github.com/cabinetbackup/cabinet/snapshot"
+)
+
+// TestResliceMatchesChunker changes a sliced file in the ways files change
+// and backs it up again: the slices resliceFile makes along the previous
+// ones must be the chunker's own, and it must keep the unchanged ones
+// without the chunker.
+func TestResliceMatchesChunker(t *testing.T) {
+	sizes := chunker.Sizes{Min: 2 << 10, Avg: 8 << 10, Max: 32 << 10}
+	random := func(seed uint64, n int) []byte {
+		rnd := rand.New(rand.NewPCG(seed, 7))
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return b
+	}
+	base := random(1, 3<<20)
+	splice := func(at, drop int, insert []byte) []byte {
+		return slices.Concat(base[:at], insert, base[at+drop:])
+	}
+	scattered := slices.Clone(base)
+	for at := 1000; at < len(scattered); at += 40 << 10 {
+		scattered[at] ^= 0xff
+	}
+	bigBase := random(2, 20<<20) // read ahead in the chunker's parts
+	bigChanged := slices.Concat(bigBase[:9<<20], random(3, 64<<10), bigBase[9<<20+64<<10:])
+	for _, tc := range []struct {
+		name          string
+		before, after []byte
+		// wantKept: at least this share of the previous slices kept
+		wantKept float64
+	}{
+		{"only touched", base, base, 0.99},
+		{"rewritten in the middle", base, splice(1<<20, 100<<10, random(4, 100<<10)), 0.9},
+		{"appended to", base, slices.Concat(base, random(5, 200<<10)), 0.99},
+		{"bytes inserted in the middle", base, splice(1<<20, 0, random(6, 777)), 0.9},
+		{"bytes deleted in the middle", base, splice(1<<20, 5000, nil), 0.9},
+		{"bytes inserted at the start", base, splice(0, 0, []byte("x")), 0.9},
+		{"truncated", base, base[:2<<20], 0.6},
+		{"shorter than a slice", base, base[:1000], 0},
+		{"all new", base, random(7, 3<<20), 0},
+		{"edited every 40 KiB", base, scattered, 0},
+		{"large, rewritten in the middle", bigBase, bigChanged, 0.95},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			repoDir, cacheDir, src := filepath.Join(t.TempDir(), "repo"), t.TempDir(), t.TempDir()
+			r, err := repo.Create(ctx, local.New(repoDir), []byte("pw"),
+				repo.CreateOptions{Key: repo.KeyOptions{KDF: crypto.KDFParams{Time: 1, Memory: 1024, Threads: 1}}, Chunker: sizes},
+				repo.Options{CacheDir: cacheDir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			path := filepath.Join(src, "file")
+			write := func(data []byte, mtime time.Time) {
+				if err := os.WriteFile(path, data, 0o600); err != nil {
+					t.Fatal(err)
+				}
+				os.Chtimes(path, mtime, mtime)
+			}
+			var kept, changed, calls int
+			opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: filepath.Join(cacheDir, "register"), Now: time.Now,
+				resliced: func(p string, k, c int) { kept, changed, calls = kept+k, changed+c, calls+1 }}
+			write(tc.before, time.Unix(1e9, 0))
+			if _, err := Backup(ctx, r, opts); err != nil {
+				t.Fatal(err)
+			}
+			write(tc.after, time.Unix(2e9, 0))
+			s, err := Backup(ctx, r, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := snapshot.FindPath(ctx, r, s.Tree, filepath.ToSlash(path))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wantIDs []blob.ID
+			var wantSizes []uint32
+			c := chunker.New(r.Chunker(), bytes.NewReader(tc.after), nil)
+			for {
+				slice, err := c.Next(nil)
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				wantIDs = append(wantIDs, r.Key().ID(slice))
+				wantSizes = append(wantSizes, uint32(len(slice)))
+			}
+			if !slices.Equal(n.Sizes, wantSizes) || !slices.Equal(n.Content, wantIDs) || n.Size != uint64(len(tc.after)) {
+				t.Fatalf("%d slices of sizes %v, want the chunker's %d of %v", len(n.Sizes), n.Sizes, len(wantSizes), wantSizes)
+			}
+			previous := len(slices.Collect(chunkSizes(r.Chunker(), tc.before)))
+			if len(tc.after) >= sizes.Min && calls != 1 {
+				t.Fatalf("resliced %d times, want once", calls)
+			}
+			if share := float64(kept) / float64(previous); share < tc.wantKept {
+				t.Fatalf("kept %d of %d previous slices (%d restarts), want at least %.0f%%", kept, previous, changed, 100*tc.wantKept)
+			}
+			t.Logf("kept %d of %d previous slices, %d restarts", kept, previous, changed)
+			if res, err := Check(ctx, r, CheckOptions{ReadData: true}); err != nil || res.Errors != 0 {
+				t.Fatalf("check: %+v %v", res, err)
+			}
+		})
+	}
+}
+
+// chunkSizes yields the sizes of the chunker's slices of data.
+func chunkSizes(p *chunker.Params, data []byte) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		c := chunker.New(p, bytes.NewReader(data), nil)
+		for {
+			s, err := c.Peek()
+			if err != nil || !yield(len(s)) {
+				return
+			}
+		}
+	}
+}
