@@ -62,68 +62,111 @@ func TestResliceMatchesChunker(t *testing.T) {
 		{"large, rewritten in the middle", bigBase, bigChanged, 0.95},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ctx := context.Background()
-			repoDir, cacheDir, src := filepath.Join(t.TempDir(), "repo"), t.TempDir(), t.TempDir()
-			r, err := repo.Create(ctx, local.New(repoDir), []byte("pw"),
-				repo.CreateOptions{Key: repo.KeyOptions{KDF: crypto.KDFParams{Time: 1, Memory: 1024, Threads: 1}}, Chunker: sizes},
-				repo.Options{CacheDir: cacheDir})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			path := filepath.Join(src, "file")
-			write := func(data []byte, mtime time.Time) {
-				if err := os.WriteFile(path, data, 0o600); err != nil {
-					t.Fatal(err)
-				}
-				os.Chtimes(path, mtime, mtime)
-			}
-			var kept, changed, calls int
-			opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: filepath.Join(cacheDir, "register"), Now: time.Now,
-				resliced: func(p string, k, c int) { kept, changed, calls = kept+k, changed+c, calls+1 }}
-			write(tc.before, time.Unix(1e9, 0))
-			if _, err := Backup(ctx, r, opts); err != nil {
-				t.Fatal(err)
-			}
-			write(tc.after, time.Unix(2e9, 0))
-			s, err := Backup(ctx, r, opts)
-			if err != nil {
-				t.Fatal(err)
-			}
-			n, err := snapshot.FindPath(ctx, r, s.Tree, filepath.ToSlash(path))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var wantIDs []blob.ID
-			var wantSizes []uint32
-			c := chunker.New(r.Chunker(), bytes.NewReader(tc.after), nil)
-			for {
-				slice, err := c.Next(nil)
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					t.Fatal(err)
-				}
-				wantIDs = append(wantIDs, r.Key().ID(slice))
-				wantSizes = append(wantSizes, uint32(len(slice)))
-			}
-			if !slices.Equal(n.Sizes, wantSizes) || !slices.Equal(n.Content, wantIDs) || n.Size != uint64(len(tc.after)) {
-				t.Fatalf("%d slices of sizes %v, want the chunker's %d of %v", len(n.Sizes), n.Sizes, len(wantSizes), wantSizes)
-			}
-			previous := len(slices.Collect(chunkSizes(r.Chunker(), tc.before)))
+			kept, restarts, calls, previous := backupTwice(t, sizes, tc.before, tc.after)
 			if len(tc.after) >= sizes.Min && calls != 1 {
 				t.Fatalf("resliced %d times, want once", calls)
 			}
 			if share := float64(kept) / float64(previous); share < tc.wantKept {
-				t.Fatalf("kept %d of %d previous slices (%d restarts), want at least %.0f%%", kept, previous, changed, 100*tc.wantKept)
+				t.Fatalf("kept %d of %d previous slices (%d restarts), want at least %.0f%%", kept, previous, restarts, 100*tc.wantKept)
 			}
-			t.Logf("kept %d of %d previous slices, %d restarts", kept, previous, changed)
-			if res, err := Check(ctx, r, CheckOptions{ReadData: true}); err != nil || res.Errors != 0 {
-				t.Fatalf("check: %+v %v", res, err)
-			}
+			t.Logf("kept %d of %d previous slices, %d restarts", kept, previous, restarts)
 		})
 	}
+}
+
+// TestResliceRandomEdits backs up files changed by random edits (overwrites,
+// insertions, deletions, several to a file) with slices small enough that
+// every edit meets several: the slices must be the chunker's.
+func TestResliceRandomEdits(t *testing.T) {
+	sizes := chunker.Sizes{Min: 256, Avg: 1 << 10, Max: 4 << 10}
+	rnd := rand.New(rand.NewPCG(11, 12))
+	bytesOf := func(n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(rnd.Uint32())
+		}
+		return b
+	}
+	for i := range 16 {
+		before := bytesOf(256<<10 + rnd.IntN(64<<10))
+		after := slices.Clone(before)
+		for range 1 + rnd.IntN(6) {
+			at := rnd.IntN(len(after))
+			n := 1 + rnd.IntN(8<<10)
+			switch rnd.IntN(3) {
+			case 0: // overwrite
+				copy(after[at:], bytesOf(n))
+			case 1: // insert
+				after = slices.Concat(after[:at], bytesOf(n), after[at:])
+			default: // delete
+				after = slices.Delete(after, at, min(at+n, len(after)))
+			}
+		}
+		kept, restarts, _, _ := backupTwice(t, sizes, before, after)
+		t.Logf("edit %d: kept %d slices, %d restarts", i, kept, restarts)
+	}
+}
+
+// backupTwice backs up a file as before, then as after with a later
+// modification time, and checks that the second session's slices of it
+// are exactly the chunker's. It returns what resliceFile reported (slices
+// kept, restarts, and how many files it resliced) and the number of slices
+// of the first session's file.
+func backupTwice(t *testing.T, sizes chunker.Sizes, before, after []byte) (kept, restarts, calls, previous int) {
+	t.Helper()
+	ctx := context.Background()
+	repoDir, cacheDir, src := filepath.Join(t.TempDir(), "repo"), t.TempDir(), t.TempDir()
+	r, err := repo.Create(ctx, local.New(repoDir), []byte("pw"),
+		repo.CreateOptions{Key: repo.KeyOptions{KDF: crypto.KDFParams{Time: 1, Memory: 1024, Threads: 1}}, Chunker: sizes},
+		repo.Options{CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	path := filepath.Join(src, "file")
+	write := func(data []byte, mtime time.Time) {
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		os.Chtimes(path, mtime, mtime)
+	}
+	opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: filepath.Join(cacheDir, "register"), Now: time.Now,
+		resliced: func(p string, k, c int) { kept, restarts, calls = kept+k, restarts+c, calls+1 }}
+	write(before, time.Unix(1e9, 0))
+	if _, err := Backup(ctx, r, opts); err != nil {
+		t.Fatal(err)
+	}
+	write(after, time.Unix(2e9, 0))
+	s, err := Backup(ctx, r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := snapshot.FindPath(ctx, r, s.Tree, filepath.ToSlash(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantIDs []blob.ID
+	var wantSizes []uint32
+	c := chunker.New(r.Chunker(), bytes.NewReader(after), nil)
+	for {
+		slice, err := c.Next(nil)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantIDs = append(wantIDs, r.Key().ID(slice))
+		wantSizes = append(wantSizes, uint32(len(slice)))
+	}
+	if !slices.Equal(n.Sizes, wantSizes) || !slices.Equal(n.Content, wantIDs) || n.Size != uint64(len(after)) {
+		t.Fatalf("%d slices of sizes %v, want the chunker's %d of %v", len(n.Sizes), n.Sizes, len(wantSizes), wantSizes)
+	}
+	if res, err := Check(ctx, r, CheckOptions{ReadData: true}); err != nil || res.Errors != 0 {
+		t.Fatalf("check: %+v %v", res, err)
+	}
+	previous = len(slices.Collect(chunkSizes(r.Chunker(), before)))
+	return kept, restarts, calls, previous
 }
 
 // chunkSizes yields the sizes of the chunker's slices of data.
