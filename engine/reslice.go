@@ -36,6 +36,11 @@ import (
 // workers at times, and the disk stood still meanwhile (the 1 GiB file
 // took 0.66 s instead of 0.44 s).
 
+// resliceAhead is how far ahead of the proposals the kernel is asked to
+// read, adviseStep bytes at a time (it reads at most its read-ahead size,
+// 8 MiB here, per request).
+const resliceAhead, adviseStep = 64 << 20, 8 << 20
+
 // sliceReport is a worker's word on one slice of a file resliced along
 // its previous slices: its ID, and whether it was stored (a proposed slice
 // is not when its ID is not the previous one).
@@ -260,8 +265,6 @@ func (r *reslicer) send(j sliceJob) error {
 	}
 	return nil
 }
-
-const resliceAhead, adviseStep = 64 << 20, 8 << 20
 
 var errNoReport = errors.New("no report yet")
 
