@@ -100,13 +100,18 @@ func newRepo(t *testing.T) *repo.Repository {
 	return r
 }
 
+// randomBytes returns n bytes from rnd.
+func randomBytes(rnd *rand.Rand, n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(rnd.Uint32())
+	}
+	return b
+}
+
 func writeTree(t *testing.T, dir string) {
 	t.Helper()
-	rnd := rand.New(rand.NewPCG(1, 1))
-	big := make([]byte, 3<<20)
-	for i := range big {
-		big[i] = byte(rnd.Uint32())
-	}
+	big := randomBytes(rand.New(rand.NewPCG(1, 1)), 3<<20)
 	files := map[string][]byte{
 		"a.txt":          []byte("hello"),
 		"sub/b.txt":      bytes.Repeat([]byte("b"), 10000),
@@ -344,13 +349,7 @@ func TestRestoreOrder(t *testing.T) {
 	r := newRepo(t)
 	src := t.TempDir()
 	rnd := rand.New(rand.NewPCG(2, 2))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rnd.Uint32())
-		}
-		return b
-	}
+	random := func(n int) []byte { return randomBytes(rnd, n) }
 	sizes := map[string]int{"huge": 40 << 20, "large": 24 << 20, "mid": 3 << 20}
 	for i := range 60 {
 		sizes[fmt.Sprintf("d%d/small%02d", i%7, i)] = 100 + 997*i

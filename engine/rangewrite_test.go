@@ -17,10 +17,7 @@ import (
 func TestRangeWriter(t *testing.T) {
 	r := rand.New(rand.NewChaCha8([32]byte{5}))
 	size := int64(3*rangeStage + 2*blockAlign + 777) // ends inside a block
-	want := make([]byte, size)
-	for i := range want {
-		want[i] = byte(r.Uint32())
-	}
+	want := randomBytes(r, int(size))
 	clear(want[rangeStage : 2*rangeStage]) // a whole stage of zeros: a hole
 	clear(want[size-900:])                 // zeros inside the last block
 	for _, direct := range []bool{true, false} {
@@ -73,13 +70,7 @@ func TestRangeWriter(t *testing.T) {
 // at unaligned places, sizes inside a block and on a range's edge.
 func TestRestoreLargeFiles(t *testing.T) {
 	rnd := rand.New(rand.NewChaCha8([32]byte{6}))
-	random := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rnd.Uint32())
-		}
-		return b
-	}
+	random := func(n int) []byte { return randomBytes(rnd, n) }
 	holes := random(3*rangeBytes + 12345)
 	clear(holes[rangeBytes-5000 : 2*rangeBytes+7000]) // across two range edges
 	restored := restoreRoundTrip(t, map[string][]byte{

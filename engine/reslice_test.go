@@ -25,14 +25,7 @@ import (
 // without the chunker.
 func TestResliceMatchesChunker(t *testing.T) {
 	sizes := chunker.Sizes{Min: 2 << 10, Avg: 8 << 10, Max: 32 << 10}
-	random := func(seed uint64, n int) []byte {
-		rnd := rand.New(rand.NewPCG(seed, 7))
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rnd.Uint32())
-		}
-		return b
-	}
+	random := func(seed uint64, n int) []byte { return randomBytes(rand.New(rand.NewPCG(seed, 7)), n) }
 	base := random(1, 3<<20)
 	splice := func(at, drop int, insert []byte) []byte {
 		return slices.Concat(base[:at], insert, base[at+drop:])
@@ -80,13 +73,7 @@ func TestResliceMatchesChunker(t *testing.T) {
 func TestResliceRandomEdits(t *testing.T) {
 	sizes := chunker.Sizes{Min: 256, Avg: 1 << 10, Max: 4 << 10}
 	rnd := rand.New(rand.NewPCG(11, 12))
-	bytesOf := func(n int) []byte {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(rnd.Uint32())
-		}
-		return b
-	}
+	bytesOf := func(n int) []byte { return randomBytes(rnd, n) }
 	for i := range 16 {
 		before := bytesOf(256<<10 + rnd.IntN(64<<10))
 		after := slices.Clone(before)
