@@ -516,21 +516,13 @@ func (b *backupRun) writeTree(ctx context.Context, w *repo.Writer, d *dirNode) e
 // register. It returns the sub-folders to walk.
 func (b *backupRun) scanDir(ctx context.Context, path string, d *dirNode) ([]*dirNode, error) {
 	b.dirs.Add(1)
-	// Entries are stat'ed relative to the open folder (fstatat): a full
-	// path made the kernel walk every component again for every entry.
-	root, err := os.OpenRoot(path)
+	root, err := openFolder(path)
 	if err != nil {
 		b.warn(path, err)
 		return nil, nil
 	}
-	defer root.Close()
-	f, err := root.Open(".")
-	if err != nil {
-		b.warn(path, err)
-		return nil, nil
-	}
-	names, err := f.Readdirnames(-1)
-	f.Close()
+	defer root.close()
+	names, err := root.names()
 	if err != nil {
 		b.warn(path, err)
 		return nil, nil
@@ -595,7 +587,7 @@ type scanPart struct {
 
 // scanNames stats names (sorted) of the folder d at path and checks
 // files against the register, into p.
-func (b *backupRun) scanNames(ctx context.Context, root *os.Root, path string, d *dirNode, names []string, p *scanPart) {
+func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d *dirNode, names []string, p *scanPart) {
 	var tx *bolt.Tx
 	uncounted := 0 // register reads not yet passed to noteLookups
 	if b.reg != nil && !b.o.Force {
@@ -618,7 +610,7 @@ func (b *backupRun) scanNames(ctx context.Context, root *os.Root, path string, d
 		if b.excluded(full, name) {
 			continue
 		}
-		fi, err := root.Lstat(name)
+		fi, err := root.lstat(name)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
 				b.warn(full, err)
