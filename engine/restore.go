@@ -105,8 +105,10 @@ type restoreRun struct {
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
 	// large receives the files of more than one part as plan finds them
-	// (writeFiles); the others go to files.
+	// (writeFiles); the others go to files. largeFiles keeps them for
+	// verify.
 	large      chan *restoreFile
+	largeFiles []*restoreFile
 	filesTotal atomic.Int64 // progress totals, counted by plan
 	bytesTotal atomic.Int64
 	filesDone  atomic.Int64
@@ -415,6 +417,7 @@ func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, 
 		planned <- plan(ctx)
 	}()
 	for f := range rr.large {
+		rr.largeFiles = append(rr.largeFiles, f)
 		if ctx.Err() == nil {
 			rr.feedLarge(ctx, cancel, f, parts)
 		}
@@ -734,7 +737,7 @@ func (rr *restoreRun) verify(ctx context.Context) {
 			}
 		}()
 	}
-	for _, f := range rr.files {
+	for _, f := range slices.Concat(rr.files, rr.largeFiles) {
 		if ctx.Err() != nil {
 			break
 		}

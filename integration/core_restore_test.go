@@ -186,9 +186,12 @@ func TestCoreRestoreVerify(t *testing.T) {
 	src := filepath.Join(e.dir, "src")
 	coreMakeRestoreTree(t, src)
 	coreWrite(t, filepath.Join(src, "big.bin"), coreRandom(9, 9<<20+3), 0o644)
+	// More slices than one part of a restore (engine partSlices): written
+	// in ranges by several workers, and verified too.
+	coreWrite(t, filepath.Join(src, "huge.bin"), coreRandom(10, 40<<20+5), 0o644)
 	coreWrite(t, filepath.Join(src, "empty"), nil, 0o644)
 	e.mustRun("backup", src)
-	n := int64(len(coreRestoreTree) + 2)
+	n := int64(len(coreRestoreTree) + 3)
 
 	target := filepath.Join(e.dir, "r1")
 	r := e.mustRun("restore", "--verify", "--target", target, "latest")
