@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -204,36 +203,14 @@ func (rr *restoreRun) selected(orig string, isDir bool) (take, descend bool) {
 		if Match(p, orig) {
 			return true, true
 		}
-		// A folder above an included path is walked into.
-		if isDir && above(orig, p) {
-			return false, true
-		}
 	}
-	// Patterns without a separator may match deeper components.
+	// A folder that may hold included paths is walked into.
 	for _, p := range rr.o.Include {
-		if !strings.Contains(p, "/") && isDir {
+		if isDir && MayMatchBelow(p, orig) {
 			return false, true
 		}
 	}
 	return false, false
-}
-
-// above reports whether the folder orig may hold paths that the pattern
-// (one with a separator) matches: orig's components match the pattern's
-// leading components. A plain prefix test missed wildcards, so
-// "/home/*/Documents" restored nothing.
-func above(orig, pattern string) bool {
-	pc := strings.Split(strings.TrimSuffix(filepath.ToSlash(pattern), "/"), "/")
-	oc := strings.Split(strings.TrimSuffix(orig, "/"), "/")
-	if len(oc) >= len(pc) {
-		return false
-	}
-	for i, c := range oc {
-		if ok, _ := path.Match(pc[i], c); !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // plan walks tree treeID into dir: it creates folders, symlinks and other

@@ -87,8 +87,11 @@ func TestCoreRestoreIncludeExclude(t *testing.T) {
 		{"include two", []string{"--include", filepath.Join(src, "docs/deep"), "--include", filepath.Join(src, "top.txt")}, []string{"docs/deep/c.txt", "top.txt"}},
 		{"include a name pattern", []string{"--include", "*.txt"}, []string{"docs/a.txt", "docs/deep/c.txt", "photos/raw/p3.txt", "top.txt"}},
 		{"include a path pattern", []string{"--include", filepath.Join(src, "*/raw")}, []string{"photos/raw/p2.raw", "photos/raw/p3.txt"}},
+		{"include a relative path pattern", []string{"--include", "raw/*.txt"}, []string{"photos/raw/p3.txt"}},
+		{"include with **", []string{"--include", filepath.Join(src, "**/c.txt"), "--include", "photos/**/*.raw"}, []string{"docs/deep/c.txt", "photos/raw/p2.raw"}},
 		{"exclude a name pattern", []string{"--exclude", "*.log", "--exclude", "*.tmp"}, []string{"docs/a.txt", "docs/deep/c.txt", "node_modules/x/y.js", "photos/p1.jpg", "photos/raw/p2.raw", "photos/raw/p3.txt", "top.txt"}},
 		{"exclude a folder name", []string{"--exclude", "node_modules"}, []string{"docs/a.txt", "docs/b.log", "docs/deep/c.txt", "photos/p1.jpg", "photos/raw/p2.raw", "photos/raw/p3.txt", "top.txt", "tmp/scratch.tmp"}},
+		{"exclude with **", []string{"--exclude", "**/deep", "--exclude", "photos/**/p?.*"}, []string{"docs/a.txt", "docs/b.log", "node_modules/x/y.js", "top.txt", "tmp/scratch.tmp"}},
 		{"exclude a folder path", []string{"--exclude", filepath.Join(src, "photos")}, []string{"docs/a.txt", "docs/b.log", "docs/deep/c.txt", "node_modules/x/y.js", "top.txt", "tmp/scratch.tmp"}},
 		{"include and exclude", []string{"--include", filepath.Join(src, "photos"), "--exclude", "*.raw"}, []string{"photos/p1.jpg", "photos/raw/p3.txt"}},
 	}

@@ -32,7 +32,7 @@ Example:
 		Flags: []cli.Flag{
 			deviceFlag(),
 			&cli.StringSliceFlag{Name: "tag", Usage: "add `TAG` to the session (repeatable)"},
-			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path)"},
+			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path from the root, 'src/**/*.o' at any depth)"},
 			&cli.StringSliceFlag{Name: "priority", Usage: "back up paths matching `PATTERN` first (repeatable, in order)"},
 			&cli.IntFlag{Name: "connections", Value: 2, Usage: "cabinets written at once, `N` from 1 to 10"},
 			&cli.BoolFlag{Name: "force", Usage: "read every file and check every folder against the index, trusting nothing the register remembers (after 'cabinet check' reports a damaged index file)"},
