@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"strings"
 
@@ -15,9 +16,14 @@ import (
 // CheckOptions choose how deep a check goes.
 type CheckOptions struct {
 	// ReadData decrypts and verifies every blob of every cabinet;
-	// ReadDataSubset (0 < x < 1) does so for that fraction of cabinets.
-	ReadData       bool
-	ReadDataSubset float64
+	// ReadDataSubset (0 < x < 1) does so for that fraction of cabinets,
+	// chosen at random; ReadDataGroup n of ReadDataGroups t (1 <= n <= t
+	// <= 256) for the cabinets whose name's first byte is n-1 modulo t,
+	// so that checks of groups 1 to t read every cabinet once (restic's
+	// --read-data-subset n/t).
+	ReadData                      bool
+	ReadDataSubset                float64
+	ReadDataGroup, ReadDataGroups int
 	// Report is called for every finding as it is made.
 	Report func(Finding)
 	// Progress is called after each cabinet read with (done, total).
@@ -75,9 +81,12 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 	packs := r.Index().Packs()
 	res.Cabinets = len(packs)
 	res.Blobs = r.Index().Len()
-	if o.ReadData || o.ReadDataSubset > 0 {
+	if o.ReadData || o.ReadDataSubset > 0 || o.ReadDataGroups > 0 {
 		sort.Slice(packs, func(i, j int) bool { return packs[i].String() < packs[j].String() })
-		if o.ReadDataSubset > 0 && o.ReadDataSubset < 1 {
+		switch {
+		case o.ReadDataGroups > 0:
+			packs = slices.DeleteFunc(packs, func(p blob.ID) bool { return int(p[0])%o.ReadDataGroups != o.ReadDataGroup-1 })
+		case o.ReadDataSubset > 0 && o.ReadDataSubset < 1:
 			rand.Shuffle(len(packs), func(i, j int) { packs[i], packs[j] = packs[j], packs[i] })
 			packs = packs[:max(1, int(float64(len(packs))*o.ReadDataSubset+0.5))]
 		}

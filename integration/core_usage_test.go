@@ -3,6 +3,8 @@
 package integration
 
 import (
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +34,8 @@ func TestCoreUsageErrors(t *testing.T) {
 		{[]string{"check", "--read-data-subset", "150%"}, 2, []string{"read-data-subset"}},
 		{[]string{"check", "--read-data-subset", "0%"}, 2, []string{"read-data-subset"}},
 		{[]string{"check", "--read-data-subset", "lots"}, 2, []string{"read-data-subset"}},
+		{[]string{"check", "--read-data-subset", "4/3"}, 2, []string{"read-data-subset", "n/t"}},
+		{[]string{"check", "--read-data-subset", "0/3"}, 2, []string{"read-data-subset", "n/t"}},
 		{[]string{"key", "remove"}, 2, []string{"key"}},
 		{[]string{"key", "add"}, 2, []string{"new-password-file"}},
 		{[]string{"init"}, 1, []string{e.repo}},
@@ -49,5 +53,24 @@ func TestCoreUsageErrors(t *testing.T) {
 	}
 	r := e.mustRun("check", "--read-data-subset", "50%")
 	coreOneLine(t, r.stdout, "0 errors")
+	// Groups 1/3 to 3/3 read every cabinet once between them.
+	var all, read int
+	for n := 1; n <= 3; n++ {
+		var out struct {
+			Result struct {
+				Cabinets     int `json:"cabinets"`
+				CabinetsRead int `json:"cabinets_read"`
+				Errors       int `json:"errors"`
+			} `json:"result"`
+		}
+		r := e.mustRun("check", "--json", "--read-data-subset", fmt.Sprintf("%d/3", n))
+		if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || out.Result.Errors != 0 {
+			t.Fatalf("check --json: %v\n%s", err, r.stdout)
+		}
+		all, read = out.Result.Cabinets, read+out.Result.CabinetsRead
+	}
+	if all == 0 || read != all {
+		t.Errorf("groups 1/3 to 3/3 read %d cabinets, the repository has %d", read, all)
+	}
 	e.mustCheck()
 }

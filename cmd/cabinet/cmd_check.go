@@ -21,13 +21,14 @@ and authenticates every blob (--read-data-subset a share of the cabinets)
 and names each damaged object and the files it affects. Left-overs of
 interrupted backups are reported as information, not errors.
 
-Example:
+Examples:
   cabinet check --read-data-subset 10%
+  cabinet check --read-data-subset 2/7   (on day 2 of 7: all cabinets in a week)
 
 ` + exitCodesHelp,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "read-data", Usage: "read and verify all data"},
-			&cli.StringFlag{Name: "read-data-subset", Usage: "read and verify `N%` of the cabinets"},
+			&cli.StringFlag{Name: "read-data-subset", Usage: "read and verify `N%` of the cabinets, chosen at random, or group n/t of t groups (checks of 1/t to t/t read each cabinet once)"},
 		},
 		Action: runCheck,
 	}
@@ -35,12 +36,22 @@ Example:
 
 func runCheck(c *cli.Context) error {
 	var subset float64
+	var group, groups int
 	if s := c.String("read-data-subset"); s != "" {
-		v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-		if err != nil || v <= 0 || v > 100 {
-			return usagef("--read-data-subset wants a percentage between 0 and 100, like 10%%")
+		if n, t, ok := strings.Cut(s, "/"); ok {
+			var err1, err2 error
+			group, err1 = strconv.Atoi(n)
+			groups, err2 = strconv.Atoi(t)
+			if err1 != nil || err2 != nil || groups < 1 || groups > 256 || group < 1 || group > groups {
+				return usagef("--read-data-subset n/t wants 1 <= n <= t <= 256, like 2/5")
+			}
+		} else {
+			v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
+			if err != nil || v <= 0 || v > 100 {
+				return usagef("--read-data-subset wants a percentage between 0 and 100, like 10%%, or a group n/t, like 2/5")
+			}
+			subset = v / 100
 		}
-		subset = v / 100
 	}
 	r, err := openRepository(c)
 	if err != nil {
@@ -52,6 +63,8 @@ func runCheck(c *cli.Context) error {
 	res, err := engine.Check(c.Context, r, engine.CheckOptions{
 		ReadData:       c.Bool("read-data"),
 		ReadDataSubset: subset,
+		ReadDataGroup:  group,
+		ReadDataGroups: groups,
 		Report: func(f engine.Finding) {
 			findings = append(findings, f)
 			if jsonOut {
