@@ -38,6 +38,9 @@ func TestCoreDeviceNames(t *testing.T) {
 			t.Errorf("restore --device %q latest: %q", d, data)
 		}
 	}
+	// A device without sessions, likely misspelt: the ones there are are named.
+	r := e.mustRun("sessions", "--device", "ann's laptp")
+	coreOneLine(t, r.stdout, `no sessions of device "ann's laptp"`, "ann's laptop", "with space")
 	// Nothing escaped the sessions folder.
 	ents, _ := os.ReadDir(e.repo)
 	for _, en := range ents {

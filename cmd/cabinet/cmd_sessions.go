@@ -49,6 +49,13 @@ func runSessions(c *cli.Context) error {
 		}
 		return printJSON(out)
 	}
+	if dev := c.String("device"); len(ss) == 0 && dev != "" {
+		// Likely a misspelt device: name the ones there are.
+		if devices, err := r.Devices(c.Context); err == nil && len(devices) > 0 {
+			fmt.Printf("no sessions of device %q (devices with sessions: %s)\n", dev, strings.Join(devices, ", "))
+			return nil
+		}
+	}
 	if len(ss) == 0 {
 		fmt.Println("no sessions yet")
 		return nil
