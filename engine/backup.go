@@ -787,6 +787,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+4)
 	jobs := make(chan sliceJob, b.o.Workers)
 	key := b.r.Key()
+	var zeros zeroSlices
 
 	var workers sync.WaitGroup
 	for range b.o.Workers {
@@ -797,7 +798,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 				var id blob.ID
 				ok := ctx.Err() == nil
 				if ok {
-					id = key.ID(j.data)
+					id = zeros.id(key, j.data)
 					ok = !j.propose || id == j.want
 				}
 				if ok {

@@ -34,6 +34,13 @@ func TestResliceMatchesChunker(t *testing.T) {
 	for at := 1000; at < len(scattered); at += 40 << 10 {
 		scattered[at] ^= 0xff
 	}
+	// A disk image: runs of zeros (named without hashing, zeroSlices)
+	// between data, one run rewritten. After the rewrite the zeros are cut
+	// at other offsets than before until data follows: equal zero slices
+	// cannot say where the bytes moved, so fewer are kept.
+	image := slices.Concat(random(8, 1<<20), make([]byte, 2<<20), random(9, 1<<20), make([]byte, 1<<20+4321))
+	imageChanged := slices.Clone(image)
+	copy(imageChanged[2<<20:], random(10, 64<<10))
 	bigBase := random(2, 20<<20) // read ahead in the chunker's parts
 	bigChanged := slices.Concat(bigBase[:9<<20], random(3, 64<<10), bigBase[9<<20+64<<10:])
 	for _, tc := range []struct {
@@ -53,6 +60,7 @@ func TestResliceMatchesChunker(t *testing.T) {
 		{"all new", base, random(7, 3<<20), 0},
 		{"edited every 40 KiB", base, scattered, 0},
 		{"large, rewritten in the middle", bigBase, bigChanged, 0.95},
+		{"zero runs, one rewritten", image, imageChanged, 0.85},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			kept, restarts, calls, previous := backupTwice(t, sizes, tc.before, tc.after)
@@ -166,5 +174,24 @@ func chunkSizes(p *chunker.Params, data []byte) func(func(int) bool) {
 				return
 			}
 		}
+	}
+}
+
+// TestZeroSlicesID checks zero slices get the keyed hash's ID, whatever
+// their size and however often they come, and other slices are hashed.
+func TestZeroSlicesID(t *testing.T) {
+	r := newRepo(t)
+	key := r.Key()
+	var z zeroSlices
+	for _, data := range [][]byte{
+		make([]byte, 4<<20), make([]byte, 4<<20), make([]byte, 1), make([]byte, 100_000), make([]byte, 100_000),
+		append(make([]byte, 100_000), 1), append([]byte{1}, make([]byte, 99_999)...), []byte("text"), nil,
+	} {
+		if got, want := z.id(key, data), key.ID(data); got != want {
+			t.Fatalf("%d bytes: ID %s, want %s", len(data), got, blob.ID(want))
+		}
+	}
+	if len(z.ids) != 3 {
+		t.Fatalf("%d sizes of zero slices cached, want 3", len(z.ids))
 	}
 }
