@@ -6,6 +6,7 @@
 package chunker
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -39,6 +40,9 @@ type Params struct {
 	gear2        [256]uint64 // gear[i] << 1, for two bytes a step (cut)
 	sizes        Sizes
 	maskS, maskL uint64
+	// zerosUncut says no position in Max zeros is a cut point, so a slice
+	// starting with Max zeros is Max zeros (Cut skips the hash for it).
+	zerosUncut bool
 }
 
 // NewParams derives the gear table from seed (32 secret bytes).
@@ -63,6 +67,10 @@ func NewParams(seed [32]byte, sizes Sizes) (*Params, error) {
 	// masks take the top bits, giving a 64-byte rolling window.
 	p.maskS = ^uint64(0) << (64 - (bits + 2))
 	p.maskL = ^uint64(0) << (64 - (bits - 2))
+	// The gear hash of zeros settles within 64 bytes (at -gear[0]), so
+	// runs of zeros are either cut at Max everywhere or cut early; the
+	// first is almost every key (the settled hash misses the mask).
+	p.zerosUncut = p.cutHashed(make([]byte, sizes.Max)) == sizes.Max
 	return p, nil
 }
 
@@ -72,6 +80,30 @@ func (p *Params) Sizes() Sizes { return p.sizes }
 // Cut returns the length of the first slice of data. data holds either at
 // least Max bytes or the rest of the stream.
 func (p *Params) Cut(data []byte) int {
+	// Disk images hold long runs of zeros: comparing is several times
+	// faster than hashing them.
+	if n := min(len(data), p.sizes.Max); p.zerosUncut && n > p.sizes.Min && allZero(data[:n]) {
+		return n
+	}
+	return p.cutHashed(data)
+}
+
+// zeroBlock is compared with data a block at a time.
+var zeroBlock [64 << 10]byte
+
+func allZero(data []byte) bool {
+	for len(data) > 0 {
+		n := min(len(data), len(zeroBlock))
+		if !bytes.Equal(data[:n], zeroBlock[:n]) {
+			return false
+		}
+		data = data[n:]
+	}
+	return true
+}
+
+// cutHashed is Cut with the gear hash.
+func (p *Params) cutHashed(data []byte) int {
 	n := len(data)
 	if n <= p.sizes.Min {
 		return n

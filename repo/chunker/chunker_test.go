@@ -189,3 +189,33 @@ func TestCutMatchesOneByteSteps(t *testing.T) {
 		}
 	}
 }
+
+// TestZeroRunsCutAsHashed checks the shortcut for runs of zeros cuts where
+// the gear hash does, for many keys and lengths, with data after the zeros
+// or not.
+func TestZeroRunsCutAsHashed(t *testing.T) {
+	sizes := Sizes{Min: 256, Avg: 1 << 10, Max: 4 << 10}
+	uncut := 0
+	for seed := range 300 {
+		p, err := NewParams([32]byte{byte(seed), byte(seed >> 8)}, sizes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.zerosUncut {
+			uncut++
+		}
+		for _, n := range []int{1, sizes.Min, sizes.Min + 1, sizes.Avg, sizes.Max - 1, sizes.Max, 3 * sizes.Max} {
+			zeros := make([]byte, n)
+			if got, want := p.Cut(zeros), p.cutHashed(zeros); got != want {
+				t.Fatalf("seed %d, %d zeros: cut at %d, the hash cuts at %d", seed, n, got, want)
+			}
+			mixed := append(zeros, randomBytes(uint64(seed), sizes.Max)...)
+			if got, want := p.Cut(mixed), p.cutHashed(mixed); got != want {
+				t.Fatalf("seed %d, %d zeros then data: cut at %d, the hash cuts at %d", seed, n, got, want)
+			}
+		}
+	}
+	if uncut < 290 {
+		t.Errorf("zeros uncut with %d keys of 300: the shortcut would rarely apply", uncut)
+	}
+}
