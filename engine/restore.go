@@ -20,6 +20,7 @@ import (
 	"github.com/cabinetbackup/cabinet/repo"
 	"github.com/cabinetbackup/cabinet/repo/backend"
 	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/chunker"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -597,8 +598,6 @@ func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) 
 	return buf, fh.Close()
 }
 
-var zeroPage [64 << 10]byte
-
 // sparseBlock is the granularity at which runs of zeros inside a slice are
 // left as holes: slices are up to megabytes long, so a slice holding a
 // little data followed by zeros must not be written whole.
@@ -615,7 +614,7 @@ func writeNonZero(fh io.WriterAt, data []byte, off int64) (int64, error) {
 		// file system's blocks.
 		next := i + sparseBlock - int((off+int64(i))%sparseBlock)
 		next = min(next, len(data))
-		if allZero(data[i:next]) {
+		if chunker.IsZero(data[i:next]) {
 			if start >= 0 {
 				if _, err := fh.WriteAt(data[start:i], off+int64(start)); err != nil {
 					return end, err
@@ -635,17 +634,6 @@ func writeNonZero(fh io.WriterAt, data []byte, off int64) (int64, error) {
 		end = off + int64(len(data))
 	}
 	return end, nil
-}
-
-func allZero(b []byte) bool {
-	for len(b) > 0 {
-		n := min(len(b), len(zeroPage))
-		if !bytes.Equal(b[:n], zeroPage[:n]) {
-			return false
-		}
-		b = b[n:]
-	}
-	return true
 }
 
 func (rr *restoreRun) finishFile(f *restoreFile) {

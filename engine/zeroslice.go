@@ -4,14 +4,16 @@ import (
 	"sync"
 
 	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/chunker"
 	"github.com/cabinetbackup/cabinet/repo/crypto"
 )
 
 // zeroSlices names slices of zeros without hashing them. Disk images and
 // preallocated files hold long runs of zeros, which the chunker cuts into
 // equal slices (no cut point falls inside zeros): every such slice of one
-// size has the same ID. Comparing with zeros runs several times faster than
-// the keyed hash, and costs a slice with data a compare of its first bytes.
+// size has the same ID. Comparing with zeros (chunker.IsZero) runs several
+// times faster than the keyed hash, and costs a slice with data a compare
+// of its first bytes.
 type zeroSlices struct {
 	mu  sync.Mutex
 	ids map[int]blob.ID
@@ -19,7 +21,7 @@ type zeroSlices struct {
 
 // id returns the keyed ID of data, from the cache if data is all zeros.
 func (z *zeroSlices) id(key *crypto.Key, data []byte) blob.ID {
-	if len(data) == 0 || !allZero(data) {
+	if len(data) == 0 || !chunker.IsZero(data) {
 		return key.ID(data)
 	}
 	z.mu.Lock()

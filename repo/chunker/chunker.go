@@ -82,7 +82,7 @@ func (p *Params) Sizes() Sizes { return p.sizes }
 func (p *Params) Cut(data []byte) int {
 	// Disk images hold long runs of zeros: comparing is several times
 	// faster than hashing them.
-	if n := min(len(data), p.sizes.Max); p.zerosUncut && n > p.sizes.Min && allZero(data[:n]) {
+	if n := min(len(data), p.sizes.Max); p.zerosUncut && n > p.sizes.Min && IsZero(data[:n]) {
 		return n
 	}
 	return p.cutHashed(data)
@@ -91,7 +91,9 @@ func (p *Params) Cut(data []byte) int {
 // zeroBlock is compared with data a block at a time.
 var zeroBlock [64 << 10]byte
 
-func allZero(data []byte) bool {
+// IsZero reports whether data holds only zero bytes. It stops at the first
+// block that does not, so data costs little.
+func IsZero(data []byte) bool {
 	for len(data) > 0 {
 		n := min(len(data), len(zeroBlock))
 		if !bytes.Equal(data[:n], zeroBlock[:n]) {
