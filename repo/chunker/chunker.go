@@ -67,11 +67,29 @@ func NewParams(seed [32]byte, sizes Sizes) (*Params, error) {
 	// masks take the top bits, giving a 64-byte rolling window.
 	p.maskS = ^uint64(0) << (64 - (bits + 2))
 	p.maskL = ^uint64(0) << (64 - (bits - 2))
-	// The gear hash of zeros settles within 64 bytes (at -gear[0]), so
-	// runs of zeros are either cut at Max everywhere or cut early; the
-	// first is almost every key (the settled hash misses the mask).
-	p.zerosUncut = p.cutHashed(make([]byte, sizes.Max)) == sizes.Max
+	p.zerosUncut = !p.zerosHaveCut()
 	return p, nil
+}
+
+// zerosHaveCut reports whether a slice of Max zeros holds a cut point. The
+// gear hash of zeros from a slice start is gear[0]*(2^k-1) after k bytes:
+// it settles at -gear[0] from the 64th byte on, so only the first 64 values
+// and the settled one need checking against the masks of the two regions
+// (most keys: none matches, and runs of zeros are cut at Max).
+func (p *Params) zerosHaveCut() bool {
+	small, all := p.sizes.Avg-p.sizes.Min, p.sizes.Max-p.sizes.Min // hashed bytes under maskS, in total
+	var fp uint64
+	for k := 1; k <= min(all, 64); k++ {
+		fp = fp<<1 + p.gear[0]
+		mask := p.maskS
+		if k > small {
+			mask = p.maskL
+		}
+		if fp&mask == 0 {
+			return true
+		}
+	}
+	return small > 64 && fp&p.maskS == 0 || all > max(small, 64) && fp&p.maskL == 0
 }
 
 // Sizes returns the slice size bounds.

@@ -204,6 +204,9 @@ func TestZeroRunsCutAsHashed(t *testing.T) {
 		if p.zerosUncut {
 			uncut++
 		}
+		if hashed := p.cutHashed(make([]byte, sizes.Max)) == sizes.Max; p.zerosUncut != hashed {
+			t.Fatalf("seed %d: zeros uncut %v, the hash over Max zeros says %v", seed, p.zerosUncut, hashed)
+		}
 		for _, n := range []int{1, sizes.Min, sizes.Min + 1, sizes.Avg, sizes.Max - 1, sizes.Max, 3 * sizes.Max} {
 			zeros := make([]byte, n)
 			if got, want := p.Cut(zeros), p.cutHashed(zeros); got != want {
@@ -217,5 +220,27 @@ func TestZeroRunsCutAsHashed(t *testing.T) {
 	}
 	if uncut < 290 {
 		t.Errorf("zeros uncut with %d keys of 300: the shortcut would rarely apply", uncut)
+	}
+}
+
+// TestZerosHaveCut checks the reckoning of whether zeros hold a cut point
+// against hashing them, with masks so short that many keys do.
+func TestZerosHaveCut(t *testing.T) {
+	seen := map[bool]int{}
+	for _, sizes := range []Sizes{{Min: 64, Avg: 128, Max: 4096}, {Min: 64, Avg: 256, Max: 512}, {Min: 100, Avg: 128, Max: 200}} {
+		for seed := range 2000 {
+			p, err := NewParams([32]byte{byte(seed), byte(seed >> 8), 7}, sizes)
+			if err != nil {
+				t.Fatal(err)
+			}
+			hashed := p.cutHashed(make([]byte, sizes.Max)) < sizes.Max
+			if got := p.zerosHaveCut(); got != hashed {
+				t.Fatalf("sizes %v, seed %d: zerosHaveCut %v, the hash says %v", sizes, seed, got, hashed)
+			}
+			seen[hashed]++
+		}
+	}
+	if seen[true] == 0 || seen[false] == 0 {
+		t.Fatalf("keys with and without a cut in zeros: %v; the test needs both", seen)
 	}
 }
