@@ -184,6 +184,8 @@ type backupRun struct {
 	reg   *register
 	start time.Time
 	names *idNames
+	// the compiled o.Excludes and o.Priority
+	excludes, priority patterns
 
 	filesScanned, bytesScanned                       atomic.Int64
 	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64
@@ -220,6 +222,13 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		return nil, errors.New("a session rooted at its path takes exactly one path")
 	}
 	b := &backupRun{r: r, o: o, start: o.Now(), names: newIDNames(), smallLimit: uint64(r.Chunker().Sizes().Min)}
+	var err error
+	if b.excludes, err = compilePatterns("exclude", o.Excludes); err != nil {
+		return nil, err
+	}
+	if b.priority, err = compilePatterns("priority", o.Priority); err != nil {
+		return nil, err
+	}
 	b.stage.Store("scanning")
 	reg, err := openRegister(o.RegisterDir, o.Device, o.Source)
 	switch {
@@ -590,6 +599,7 @@ type scanPart struct {
 func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d *dirNode, names []string, p *scanPart) {
 	var tx *bolt.Tx
 	uncounted := 0 // register reads not yet passed to noteLookups
+	exclusion := newFolderExclusion(b.excludes, path)
 	if b.reg != nil && !b.o.Force {
 		var err error
 		if tx, err = b.reg.db.Begin(false); err == nil {
@@ -606,10 +616,10 @@ func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d 
 				uncounted = 0
 			}
 		}
-		full := filepath.Join(path, name)
-		if b.excluded(full, name) {
+		if exclusion.excludes(name) {
 			continue
 		}
+		full := filepath.Join(path, name)
 		fi, err := root.lstat(name)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {
@@ -649,12 +659,10 @@ func (b *backupRun) enqueue(batch *queueBatch) {
 // rank is the index of the first priority pattern matching path, or the
 // number of patterns.
 func (b *backupRun) rank(path string) int32 {
-	for i, p := range b.o.Priority {
-		if Match(p, path) {
-			return int32(i)
-		}
+	if i := b.priority.index(pathNames(path)); i >= 0 {
+		return int32(i)
 	}
-	return int32(len(b.o.Priority))
+	return int32(len(b.priority))
 }
 
 func (b *backupRun) addEntryTx(ctx context.Context, tx *bolt.Tx, p *scanPart, d *dirNode, name, full string, fi os.FileInfo) {
@@ -751,15 +759,6 @@ func (b *backupRun) needIndex(ctx context.Context) error {
 		}
 	})
 	return b.indexErr
-}
-
-func (b *backupRun) excluded(full, name string) bool {
-	for _, p := range b.o.Excludes {
-		if Match(p, full) {
-			return true
-		}
-	}
-	return false
 }
 
 type sliceJob struct {

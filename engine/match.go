@@ -1,9 +1,10 @@
 package engine
 
 import (
-	"path"
+	"fmt"
 	"path/filepath"
-	"strings"
+
+	"github.com/cabinetbackup/cabinet/internal/glob"
 )
 
 // Match reports whether pattern selects the file at full (an absolute path).
@@ -12,18 +13,11 @@ import (
 // separator is anchored at the root ("/home/*/.cache"); any other matches
 // at any depth ("*.tmp", "node_modules", "src/**/*.go", "**/db.bin"). A
 // pattern matches a path or any folder above it, so everything in a
-// matching folder matches too.
+// matching folder matches too. A malformed pattern matches nothing;
+// Backup and Restore refuse one.
 func Match(pattern, full string) bool {
-	pat, p := components(pattern), components(full)
-	if pat[0] == "" { // anchored
-		return matchFrom(pat, p)
-	}
-	for i := range p {
-		if matchFrom(pat, p[i:]) {
-			return true
-		}
-	}
-	return false
+	p, err := glob.Compile(filepath.ToSlash(pattern))
+	return err == nil && p.Match(pathNames(full))
 }
 
 // MayMatchBelow reports whether pattern may select paths inside the folder
@@ -31,47 +25,85 @@ func Match(pattern, full string) bool {
 // folder itself is not selected. A pattern that is not anchored may match
 // at any depth.
 func MayMatchBelow(pattern, dir string) bool {
-	pat, d := components(pattern), components(dir)
-	if pat[0] != "" {
-		return true
+	p, err := glob.Compile(filepath.ToSlash(pattern))
+	return err == nil && p.MayMatchBelow(pathNames(dir))
+}
+
+// pathNames splits a path at its separators ("/a/b" gives "", "a", "b").
+func pathNames(s string) []string { return glob.Split(filepath.ToSlash(s)) }
+
+// patterns are compiled patterns (see Match).
+type patterns []glob.Pattern
+
+// compilePatterns compiles the patterns of an option (kind names it in
+// errors, as the command line does: "exclude").
+func compilePatterns(kind string, list []string) (patterns, error) {
+	ps := make(patterns, 0, len(list))
+	for _, s := range list {
+		p, err := glob.Compile(filepath.ToSlash(s))
+		if err != nil {
+			return nil, fmt.Errorf("%s %w", kind, err)
+		}
+		ps = append(ps, p)
 	}
-	for len(pat) > 0 && len(d) > 0 {
-		if pat[0] == "**" {
+	return ps, nil
+}
+
+// index returns the index of the first pattern matching the path with
+// these names (see Match), or -1.
+func (ps patterns) index(names []string) int {
+	for i, p := range ps {
+		if p.Match(names) {
+			return i
+		}
+	}
+	return -1
+}
+
+// match reports whether a pattern matches the path with these names.
+func (ps patterns) match(names []string) bool { return ps.index(names) >= 0 }
+
+// mayMatchBelow reports whether a pattern may match paths inside the
+// folder with these names.
+func (ps patterns) mayMatchBelow(dir []string) bool {
+	for _, p := range ps {
+		if p.MayMatchBelow(dir) {
 			return true
 		}
-		if ok, _ := path.Match(pat[0], d[0]); !ok {
-			return false
-		}
-		pat, d = pat[1:], d[1:]
 	}
-	return true
+	return false
 }
 
-// components splits a path or pattern at its separators ("/a/b" gives "",
-// "a", "b"; "/" gives ""), without a trailing empty one.
-func components(s string) []string {
-	return strings.Split(strings.TrimSuffix(filepath.ToSlash(s), "/"), "/")
+// folderExclusion tests the entries of one folder against the exclude
+// patterns. The folder's path is tested once; each entry then only for a
+// match that ends at its own name (glob.Pattern.MatchLast).
+type folderExclusion struct {
+	ps    patterns
+	names []string // the folder's names, then the entry's name
+	all   bool     // a pattern matches the folder: every entry is excluded
 }
 
-// matchFrom reports whether the pattern's components match the leading
-// components of p (p itself or a folder above what p names).
-func matchFrom(pat, p []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			for i := 0; i <= len(p); i++ {
-				if matchFrom(pat[1:], p[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(p) == 0 {
-			return false
-		}
-		if ok, _ := path.Match(pat[0], p[0]); !ok {
-			return false
-		}
-		pat, p = pat[1:], p[1:]
+func newFolderExclusion(ps patterns, dir string) *folderExclusion {
+	if len(ps) == 0 {
+		return &folderExclusion{}
 	}
-	return true
+	names := pathNames(dir)
+	return &folderExclusion{ps: ps, names: append(names, ""), all: ps.match(names)}
+}
+
+// excludes reports whether the folder's entry name is excluded.
+func (e *folderExclusion) excludes(name string) bool {
+	if e.all {
+		return true
+	}
+	if len(e.ps) == 0 {
+		return false
+	}
+	e.names[len(e.names)-1] = name
+	for _, p := range e.ps {
+		if p.MatchLast(e.names) {
+			return true
+		}
+	}
+	return false
 }

@@ -30,7 +30,11 @@ func TestQueueOrder(t *testing.T) {
 	}
 	q := newQueueFile(t.TempDir())
 	defer q.close()
-	b := &backupRun{o: BackupOptions{Priority: []string{"*.kdbx"}}, queue: q}
+	priority, err := compilePatterns("priority", []string{"*.kdbx"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &backupRun{priority: priority, queue: q}
 	// As scanning finds them: folder by folder, in name order, the folders
 	// in any order.
 	for _, folder := range [][]*fileNode{

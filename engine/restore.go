@@ -98,6 +98,8 @@ type restoreRun struct {
 	o     RestoreOptions
 	stats RestoreStats
 	warnN atomic.Int64
+	// the compiled o.Include and o.Exclude
+	include, exclude patterns
 
 	files     []*restoreFile
 	dirs      []dirMeta
@@ -152,10 +154,19 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	if err != nil {
 		return RestoreStats{}, err
 	}
+	include, err := compilePatterns("include", o.Include)
+	if err != nil {
+		return RestoreStats{}, err
+	}
+	exclude, err := compilePatterns("exclude", o.Exclude)
+	if err != nil {
+		return RestoreStats{}, err
+	}
 	if err := r.LoadIndex(ctx); err != nil {
 		return RestoreStats{}, err
 	}
-	rr := &restoreRun{r: r, o: o, firstLink: map[[2]uint64]string{}, root: os.Geteuid() == 0}
+	rr := &restoreRun{r: r, o: o, firstLink: map[[2]uint64]string{}, root: os.Geteuid() == 0,
+		include: include, exclude: exclude}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return RestoreStats{}, fmt.Errorf("restore target %s: %w", target, err)
 	}
@@ -192,24 +203,17 @@ func (rr *restoreRun) warn(path string, err error) {
 }
 
 func (rr *restoreRun) selected(orig string, isDir bool) (take, descend bool) {
-	for _, p := range rr.o.Exclude {
-		if Match(p, orig) {
-			return false, false
-		}
-	}
-	if len(rr.o.Include) == 0 {
+	if len(rr.exclude)+len(rr.include) == 0 {
 		return true, true
 	}
-	for _, p := range rr.o.Include {
-		if Match(p, orig) {
-			return true, true
-		}
-	}
-	// A folder that may hold included paths is walked into.
-	for _, p := range rr.o.Include {
-		if isDir && MayMatchBelow(p, orig) {
-			return false, true
-		}
+	names := pathNames(orig)
+	switch {
+	case rr.exclude.match(names):
+		return false, false
+	case len(rr.include) == 0 || rr.include.match(names):
+		return true, true
+	case isDir && rr.include.mayMatchBelow(names):
+		return false, true // a folder that may hold included paths is walked into
 	}
 	return false, false
 }

@@ -13,6 +13,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/cabinetbackup/cabinet/internal/glob"
 )
 
 // Operating system families used by catalog entries and manifests.
@@ -206,8 +208,8 @@ func (r *FileRule) validate() error {
 		if err := checkRelative(g); err != nil {
 			return fmt.Errorf("glob under %q: %w", r.Path, err)
 		}
-		if _, err := path.Match(strings.ReplaceAll(g, "**", "*"), ""); err != nil {
-			return fmt.Errorf("glob %q: %w", g, err)
+		if _, err := glob.Compile(g); err != nil {
+			return fmt.Errorf("glob: %w", err)
 		}
 	}
 	if r.ProfilesIni != "" {

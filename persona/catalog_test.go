@@ -155,8 +155,8 @@ func TestMatchGlob(t *testing.T) {
 		{"[", "x", false},
 	}
 	for _, tc := range tests {
-		if got := matchGlob(tc.pattern, tc.name); got != tc.want {
-			t.Errorf("matchGlob(%q, %q) = %v", tc.pattern, tc.name, got)
+		if got := matchAny([]string{tc.pattern}, tc.name); got != tc.want {
+			t.Errorf("matchAny(%q, %q) = %v", tc.pattern, tc.name, got)
 		}
 	}
 	if !matchAny([]string{"*/cache2"}, "abc/cache2/entries/x") {

@@ -1,58 +1,19 @@
 package persona
 
-import (
-	"path"
-	"strings"
-)
+import "github.com/cabinetbackup/cabinet/internal/glob"
 
-// matchGlob matches a slash-separated relative path against a glob where
-// "*", "?" and "[...]" work within one name (path.Match) and a "**"
-// component matches any number of names, including none.
-func matchGlob(pattern, name string) bool {
-	return matchParts(strings.Split(pattern, "/"), strings.Split(name, "/"))
-}
-
-func matchParts(pat, name []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			if len(pat) == 1 {
-				return len(name) > 0 // a trailing "**" is everything inside, not the folder itself
-			}
-			for i := 0; i <= len(name); i++ {
-				if matchParts(pat[1:], name[i:]) {
-					return true
-				}
-			}
-			return false
-		}
-		if len(name) == 0 {
-			return false
-		}
-		ok, err := path.Match(pat[0], name[0])
-		if err != nil || !ok {
-			return false
-		}
-		pat, name = pat[1:], name[1:]
-	}
-	return len(name) == 0
-}
-
-// matchAny reports whether name or one of its parent folders matches one
-// of the globs: excluding "cache2" excludes everything inside it.
+// matchAny reports whether the relative path name or one of its parent
+// folders matches one of the globs, where "*", "?" and "[...]" work within
+// one name, a "**" name matches any number of names, and a trailing "**"
+// is what is inside a folder, not the folder itself
+// (glob.Pattern.MatchInside): excluding "cache2" excludes everything
+// inside it. A malformed glob (refused when a catalog is read) matches
+// nothing.
 func matchAny(globs []string, name string) bool {
+	names := glob.Split(name)
 	for _, g := range globs {
-		if matchGlob(g, name) {
+		if p, err := glob.Compile(g); err == nil && p.MatchInside(names) {
 			return true
-		}
-		for p := name; ; {
-			i := strings.LastIndex(p, "/")
-			if i < 0 {
-				break
-			}
-			p = p[:i]
-			if matchGlob(g, p) {
-				return true
-			}
 		}
 	}
 	return false

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -54,6 +55,8 @@ func describeError(err error) (int, string) {
 		return exitDamaged, "the repository has damaged or missing data (listed above)"
 	case errors.As(err, &ue):
 		return exitUsage, ue.msg + " (see --help)"
+	case errors.Is(err, path.ErrBadPattern):
+		return exitUsage, err.Error() + ": patterns use *, ?, [...] within a name and ** for any number of names (see --help)"
 	case errors.Is(err, repo.ErrNoRepository):
 		return exitNoRepo, err.Error() + ": create one with 'cabinet init', or name the right one with --repo or CABINET_REPOSITORY"
 	case errors.Is(err, repo.ErrWrongPassword):
