@@ -106,6 +106,15 @@ func runMount(c *cli.Context) error {
 				o.device, strings.Join(devices, ", "))
 		}
 	}
+	if os.Getenv("GOMAXPROCS") == "" {
+		// Twice as many processors as cores: go-fuse keeps up to one
+		// reader a processor blocked in read(2) on /dev/fuse, and with no
+		// processor idle the runtime's monitor takes theirs back every
+		// 20 µs, waking threads to do it: a fifth of the mount's CPU on a
+		// cold du over the corpus. du -sb 0.95-1.11 s, mount CPU 0.52-0.72 s;
+		// now 0.85-0.94 s and 0.42-0.49 s (five rounds each).
+		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+	}
 	if os.Getenv("GOGC") == "" {
 		// The soft memory limit below (fs/mount) bounds the heap; at main's
 		// GOGC 25 a cold find over 78,000 files spent a third of the

@@ -10,9 +10,11 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
+	"weak"
 
 	gofs "github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -129,6 +131,59 @@ type adapter struct {
 	// listingsCached is set once the kernel lists folders without
 	// OPENDIR (opendirless) and so caches every listing.
 	listingsCached atomic.Bool
+	// leanHeld are folders whose lean listings the kernel may hold in its
+	// cache (listingsCached), to be dropped from it when a stat walk
+	// shows up (dropLeanListings).
+	leanMu   sync.Mutex
+	leanHeld []weak.Pointer[node]
+}
+
+// maxLeanHeld bounds leanHeld: past it the listings are dropped in the
+// background, so a names-only walk over millions of folders holds no more.
+const maxLeanHeld = 1 << 16
+
+// holdLean notes that the kernel may keep n's lean listing in its cache.
+//
+// It is dropped from there only when a stat walk needs the attributes
+// (dropLeanListings), not when the listing ends: one invalidation per
+// folder, each from a goroutine of its own, cost the mount a third of its
+// CPU on a cold find over the corpus, in the invalidations and in the Go
+// scheduler's waking of threads for them. A lean listing left in the
+// cache lists the same names; only a stat walk over it would pay one
+// LOOKUP per file.
+func (a *adapter) holdLean(n *node) {
+	a.leanMu.Lock()
+	a.leanHeld = append(a.leanHeld, weak.Make(n))
+	var full []weak.Pointer[node]
+	if len(a.leanHeld) >= maxLeanHeld {
+		full, a.leanHeld = a.leanHeld, nil
+	}
+	a.leanMu.Unlock()
+	if full != nil {
+		go dropListings(full)
+	}
+}
+
+// dropLeanListings drops every held lean listing from the kernel's cache
+// before it returns, so a stat walk that has met one (a LOOKUP of a file
+// it left out) lists the next folders afresh, with their attributes.
+// Safe inside a request: dropping a listing takes no lock that the kernel
+// holds across a request.
+func (a *adapter) dropLeanListings() {
+	a.leanMu.Lock()
+	held := a.leanHeld
+	a.leanHeld = nil
+	a.leanMu.Unlock()
+	dropListings(held)
+}
+
+func dropListings(held []weak.Pointer[node]) {
+	for _, w := range held {
+		// A forgotten folder's listing went with its inode.
+		if n := w.Value(); n != nil && !n.Forgotten() {
+			n.NotifyContent(0, 0)
+		}
+	}
 }
 
 // errno maps fs errors to errno values: the one translation point.
@@ -249,6 +304,7 @@ func (n *node) Lookup(ctx context.Context, name string, out *fuse.EntryOut) (*go
 	}
 	if n.leanListed.Load() && c.Attr().Type != snapshot.TypeDir {
 		n.a.listings.miss()
+		n.a.dropLeanListings()
 	}
 	return n.child(ctx, c, out), 0
 }
@@ -454,12 +510,17 @@ var (
 	_ gofs.FileReleasedirer = (*dirHandle)(nil)
 )
 
-// Releasedir drops a listing the kernel must not keep from its cache,
-// where it caches every listing (opendirless). Not inline: the kernel may
-// still be adding the listing's last part to its cache.
+// Releasedir drops a volatile folder's listing from the kernel's cache,
+// where it caches every listing (opendirless), and holds a lean one for
+// dropLeanListings. Not inline: the kernel may still be adding the
+// listing's last part to its cache.
 func (d *dirHandle) Releasedir(ctx context.Context, flags uint32) {
-	if d.uncache && d.n.a.listingsCached.Load() {
+	switch {
+	case !d.uncache || !d.n.a.listingsCached.Load():
+	case d.n.n.Attr().Volatile:
 		go d.n.NotifyContent(0, 0)
+	default:
+		d.n.a.holdLean(d.n)
 	}
 }
 
