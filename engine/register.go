@@ -27,6 +27,9 @@ var (
 	registerBucket = []byte("files")
 	// metaBucket holds the register's generations (see register.begin).
 	metaBucket = []byte("meta")
+	// sessionsBucket holds the time and data source of the device's
+	// sessions, by ID, as the last completed run knew them (findParent).
+	sessionsBucket = []byte("sessions")
 )
 
 // Keys of metaBucket.
@@ -58,8 +61,11 @@ type register struct {
 	// begin.
 	run, completed uint64
 	trusted        atomic.Uint64 // raised by distrust
-	damaged        []string      // sorted: see distrust
-	damagedMu      sync.Mutex
+	// sessions are the device's sessions the newest completed run knew of,
+	// read by begin (see sessionsBucket).
+	sessions  map[string]sessionSeen
+	damaged   []string // sorted: see distrust
+	damagedMu sync.Mutex
 
 	mu      sync.Mutex
 	batch   []registerEntry // put, not yet handed to a writer
@@ -164,6 +170,15 @@ func (r *register) begin(indexFiles []string) error {
 		started, completed, trusted := metaUint(m, metaStarted), metaUint(m, metaCompleted), metaUint(m, metaTrusted)
 		r.run = max(started, completed) + 1
 		r.completed = completed
+		r.sessions = map[string]sessionSeen{}
+		if b := tx.Bucket(sessionsBucket); b != nil {
+			b.ForEach(func(k, v []byte) error {
+				if seen, ok := decodeSessionSeen(v); ok {
+					r.sessions[string(k)] = seen
+				}
+				return nil
+			})
+		}
 		present := make(map[string]bool, len(indexFiles))
 		for _, n := range indexFiles {
 			present[n] = true
@@ -210,8 +225,8 @@ func (r *register) distrust(damaged []string) {
 
 // complete records that the run completed: its entries are written (flush
 // returned nil) and the index files listing all their slices are among
-// indexFiles.
-func (r *register) complete(indexFiles []string) error {
+// indexFiles. sessions, if not nil, are the device's sessions now.
+func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen) error {
 	names := slices.Clone(indexFiles)
 	slices.Sort(names)
 	return r.db.Update(func(tx *bolt.Tx) error {
@@ -231,6 +246,20 @@ func (r *register) complete(indexFiles []string) error {
 		if err := m.Put(metaDamaged, []byte(damaged)); err != nil {
 			return err
 		}
+		if sessions != nil {
+			if err := tx.DeleteBucket(sessionsBucket); err != nil && !errors.Is(err, bolt.ErrBucketNotFound) {
+				return err
+			}
+			b, err := tx.CreateBucket(sessionsBucket)
+			if err != nil {
+				return err
+			}
+			for id, seen := range sessions {
+				if err := b.Put([]byte(id), seen.encode()); err != nil {
+					return err
+				}
+			}
+		}
 		return m.Put(metaCompleted, binary.AppendUvarint(nil, r.run))
 	})
 }
@@ -238,6 +267,24 @@ func (r *register) complete(indexFiles []string) error {
 // trusts says whether an entry of generation gen needs no index look-up.
 func (r *register) trusts(gen uint64) bool {
 	return r.trusted.Load() <= gen && gen <= r.completed
+}
+
+// sessionSeen is what finding a backup's parent needs of a session.
+type sessionSeen struct {
+	time   int64 // Unix nanoseconds
+	source string
+}
+
+func (s sessionSeen) encode() []byte {
+	return append(binary.AppendVarint(nil, s.time), s.source...)
+}
+
+func decodeSessionSeen(v []byte) (sessionSeen, bool) {
+	t, n := binary.Varint(v)
+	if n <= 0 {
+		return sessionSeen{}, false
+	}
+	return sessionSeen{time: t, source: string(v[n:])}, true
 }
 
 func metaUint(m *bolt.Bucket, key []byte) uint64 {

@@ -230,7 +230,7 @@ func TestRegisterGenerations(t *testing.T) {
 			t.Fatal(err)
 		}
 		if complete {
-			if err := reg.complete(index); err != nil {
+			if err := reg.complete(index, nil); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -274,7 +274,7 @@ func TestRegisterGenerations(t *testing.T) {
 	}
 	reg.begin([]string{"b", "c", "d", "e"})
 	reg.distrust([]string{"c"})
-	reg.complete([]string{"b", "c", "d", "e"})
+	reg.complete([]string{"b", "c", "d", "e"}, nil)
 	reg.close()
 	if reg.run != 9 || !slices.Equal(reg.damaged, []string{"c"}) {
 		t.Fatalf("run %d, damaged %q", reg.run, reg.damaged)
