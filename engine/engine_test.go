@@ -443,6 +443,18 @@ func TestRestoreZeroRuns(t *testing.T) {
 	})
 }
 
+// Large files are read past the page cache (directReader) in aligned
+// blocks; one whose size is not a multiple of the block size ends with a
+// read the kernel may refuse there, and must still come back whole.
+func TestLargeFilesReadDirect(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	restoreRoundTrip(t, map[string][]byte{
+		"aligned":   randomBytes(rnd, readAheadMin+aheadBlockSize),
+		"unaligned": randomBytes(rnd, readAheadMin+4321),
+		"one-more":  randomBytes(rnd, readAheadMin+aheadBlockSize+1),
+	})
+}
+
 // restoreRoundTrip writes files (mode 0640) to a new folder, backs it up,
 // restores it and checks each file's content, mode and mtime. It returns
 // where the folder was restored.

@@ -332,9 +332,7 @@ func (r *reslicer) chunk(cp *chunker.Params, chunkBufs chan *chunkerBufs, bufs *
 	defer func() { chunkBufs <- cb }()
 	var in io.Reader = io.NewSectionReader(r.fh, r.pos, math.MaxInt64-r.pos)
 	if int64(r.s.f.meta.Size)-r.pos >= readAheadMin {
-		for len(cb.ahead) < aheadBlocks {
-			cb.ahead = append(cb.ahead, make([]byte, aheadBlockSize))
-		}
+		cb.fillAhead()
 		ra := newReadAhead(in, cb.ahead)
 		defer func() { cb.ahead = ra.Close() }()
 		in = ra
