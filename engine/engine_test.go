@@ -20,55 +20,25 @@ import (
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
+// Match and MayMatchBelow are internal/glob's (tested there) on paths
+// with the system's separators.
 func TestMatch(t *testing.T) {
+	sep := string(filepath.Separator)
 	for _, tc := range []struct {
 		pattern, path string
 		want          bool
 	}{
-		{"*.tmp", "/home/ann/x.tmp", true},
-		{"*.tmp", "/home/ann/x.txt", false},
-		{"node_modules", "/src/app/node_modules/a/b.js", true},
-		{"/home/*/.cache", "/home/ann/.cache/x/y", true},
-		{"/home/*/.cache", "/home/ann/cache", false},
-		{"/home/ann", "/home/ann", true},
-		{"/home/ann/", "/home/ann/docs/a", true},
-		{"/srv", "/home/srv", false},
-		{"home/ann", "/home/ann/docs/a", true},
-		{"ann/docs", "/home/ann/docs/a", true},
-		{"ann/music", "/home/ann/docs/a", false},
-		{"**/db.bin", "/var/lib/app/db.bin", true},
-		{"*/db.bin", "/var/lib/app/db.bin", true},
-		{"/var/*/db.bin", "/var/lib/app/db.bin", false},
-		{"/var/**/db.bin", "/var/lib/app/db.bin", true},
-		{"/var/**/db.bin", "/var/db.bin", true},
-		{"/var/**", "/var/lib", true},
-		{"src/**/*.go", "/home/ann/src/cmd/x/main.go", true},
-		{"src/**/*.go", "/home/ann/src/main.c", false},
-		{"/", "/anything", true},
+		{"*.tmp", sep + filepath.Join("home", "ann", "x.tmp"), true},
+		{"/home/*/.cache", sep + filepath.Join("home", "ann", ".cache", "x"), true},
+		{"src/**/*.go", sep + filepath.Join("home", "src", "main.c"), false},
+		{"cache[", sep + "cache[", false}, // malformed: matches nothing
 	} {
 		if got := Match(tc.pattern, tc.path); got != tc.want {
 			t.Errorf("Match(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
-}
-
-func TestMayMatchBelow(t *testing.T) {
-	for _, tc := range []struct {
-		pattern, dir string
-		want         bool
-	}{
-		{"/home/*/Documents", "/home", true},
-		{"/home/*/Documents", "/home/ann", true},
-		{"/home/*/Documents", "/srv", false},
-		{"/home/*/Documents", "/home/ann/Music", false},
-		{"/home/**/x", "/home/ann/a/b", true},
-		{"/home/**/x", "/srv", false},
-		{"*.tmp", "/srv/a", true},
-		{"ann/docs", "/srv", true},
-	} {
-		if got := MayMatchBelow(tc.pattern, tc.dir); got != tc.want {
-			t.Errorf("MayMatchBelow(%q, %q) = %v, want %v", tc.pattern, tc.dir, got, tc.want)
-		}
+	if !MayMatchBelow("/home/*/Documents", sep+"home") || MayMatchBelow("/home/*/Documents", sep+"srv") {
+		t.Error("MayMatchBelow")
 	}
 }
 
