@@ -186,6 +186,7 @@ type backupRun struct {
 	reg   *register
 	start time.Time
 	names *idNames
+	zeros zeroSlices
 	// the compiled o.Excludes and o.Priority
 	excludes, priority patterns
 
@@ -773,6 +774,9 @@ type sliceJob struct {
 	report  chan<- sliceReport
 	propose bool
 	want    blob.ID
+	// zeros: a proposed slice of zeros, in zeroSlices' shared read-only
+	// data, which the reader found zeros in the file
+	zeros bool
 }
 
 // process reads every pending file and sends its slices to the workers.
@@ -788,7 +792,6 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+4)
 	jobs := make(chan sliceJob, b.o.Workers)
 	key := b.r.Key()
-	var zeros zeroSlices
 
 	var workers sync.WaitGroup
 	for range b.o.Workers {
@@ -798,8 +801,11 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 			for j := range jobs {
 				var id blob.ID
 				ok := ctx.Err() == nil
-				if ok {
-					id = zeros.id(key, j.data)
+				switch {
+				case ok && j.zeros: // checked by the reader
+					id = j.want
+				case ok:
+					id = b.zeros.id(key, j.data)
 					ok = !j.propose || id == j.want
 				}
 				if ok {
@@ -811,7 +817,9 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 					j.f.mu.Unlock()
 					b.bytesProcessed.Add(int64(len(j.data)))
 				}
-				bufs.Put(j.data)
+				if !j.zeros {
+					bufs.Put(j.data)
+				}
 				if j.report != nil {
 					j.report <- sliceReport{i: j.i, id: id, ok: ok, proposed: j.propose} // never blocks: see resliceFile
 				}
@@ -937,7 +945,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	defer fh.Close()
 	f.meta.Content, f.meta.Sizes = nil, nil
 	s := &slicer{ctx: ctx, f: f, jobs: jobs}
-	send := func(data []byte) bool { return s.send(sliceJob{data: data}) }
+	send := s.send
 	if f.meta.Size < uint64(cp.Sizes().Min) {
 		// Small files are one slice, no chunker, and one read of one byte
 		// more than the scan saw: all of it, and whether the file grew. A regular file's read is short only at
@@ -960,7 +968,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 			fh.Seek(0, io.SeekStart)
 			b.chunkFile(ctx, f, fh, cp, chunkBufs, bufs, send)
 		case n > 0:
-			send(buf[:n])
+			send(sliceJob{data: buf[:n]})
 		default:
 			bufs.Put(buf)
 		}
@@ -1026,7 +1034,7 @@ const (
 )
 
 // chunkFile slices a file with one of the shared chunker buffers.
-func (b *backupRun) chunkFile(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, chunkBufs chan *chunkerBufs, bufs *slicePools, send func([]byte) bool) {
+func (b *backupRun) chunkFile(ctx context.Context, f *fileNode, fh *os.File, cp *chunker.Params, chunkBufs chan *chunkerBufs, bufs *slicePools, send func(sliceJob) bool) {
 	var cb *chunkerBufs
 	select {
 	case cb = <-chunkBufs:
@@ -1050,7 +1058,7 @@ func (b *backupRun) chunkFile(ctx context.Context, f *fileNode, fh *os.File, cp 
 }
 
 // chunkAll cuts the file into slices and sends each as it is cut.
-func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh io.Reader, cp *chunker.Params, cbuf []byte, bufs *slicePools, send func([]byte) bool) []byte {
+func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh io.Reader, cp *chunker.Params, cbuf []byte, bufs *slicePools, send func(sliceJob) bool) []byte {
 	c := chunker.New(cp, fh, cbuf)
 	for {
 		if ctx.Err() != nil {
@@ -1065,12 +1073,22 @@ func (b *backupRun) chunkAll(ctx context.Context, f *fileNode, fh io.Reader, cp 
 			b.fileFailed(f, err)
 			return c.Buffer()
 		}
-		data := append(bufs.Get(len(view)), view...)
-		if !send(data) {
+		if !send(b.newSlice(view, bufs)) {
 			f.failed = true
 			return c.Buffer()
 		}
 	}
+}
+
+// newSlice returns the job of a slice the chunker cut (view, the chunker's
+// bytes): a copy in a pool buffer, or, for a slice of zeros, zeroSlices'
+// shared zeros, named already. The chunker cuts runs of zeros into
+// slices of its largest size, which the pools do not keep.
+func (b *backupRun) newSlice(view []byte, bufs *slicePools) sliceJob {
+	if len(view) >= zeroCheckSize && chunker.IsZero(view) {
+		return sliceJob{data: b.zeros.data(len(view)), want: b.zeros.ofSize(b.r.Key(), len(view)), zeros: true}
+	}
+	return sliceJob{data: append(bufs.Get(len(view)), view...)}
 }
 
 // countWaiting sets d.waiting for d and every unsaved folder below it.

@@ -415,13 +415,15 @@ func TestRestoreZeroRuns(t *testing.T) {
 
 // Large files are read past the page cache (directReader) in aligned
 // blocks; one whose size is not a multiple of the block size ends with a
-// read the kernel may refuse there, and must still come back whole.
+// read the kernel may refuse there, and must still come back whole. Runs
+// of zeros go to the workers as shared zeros (newSlice).
 func TestLargeFilesReadDirect(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(5, 6))
 	restoreRoundTrip(t, map[string][]byte{
 		"aligned":   randomBytes(rnd, readAheadMin+aheadBlockSize),
 		"unaligned": randomBytes(rnd, readAheadMin+4321),
 		"one-more":  randomBytes(rnd, readAheadMin+aheadBlockSize+1),
+		"image":     slices.Concat(randomBytes(rnd, 3<<20), make([]byte, 13<<20+77), randomBytes(rnd, 1<<20)),
 	})
 }
 

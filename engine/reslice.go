@@ -136,6 +136,8 @@ type reslicer struct {
 	hits    int              // slices stored
 	advised int64            // the kernel was asked to read up to here
 	reused  int              // proposals stored
+	// zeroCheck is readZeros' buffer, made for the first slice of zeros.
+	zeroCheck []byte
 }
 
 // resliceFile slices f along its previous slices (see the top of this
@@ -224,6 +226,17 @@ func (r *reslicer) propose(k int, bufs *slicePools) (bool, error) {
 		adviseWillNeed(r.fh, r.advised, adviseStep)
 		r.advised += adviseStep
 	}
+	if id, ok := r.b.zeros.known(size); ok && id == r.prev.ids[k] {
+		switch zeros, err := r.readZeros(size); {
+		case err != nil && !errors.Is(err, io.EOF):
+			return false, err
+		case err != nil: // the file ends before the slice does
+			return false, nil
+		case zeros:
+			r.delta = r.pos - r.starts[k]
+			return true, r.send(sliceJob{data: r.b.zeros.data(size), propose: true, want: id, zeros: true})
+		}
+	}
 	buf := bufs.Get(size)[:size]
 	n, err := r.fh.ReadAt(buf, r.pos)
 	if n < size {
@@ -236,6 +249,41 @@ func (r *reslicer) propose(k int, bufs *slicePools) (bool, error) {
 	r.delta = r.pos - r.starts[k]
 	if err := r.send(sliceJob{data: buf, propose: true, want: r.prev.ids[k]}); err != nil {
 		return false, err
+	}
+	return true, nil
+}
+
+// zeroCheckSize is how much of a proposed slice of zeros readZeros reads
+// at a time.
+const zeroCheckSize = 256 << 10
+
+// readZeros reports whether the size bytes at r.pos are all zeros,
+// reading them a piece at a time into one small buffer: a run of zeros
+// (a disk image, a preallocated file) proposed as slices of zeros needs no
+// slice buffers. Day-2 backup of the corpus: the 4 MiB buffers of the
+// half-zero file's 256 MiB of zeros (which the pools do not keep) had the
+// collector run every 8 ms, 40 times over that file; the backup took
+// 1.67-1.75 s, now 1.53-1.55 s (four interleaved pairs, one noisy pair
+// left out: 2.17 against 2.18 s). It returns io.EOF if the file ends first.
+func (r *reslicer) readZeros(size int) (bool, error) {
+	if r.zeroCheck == nil {
+		r.zeroCheck = make([]byte, zeroCheckSize)
+	}
+	for off := 0; off < size; off += zeroCheckSize {
+		piece := r.zeroCheck[:min(zeroCheckSize, size-off)]
+		n, err := r.fh.ReadAt(piece, r.pos+int64(off))
+		if n < len(piece) {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				err = io.EOF
+			}
+			return false, err
+		}
+		if !chunker.IsZero(piece) {
+			return false, nil
+		}
 	}
 	return true, nil
 }
@@ -347,7 +395,7 @@ func (r *reslicer) chunk(cp *chunker.Params, chunkBufs chan *chunkerBufs, bufs *
 		if err != nil {
 			return 0, false, err
 		}
-		if err := r.send(sliceJob{data: append(bufs.Get(len(view)), view...)}); err != nil {
+		if err := r.send(r.b.newSlice(view, bufs)); err != nil {
 			return 0, false, err
 		}
 		if r.miss >= 0 { // an earlier proposal differs: start again there

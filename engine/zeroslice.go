@@ -15,8 +15,9 @@ import (
 // times faster than the keyed hash, and costs a slice with data a compare
 // of its first bytes.
 type zeroSlices struct {
-	mu  sync.Mutex
-	ids map[int]blob.ID
+	mu    sync.Mutex
+	ids   map[int]blob.ID
+	zeros []byte // read-only zeros (data)
 }
 
 // id returns the keyed ID of data, from the cache if data is all zeros.
@@ -24,17 +25,40 @@ func (z *zeroSlices) id(key *crypto.Key, data []byte) blob.ID {
 	if len(data) == 0 || !chunker.IsZero(data) {
 		return key.ID(data)
 	}
-	z.mu.Lock()
-	id, ok := z.ids[len(data)]
-	z.mu.Unlock()
-	if !ok {
-		id = key.ID(data)
-		z.mu.Lock()
-		if z.ids == nil {
-			z.ids = map[int]blob.ID{}
-		}
-		z.ids[len(data)] = id
-		z.mu.Unlock()
+	return z.ofSize(key, len(data))
+}
+
+// ofSize returns the keyed ID of size zero bytes.
+func (z *zeroSlices) ofSize(key *crypto.Key, size int) blob.ID {
+	if id, ok := z.known(size); ok {
+		return id
 	}
+	id := key.ID(z.data(size))
+	z.mu.Lock()
+	if z.ids == nil {
+		z.ids = map[int]blob.ID{}
+	}
+	z.ids[size] = id
+	z.mu.Unlock()
 	return id
+}
+
+// known returns the ID of size zero bytes if a slice of them has been
+// named.
+func (z *zeroSlices) known(size int) (blob.ID, bool) {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	id, ok := z.ids[size]
+	return id, ok
+}
+
+// data returns size read-only zero bytes: a slice of zeros goes to the
+// workers in them, without a buffer of its own (reslicer.proposeZeros).
+func (z *zeroSlices) data(size int) []byte {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	if len(z.zeros) < size {
+		z.zeros = make([]byte, size)
+	}
+	return z.zeros[:size:size]
 }
