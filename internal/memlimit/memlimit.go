@@ -4,8 +4,10 @@
 package memlimit
 
 import (
+	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +46,18 @@ func Tune(floor, minRoom, share int64, interval time.Duration, done <-chan struc
 		debug.SetMemoryLimit(max(floor, live+max(minRoom, live/share)+overhead))
 	}
 	set()
+	// Also right after every collection: a heap that grows faster than the
+	// ticks meets a limit set for the smaller heap it was, and the
+	// collector runs back to back until the next tick (day-2 backup of the
+	// corpus: 13 collections in 106 ms as its large files began).
+	collected := make(chan struct{}, 1)
+	stop := afterEachGC(func() {
+		select {
+		case collected <- struct{}{}:
+		default:
+		}
+	})
+	defer stop()
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -52,6 +66,26 @@ func Tune(floor, minRoom, share int64, interval time.Duration, done <-chan struc
 			return
 		case <-tick.C:
 			set()
+		case <-collected:
+			set()
 		}
 	}
+}
+
+// afterEachGC calls f (on the finalizer goroutine: it must not block)
+// after each garbage collection until stop is called: a finalizer that
+// sets itself again on the object it finalizes.
+func afterEachGC(f func()) (stop func()) {
+	var stopped atomic.Bool
+	type sentinel struct{ _ [16]byte } // not a tiny allocation: finalized alone
+	var rearm func(*sentinel)
+	rearm = func(s *sentinel) {
+		if stopped.Load() {
+			return
+		}
+		f()
+		runtime.SetFinalizer(s, rearm)
+	}
+	runtime.SetFinalizer(&sentinel{}, rearm)
+	return func() { stopped.Store(true) }
 }

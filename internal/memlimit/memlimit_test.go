@@ -56,3 +56,26 @@ func testShare(t *testing.T, share int64) {
 	}
 	runtime.KeepAlive(keep)
 }
+
+// The limit follows the live heap after each collection, not only at the
+// ticks: a heap that grew meets a limit above it at once.
+func TestTuneFollowsEachCollection(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	done := make(chan struct{})
+	go Tune(1, 1, 4, time.Hour, done) // one tick: the start
+	defer close(done)
+	time.Sleep(10 * time.Millisecond)
+	keep := make([]byte, 64<<20)
+	for i := range keep {
+		keep[i] = byte(i)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for debug.SetMemoryLimit(-1) < 64<<20 {
+		if time.Now().After(deadline) {
+			t.Fatalf("limit %d with 64 MiB live after collections, want above it", debug.SetMemoryLimit(-1))
+		}
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	runtime.KeepAlive(keep)
+}
