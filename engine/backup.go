@@ -259,12 +259,22 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		}
 	}
 	// The parent is only named in the session: looked for while scanning.
-	parentFound := make(chan parentSearch, 1)
+	// A backup that fails stops the search and waits for it: the caller
+	// may close the repository next.
 	var known map[string]sessionSeen
 	if b.reg != nil {
 		known = b.reg.sessions
 	}
-	go func() { parentFound <- b.findParent(ctx, known) }()
+	searchCtx, stopSearch := context.WithCancel(ctx)
+	parentFound := make(chan parentSearch, 1)
+	go func() { parentFound <- b.findParent(searchCtx, known) }()
+	searched := false
+	defer func() {
+		stopSearch()
+		if !searched {
+			<-parentFound
+		}
+	}()
 
 	stopProgress := b.reportProgress(ctx)
 	defer stopProgress()
@@ -356,6 +366,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		},
 	}
 	found := <-parentFound
+	searched = true
 	s.Parent = found.parent
 	if err := snapshot.SaveSession(ctx, r, s); err != nil {
 		return nil, err
@@ -1269,6 +1280,9 @@ func (b *backupRun) findParent(ctx context.Context, known map[string]sessionSeen
 	for _, ref := range refs {
 		seen, ok := known[ref.Name]
 		if !ok {
+			if ctx.Err() != nil {
+				return parentSearch{}
+			}
 			s, err := snapshot.LoadSession(ctx, b.r, ref)
 			if err != nil {
 				continue // damaged: check names it
