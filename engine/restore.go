@@ -92,9 +92,8 @@ type restorePart struct {
 	// (see rangeBytes); the first and last slices may reach beyond it.
 	// to is 0 for a whole file.
 	from, to int64
-	// created: a whole file's creator (createFiles) made it: fh, or the
-	// error it met
-	created   bool
+	// fh is a whole file, opened by its creator (createFiles), or
+	// createErr what that met
 	fh        *os.File
 	createErr error
 }
@@ -443,7 +442,7 @@ func (rr *restoreRun) createFiles(ctx context.Context, parts chan<- restorePart)
 		go func(files <-chan *restoreFile) {
 			defer creators.Done()
 			for f := range files {
-				p := restorePart{f: f, first: 0, end: len(f.node.Content), created: true}
+				p := restorePart{f: f, first: 0, end: len(f.node.Content), createErr: context.Canceled}
 				if ctx.Err() == nil {
 					p.fh, p.createErr = rr.createFile(f, false)
 				}
@@ -624,13 +623,10 @@ func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 	return fh, nil
 }
 
-// writePart writes a whole file of a few slices: the worker creates it
-// (one open per file, spread over the workers).
+// writePart writes a whole file of a few slices, which its creator has
+// opened (createFiles).
 func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) ([]byte, error) {
 	fh, err := p.fh, p.createErr
-	if !p.created {
-		fh, err = rr.createFile(p.f, false)
-	}
 	if err != nil {
 		return buf, err
 	}
