@@ -117,8 +117,11 @@ func TestRegisterTrust(t *testing.T) {
 	}{
 		{"nothing changed", func(t *testing.T, e *trustEnv) {}, false, false, false},
 		{"index files removed with their cabinets", func(t *testing.T, e *trustEnv) {
-			// What a prune of everything does: the slices are gone.
-			for _, dir := range []string{repo.IndexDir, repo.DataDir} {
+			// What forgetting every session and a prune do: the sessions
+			// and slices are gone. (A session left behind would miss its
+			// root tree whenever a folder above the source, the temporary
+			// folder, changed meanwhile: other tests make folders there.)
+			for _, dir := range []string{repo.IndexDir, repo.DataDir, repo.SessionsDir} {
 				if err := os.RemoveAll(filepath.Join(e.repoDir, dir)); err != nil {
 					t.Fatal(err)
 				}
