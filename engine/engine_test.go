@@ -20,8 +20,8 @@ import (
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
-// Match and MayMatchBelow are internal/glob's (tested there) on paths
-// with the system's separators.
+// Match and the compiled patterns are internal/glob's (tested there) on
+// paths with the system's separators.
 func TestMatch(t *testing.T) {
 	sep := string(filepath.Separator)
 	for _, tc := range []struct {
@@ -37,8 +37,12 @@ func TestMatch(t *testing.T) {
 			t.Errorf("Match(%q, %q) = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
-	if !MayMatchBelow("/home/*/Documents", sep+"home") || MayMatchBelow("/home/*/Documents", sep+"srv") {
-		t.Error("MayMatchBelow")
+	include, err := compilePatterns("include", []string{"/home/*/Documents"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !include.mayMatchBelow(pathNames(sep+"home")) || include.mayMatchBelow(pathNames(sep+"srv")) {
+		t.Error("mayMatchBelow")
 	}
 }
 

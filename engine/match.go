@@ -20,15 +20,6 @@ func Match(pattern, full string) bool {
 	return err == nil && p.Match(pathNames(full))
 }
 
-// MayMatchBelow reports whether pattern may select paths inside the folder
-// dir: a restore with --include walks into such a folder even when the
-// folder itself is not selected. A pattern that is not anchored may match
-// at any depth.
-func MayMatchBelow(pattern, dir string) bool {
-	p, err := glob.Compile(filepath.ToSlash(pattern))
-	return err == nil && p.MayMatchBelow(pathNames(dir))
-}
-
 // pathNames splits a path at its separators ("/a/b" gives "", "a", "b").
 func pathNames(s string) []string { return glob.Split(filepath.ToSlash(s)) }
 

@@ -53,7 +53,8 @@ func (z *zeroSlices) known(size int) (blob.ID, bool) {
 }
 
 // data returns size read-only zero bytes: a slice of zeros goes to the
-// workers in them, without a buffer of its own (reslicer.proposeZeros).
+// workers in them, without a buffer of its own (reslicer.readZeros,
+// backupRun.newSlice).
 func (z *zeroSlices) data(size int) []byte {
 	z.mu.Lock()
 	defer z.mu.Unlock()

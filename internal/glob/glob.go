@@ -16,7 +16,6 @@ import (
 
 // Pattern is a compiled pattern.
 type Pattern struct {
-	text  string
 	parts []string
 	// anchored: the pattern began with "/" and matches from the first
 	// name of a path only; any other may start at any name.
@@ -28,7 +27,7 @@ type Pattern struct {
 // Compile splits a slash-separated pattern into names and checks each.
 // A leading "/" anchors it; a trailing "/" is ignored.
 func Compile(pattern string) (Pattern, error) {
-	p := Pattern{text: pattern, parts: Split(pattern)}
+	p := Pattern{parts: Split(pattern)}
 	p.anchored = p.parts[0] == ""
 	p.fixed = true
 	for _, part := range p.parts {
@@ -41,19 +40,6 @@ func Compile(pattern string) (Pattern, error) {
 	}
 	return p, nil
 }
-
-// MustCompile is Compile for patterns known to be valid; it panics on
-// others.
-func MustCompile(pattern string) Pattern {
-	p, err := Compile(pattern)
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
-// String returns the pattern as given.
-func (p Pattern) String() string { return p.text }
 
 // Split splits a slash-separated path at its separators: "/a/b" gives "",
 // "a", "b"; "a/b/" gives "a", "b"; "/" gives "".

@@ -132,3 +132,12 @@ func TestMatchAllocs(t *testing.T) {
 		t.Errorf("%v allocations a match", n)
 	}
 }
+
+// MustCompile is Compile for patterns the tests know to be valid.
+func MustCompile(pattern string) Pattern {
+	p, err := Compile(pattern)
+	if err != nil {
+		panic(err)
+	}
+	return p
+}
