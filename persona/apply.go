@@ -284,6 +284,7 @@ type entryPlan struct {
 	exports []*exportOp
 	blocked string // running process name
 	changed int
+	rules   []ruleGlobs // the entry's file rules, compiled at first use
 }
 
 type dirOp struct {
@@ -343,10 +344,24 @@ func (a *applier) target(base, rel string) string {
 	return filepath.Join(a.opts.Home, filepath.FromSlash(a.remap.Path(rel)))
 }
 
+// ruleGlobs is a catalog rule with its globs compiled.
+type ruleGlobs struct {
+	rule             *FileRule
+	include, exclude globs
+}
+
 // ruleFor finds the catalog rule a record came from (for enforced modes).
-func ruleFor(e *Entry, f FileRecord) *FileRule {
-	for i := range e.Files {
-		r := &e.Files[i]
+func (p *entryPlan) ruleFor(f FileRecord) *FileRule {
+	e := &p.rec.Entry
+	if p.rules == nil {
+		p.rules = make([]ruleGlobs, len(e.Files))
+		for i := range e.Files {
+			r := &e.Files[i]
+			p.rules[i] = ruleGlobs{rule: r, include: compileGlobs(r.Include), exclude: compileGlobs(r.Exclude)}
+		}
+	}
+	for _, rg := range p.rules {
+		r := rg.rule
 		if (r.Base == BaseSystem) != (f.Base == BaseSystem) {
 			continue
 		}
@@ -354,10 +369,10 @@ func ruleFor(e *Entry, f FileRecord) *FileRule {
 			return r
 		}
 		rel, ok := strings.CutPrefix(f.Path, r.Path+"/")
-		if !ok || matchAny(r.Exclude, rel) {
+		if !ok || rg.exclude.matchInside(rel) {
 			continue
 		}
-		if f.Dir || len(r.Include) == 0 || matchAny(r.Include, rel) {
+		if f.Dir || len(r.Include) == 0 || rg.include.matchInside(rel) {
 			return r
 		}
 	}
@@ -487,7 +502,7 @@ func verifyStored(from, stored string, size int64, sum string) error {
 func (a *applier) planDir(p *entryPlan, f FileRecord) error {
 	dst := a.target(f.Base, f.Path)
 	mode := fs.FileMode(f.Mode).Perm()
-	if r := ruleFor(&p.rec.Entry, f); r != nil && r.DirMode != "" {
+	if r := p.ruleFor(f); r != nil && r.DirMode != "" {
 		mode, _ = parseMode(r.DirMode)
 	}
 	st, err := os.Lstat(dst)
@@ -507,7 +522,7 @@ func (a *applier) planDir(p *entryPlan, f FileRecord) error {
 func (a *applier) planFile(p *entryPlan, f FileRecord) error {
 	src := filepath.Join(a.opts.From, filepath.FromSlash(f.Stored))
 	op := &fileOp{rec: f, src: src, dst: a.target(f.Base, f.Path), mode: fs.FileMode(f.Mode).Perm(), sum: f.SHA256, modTime: f.ModTime, op: "write"}
-	if r := ruleFor(&p.rec.Entry, f); r != nil && r.FileMode != "" {
+	if r := p.ruleFor(f); r != nil && r.FileMode != "" {
 		op.mode, _ = parseMode(r.FileMode)
 	}
 	if f.Size <= maxRemapSize && !a.remap.Identity() {

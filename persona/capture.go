@@ -329,7 +329,7 @@ func (c *capturer) rule(ctx context.Context, rec *EntryRecord, r FileRule, seen 
 	}
 	secrets := c.secretGlobs(&rec.Entry)
 	if !st.IsDir() {
-		if matchAny(secrets, r.Path) && r.Base != BaseSystem {
+		if secrets.matchInside(r.Path) && r.Base != BaseSystem {
 			return nil // recorded by the secrets pass
 		}
 		return c.file(rec, r, r.Path, root, st, seen)
@@ -340,6 +340,7 @@ func (c *capturer) rule(ctx context.Context, rec *EntryRecord, r FileRule, seen 
 	if err != nil {
 		return err
 	}
+	include, exclude := compileGlobs(r.Include), compileGlobs(r.Exclude)
 	dirModes := map[string]fs.FileMode{r.Path: st.Mode().Perm()}
 	dirTimes := map[string]time.Time{r.Path: st.ModTime()}
 	var captured []string
@@ -369,13 +370,13 @@ func (c *capturer) rule(ctx context.Context, rec *EntryRecord, r FileRule, seen 
 		if rel == "." {
 			return nil
 		}
-		if matchAny(r.Exclude, rel) {
+		if exclude.matchInside(rel) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
 			return nil
 		}
-		if r.Base != BaseSystem && matchAny(secrets, full) {
+		if r.Base != BaseSystem && secrets.matchInside(full) {
 			if d.IsDir() {
 				return fs.SkipDir
 			}
@@ -388,7 +389,7 @@ func (c *capturer) rule(ctx context.Context, rec *EntryRecord, r FileRule, seen 
 			}
 			return nil
 		}
-		if len(r.Include) > 0 && !matchAny(r.Include, rel) {
+		if len(r.Include) > 0 && !include.matchInside(rel) {
 			return nil
 		}
 		info, err := os.Stat(p) // follows a link to a file
@@ -434,14 +435,14 @@ func (c *capturer) rule(ctx context.Context, rec *EntryRecord, r FileRule, seen 
 	return nil
 }
 
-func (c *capturer) secretGlobs(e *Entry) []string {
+func (c *capturer) secretGlobs(e *Entry) globs {
 	var g []string
 	for _, s := range e.Secrets {
 		if s.Path != "" {
 			g = append(g, s.Path)
 		}
 	}
-	return g
+	return compileGlobs(g)
 }
 
 // file copies one file into the staging folder and records it.

@@ -152,8 +152,8 @@ func TestMatchGlob(t *testing.T) {
 		{[]string{"*/cache2"}, "abc/cache2/entries/x", true},
 		{[]string{"["}, "x", false},
 	} {
-		if got := matchAny(tc.globs, tc.name); got != tc.want {
-			t.Errorf("matchAny(%q, %q) = %v", tc.globs, tc.name, got)
+		if got := compileGlobs(tc.globs).matchInside(tc.name); got != tc.want {
+			t.Errorf("compileGlobs(%q).matchInside(%q) = %v", tc.globs, tc.name, got)
 		}
 	}
 }
