@@ -33,8 +33,10 @@ func (rr *restoreRun) applyMeta(path string, n *snapshot.Node) {
 	}
 }
 
-func makeSpecial(path string, n *snapshot.Node) error {
-	os.Remove(path)
+// makeSpecial makes a FIFO or a device node at path. A socket is not made
+// (made is false): it is the endpoint of a program, which makes it anew
+// when it starts.
+func makeSpecial(path string, n *snapshot.Node) (made bool, err error) {
 	var mode uint32
 	switch n.Type {
 	case snapshot.TypeFIFO:
@@ -43,8 +45,9 @@ func makeSpecial(path string, n *snapshot.Node) error {
 		mode = unix.S_IFBLK
 	case snapshot.TypeCharDevice:
 		mode = unix.S_IFCHR
-	case snapshot.TypeSocket:
-		return nil // sockets are recreated by the programs that own them
+	default:
+		return false, nil
 	}
-	return unix.Mknod(path, mode|n.Mode&0o7777, int(n.Rdev))
+	os.Remove(path)
+	return true, unix.Mknod(path, mode|n.Mode&0o7777, int(n.Rdev))
 }

@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"time"
 
@@ -17,4 +19,11 @@ func (rr *restoreRun) applyMeta(path string, n *snapshot.Node) {
 	}
 }
 
-func makeSpecial(path string, n *snapshot.Node) error { return nil }
+// makeSpecial makes nothing: Windows has no FIFOs or device nodes, and a
+// socket is not made anywhere (meta_unix.go).
+func makeSpecial(path string, n *snapshot.Node) (made bool, err error) {
+	if n.Type == snapshot.TypeSocket {
+		return false, nil
+	}
+	return false, fmt.Errorf("%w: a %s node cannot be made on Windows; left out", errors.ErrUnsupported, n.Type)
+}

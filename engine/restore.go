@@ -315,11 +315,14 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			rr.applyMeta(path, n)
 		default:
 			if take {
-				if err := makeSpecial(path, n); err != nil {
+				made, err := makeSpecial(path, n)
+				if err != nil {
 					rr.warn(path, err)
 					continue
 				}
-				rr.applyMeta(path, n)
+				if made {
+					rr.applyMeta(path, n)
+				}
 			}
 		}
 	}
