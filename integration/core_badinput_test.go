@@ -123,9 +123,11 @@ func TestCoreNoRepository(t *testing.T) {
 	dir := t.TempDir()
 	notRepo := filepath.Join(dir, "just-a-folder")
 	coreWrite(t, filepath.Join(notRepo, "some-file"), []byte("x"), 0o644)
+	missing := filepath.Join(dir, "does-not-exist")
 	cases := []struct{ name, repo string }{
-		{"missing path", filepath.Join(dir, "does-not-exist")},
+		{"missing path", missing},
 		{"folder that is not a repository", notRepo},
+		{"file", filepath.Join(notRepo, "some-file")},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -138,7 +140,7 @@ func TestCoreNoRepository(t *testing.T) {
 					t.Errorf("%v: unclear message %q", args, line)
 				}
 			}
-			if c.repo != notRepo {
+			if c.repo == missing {
 				if _, err := os.Stat(c.repo); err == nil {
 					t.Errorf("a command created the missing repository folder %s", c.repo)
 				}

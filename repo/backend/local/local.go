@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/cabinetbackup/cabinet/internal/directio"
 	"github.com/cabinetbackup/cabinet/repo/backend"
@@ -47,8 +48,11 @@ func (b *Backend) path(name string) string {
 	return filepath.Join(b.root, filepath.FromSlash(name))
 }
 
+// notFound marks a missing object as backend.ErrNotFound; so is one below
+// a path that is a file (ENOTDIR): a location that is not a folder holds
+// no repository.
 func notFound(name string, err error) error {
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
 		return fmt.Errorf("%s: %w", name, backend.ErrNotFound)
 	}
 	return err
