@@ -240,6 +240,44 @@ func TestRestoreIncludeAndOverwrite(t *testing.T) {
 	}
 }
 
+// TestRestoreIncludeMakesOnlyNeededFolders: an include pattern that may
+// match at any depth walks every folder, but only the folders on the way to
+// what it selects are made; one that selects nothing is an error and makes
+// no folder.
+func TestRestoreIncludeMakesOnlyNeededFolders(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	writeTree(t, src)
+	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := t.TempDir()
+	stats, err := Restore(ctx, r, s, RestoreOptions{Target: target, Include: []string{"b.txt"}})
+	if err != nil || stats.Files != 1 || stats.Warnings != 0 {
+		t.Fatalf("restore: %+v, %v", stats, err)
+	}
+	var got []string
+	filepath.WalkDir(filepath.Join(target, src), func(p string, d os.DirEntry, err error) error {
+		rel, _ := filepath.Rel(filepath.Join(target, src), p)
+		got = append(got, filepath.ToSlash(rel))
+		return nil
+	})
+	if want := []string{".", "sub", "sub/b.txt"}; !slices.Equal(got, want) {
+		t.Errorf("restored %q, want %q (no empty folders beside)", got, want)
+	}
+
+	none := t.TempDir()
+	_, err = Restore(ctx, r, s, RestoreOptions{Target: none, Include: []string{"*.none"}})
+	if !errors.Is(err, ErrNothingSelected) || !strings.Contains(err.Error(), "*.none") {
+		t.Fatalf("include that matches nothing: %v", err)
+	}
+	if ents, _ := os.ReadDir(none); len(ents) != 0 {
+		t.Errorf("include that matches nothing made %d entries in the target", len(ents))
+	}
+}
+
 // TestRegisterBatchesOfEmptyFiles: empty files go into the register in
 // batches while the scan runs (more than two batches here, plus some files
 // with content written at the end), and the next session finds every one
@@ -373,7 +411,7 @@ func TestRestoreOrder(t *testing.T) {
 	}
 	rr := &restoreRun{r: r, o: RestoreOptions{Overwrite: OverwriteIfChanged, Warn: func(string, error) {}}, firstLink: map[[2]uint64]string{},
 		large: make(chan *restoreFile, 10)}
-	if err := rr.plan(ctx, s.Tree, t.TempDir(), "/", false); err != nil {
+	if err := rr.plan(ctx, s.Tree, t.TempDir(), "/", false, nil); err != nil {
 		t.Fatal(err)
 	}
 	close(rr.large)

@@ -105,6 +105,8 @@ type restoreRun struct {
 	warnN atomic.Int64
 	// the compiled o.Include and o.Exclude
 	include, exclude patterns
+	// selectedSome is set once the include patterns select an entry.
+	selectedSome bool
 
 	files     []*restoreFile
 	dirs      []dirMeta
@@ -134,6 +136,10 @@ type hardlink struct {
 // ErrUnsafePath is wrapped when a tree names an entry that would be
 // written outside the restore target.
 var ErrUnsafePath = errors.New("unsafe entry name in tree")
+
+// ErrNothingSelected is returned when include patterns match nothing in
+// the session: nothing is restored.
+var ErrNothingSelected = errors.New("nothing in the session matches the include patterns")
 
 // Restore writes session s (or the parts selected) below o.Target.
 func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o RestoreOptions) (RestoreStats, error) {
@@ -176,10 +182,13 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 		return RestoreStats{}, fmt.Errorf("restore target %s: %w", target, err)
 	}
 	stop := rr.reportProgress(ctx)
-	err = rr.writeFiles(ctx, func(ctx context.Context) error { return rr.plan(ctx, s.Tree, target, "/", false) })
+	err = rr.writeFiles(ctx, func(ctx context.Context) error { return rr.plan(ctx, s.Tree, target, "/", false, nil) })
 	stop()
 	if err != nil {
 		return rr.stats, err
+	}
+	if len(include) > 0 && !rr.selectedSome {
+		return rr.stats, fmt.Errorf("%w (%s): nothing restored; 'cabinet mount' shows the session's paths", ErrNothingSelected, strings.Join(o.Include, ", "))
 	}
 	for _, h := range rr.hardlinks {
 		os.Remove(h.path)
@@ -227,8 +236,11 @@ func (rr *restoreRun) selected(orig string, isDir bool) (take, descend bool) {
 // nodes and queues files for writeFiles. fresh says dir was just created by
 // this restore: it is empty, so its files need no check for what is
 // already there (two system calls per file saved on a restore to a new
-// target).
-func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string, fresh bool) error {
+// target). pending is set when dir does not exist yet: it lies on the way
+// to what include patterns may select, and is made only when something
+// below it is restored (no tree of empty folders for an include that
+// matches a few files).
+func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string, fresh bool, pending *pendingDir) error {
 	t, err := snapshot.LoadTree(ctx, rr.r, treeID)
 	if err != nil {
 		return err
@@ -242,6 +254,25 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		origPath := strings.TrimSuffix(orig, "/") + "/" + n.Name
 		take, descend := rr.selected(origPath, n.Type == snapshot.TypeDir)
 		if !take && !descend {
+			continue
+		}
+		rr.selectedSome = rr.selectedSome || take
+		if !take {
+			// Only a folder gets here: one on the way to what may be selected.
+			if pending != nil {
+				if err := rr.plan(ctx, n.Subtree, path, origPath, true, &pendingDir{parent: pending, path: path}); err != nil {
+					return err
+				}
+				continue
+			}
+			if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+				if err := rr.plan(ctx, n.Subtree, path, origPath, true, &pendingDir{path: path}); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if !rr.made(pending) {
 			continue
 		}
 		switch n.Type {
@@ -258,7 +289,7 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 					continue
 				}
 			}
-			if err := rr.plan(ctx, n.Subtree, path, origPath, created); err != nil {
+			if err := rr.plan(ctx, n.Subtree, path, origPath, created, nil); err != nil {
 				return err
 			}
 			if take {
@@ -327,6 +358,33 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 	}
 	return nil
+}
+
+// pendingDir is a folder that plan makes only once something below it is
+// restored, with the pending folders above it.
+type pendingDir struct {
+	parent *pendingDir
+	path   string
+	made   bool
+	failed bool // made failed and was reported
+}
+
+// made makes d and the pending folders above it, once, and reports whether
+// d is there (a nil d is).
+func (rr *restoreRun) made(d *pendingDir) bool {
+	switch {
+	case d == nil || d.made:
+		return true
+	case d.failed || !rr.made(d.parent):
+		return false
+	}
+	if err := os.Mkdir(d.path, 0o700); err != nil {
+		rr.warn(d.path, err)
+		d.failed = true
+		return false
+	}
+	d.made = true
+	return true
 }
 
 func (rr *restoreRun) skipExisting(path string, n *snapshot.Node) bool {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -115,8 +116,27 @@ func TestCoreRestoreIncludeExclude(t *testing.T) {
 					t.Errorf("%s: %q, want %q", f, data, coreRestoreTree[f])
 				}
 			}
+			// Include patterns make only the folders on the way to what
+			// they select (an excluded file's folder is still restored).
+			filepath.WalkDir(coreRestored(target, src), func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() && !slices.Contains(c.args, "--exclude") {
+					if ents, _ := os.ReadDir(p); len(ents) == 0 {
+						t.Errorf("restore %v made the empty folder %s", c.args, p)
+					}
+				}
+				return nil
+			})
 		})
 	}
+	t.Run("include that matches nothing", func(t *testing.T) {
+		e := coreFor(t, e)
+		target := filepath.Join(e.dir, "r", "none")
+		r := e.expectCode(1, "restore", "--include", "*.none", "--target", target, "latest")
+		coreOneLine(t, r.stderr, "nothing", "*.none")
+		if ents, _ := os.ReadDir(target); len(ents) != 0 {
+			t.Errorf("an include that matches nothing made %d entries in the target", len(ents))
+		}
+	})
 }
 
 func TestCoreRestoreOverwrite(t *testing.T) {
