@@ -80,6 +80,13 @@ func TestCoreDiskFull(t *testing.T) {
 	if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
 		t.Errorf("want one line on a full disk, got:\n%s", r.stderr)
 	}
+	// With room again the same restore finishes: the part-written file is
+	// written again, the finished ones are skipped.
+	if msg, err := exec.Command("mount", "-o", "remount,size=256m", out).CombinedOutput(); err != nil {
+		t.Fatalf("grow the restore tmpfs: %v: %s", err, msg)
+	}
+	e.mustRun("restore", "--quiet", "--target", out, "latest")
+	coreDiff(t, src, coreRestored(out, src))
 }
 
 // TestCoreCacheDiskFull: the cache folder (register, index and tree

@@ -66,7 +66,7 @@ func describeError(err error) (int, string) {
 	case errors.Is(err, engine.ErrBusy):
 		return exitBusy, err.Error()
 	case errors.Is(err, syscall.ENOSPC):
-		return exitFailed, err.Error() + ": the disk is full; free space and run the command again (what was stored so far is kept and consistent)"
+		return exitFailed, err.Error() + ": the disk is full; free space and run the command again (a backup keeps what it stored and the repository stays consistent; a restore run again writes what is missing)"
 	case errors.Is(err, engine.ErrUnsafePath):
 		return exitDamaged, err.Error()
 	case errors.Is(err, repo.ErrDamaged):
