@@ -207,15 +207,22 @@ func TestSecondSessionOfSameSourceIsBusy(t *testing.T) {
 	other.close()
 }
 
-func TestRestoreIncludeAndOverwrite(t *testing.T) {
-	ctx := context.Background()
-	r := newRepo(t)
-	src := t.TempDir()
+// backedUpTree backs up a writeTree tree into a new repository.
+func backedUpTree(t *testing.T) (r *repo.Repository, src string, s *snapshot.Session) {
+	t.Helper()
+	r = newRepo(t)
+	src = t.TempDir()
 	writeTree(t, src)
-	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}})
+	s, err := Backup(context.Background(), r, BackupOptions{Device: "dev", Paths: []string{src}})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return r, src, s
+}
+
+func TestRestoreIncludeAndOverwrite(t *testing.T) {
+	ctx := context.Background()
+	r, src, s := backedUpTree(t)
 	target := t.TempDir()
 	if _, err := Restore(ctx, r, s, RestoreOptions{Target: target, Include: []string{filepath.Join(src, "sub")}}); err != nil {
 		t.Fatal(err)
@@ -246,13 +253,7 @@ func TestRestoreIncludeAndOverwrite(t *testing.T) {
 // no folder.
 func TestRestoreIncludeMakesOnlyNeededFolders(t *testing.T) {
 	ctx := context.Background()
-	r := newRepo(t)
-	src := t.TempDir()
-	writeTree(t, src)
-	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	r, src, s := backedUpTree(t)
 	target := t.TempDir()
 	stats, err := Restore(ctx, r, s, RestoreOptions{Target: target, Include: []string{"b.txt"}})
 	if err != nil || stats.Files != 1 || stats.Warnings != 0 {
