@@ -184,6 +184,9 @@ func DefaultUndoDir(family, home string) string {
 func ReadManifest(dir string) (*Manifest, error) {
 	p := filepath.Join(dir, ManifestName)
 	data, err := os.ReadFile(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("persona: %s is not a persona folder (a mounted persona session is MOUNT/<device>/persona/<time>): %w", dir, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("persona: %w", err)
 	}

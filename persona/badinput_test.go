@@ -97,7 +97,7 @@ func TestApplyRefusesBadInput(t *testing.T) {
 		{
 			name:    "no manifest",
 			damage:  func(t *testing.T, staging string) { os.Remove(filepath.Join(staging, ManifestName)) },
-			wantErr: os.ErrNotExist,
+			wantErr: os.ErrNotExist, wantMsg: []string{"not a persona folder", ManifestName},
 		},
 		{
 			name: "cross-family target",
