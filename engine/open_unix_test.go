@@ -109,3 +109,29 @@ func fileAndFifo(t *testing.T) (dir, regular, fifo string) {
 	}
 	return dir, regular, fifo
 }
+
+// TestOpenFileRefusesSymlinks: what restore opens for writing is never
+// reached through a symlink, even one put there after the restore looked.
+func TestOpenFileRefusesSymlinks(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "victim")
+	if err := os.WriteFile(victim, []byte("keep"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "restored")
+	if err := os.Symlink(victim, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, flag := range []int{os.O_WRONLY, os.O_CREATE | os.O_WRONLY | os.O_TRUNC} {
+		fh, err := openFile(link, flag, 0o600)
+		if err == nil {
+			fh.Close()
+		}
+		if !errors.Is(err, unix.ELOOP) {
+			t.Errorf("openFile(symlink, %#x): %v, want ELOOP", flag, err)
+		}
+	}
+	if data, _ := os.ReadFile(victim); string(data) != "keep" {
+		t.Errorf("written through a symlink: %q", data)
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cabinetbackup/cabinet/repo"
@@ -670,7 +671,7 @@ func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 	}
 	fh, err := openFile(f.path, flag, 0o600)
 	if err != nil {
-		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) {
+		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, syscall.ELOOP) {
 			return nil, skipError{err}
 		}
 		return nil, err
