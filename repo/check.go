@@ -114,13 +114,13 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 	}
 	for p := range have {
 		if _, ok := need[p]; !ok {
-			report(Problem{Severity: Info, Object: PackName(p), Message: "cabinet not in any index (left by an interrupted backup; harmless, reclaimed by prune)"})
+			report(Problem{Severity: Info, Object: PackName(p), Message: "cabinet not in any index: a backup still running or an interrupted one left it; harmless, and its slices are stored again when needed"})
 		}
 	}
 	if tf, ok := r.be.(interface{ TempFiles() ([]string, error) }); ok {
 		tmp, _ := tf.TempFiles()
 		for _, t := range tmp {
-			report(Problem{Severity: Info, Object: t, Message: "temporary file of an interrupted write (harmless, reclaimed by prune)"})
+			report(Problem{Severity: Info, Object: t, Message: "temporary file of a write still running or an interrupted one; harmless"})
 		}
 	}
 	return nil
