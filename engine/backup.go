@@ -45,6 +45,9 @@ type BackupOptions struct {
 	User       string
 	// RegisterDir holds the register; "" backs up without one (every file is read).
 	RegisterDir string
+	// LockDir is where the restores of this device announce themselves
+	// (see pause.go): processing waits while one runs. "" never waits.
+	LockDir string
 	// Force reads every file and stores every tree the index lacks, as
 	// without a register, and writes the register: after a damaged index
 	// file, say.
@@ -70,9 +73,17 @@ type BackupOptions struct {
 	resliced func(path string, kept, restarts int)
 }
 
+// Stages of a backup (Progress.Stage).
+const (
+	StageScanning   = "scanning"
+	StageProcessing = "processing"
+	// StagePaused: processing waits while a restore of this device runs.
+	StagePaused = "paused"
+)
+
 // Progress is a running view of a session.
 type Progress struct {
-	Stage          string // "scanning" or "processing"
+	Stage          string // StageScanning, StageProcessing or StagePaused
 	FilesScanned   int64
 	BytesScanned   int64
 	FilesTotal     int64 // estimate known after scanning
@@ -194,6 +205,7 @@ type backupRun struct {
 	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64
 	filesNew, filesChanged, filesUnchanged, dirs     atomic.Int64
 	bytesRead, warnings                              atomic.Int64
+	pause                                            *pauseWatch // nil: never pauses
 	stage                                            atomic.Value
 
 	// queue holds the files to read; small and large are its two lanes
@@ -232,7 +244,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	if b.priority, err = compilePatterns("priority", o.Priority); err != nil {
 		return nil, err
 	}
-	b.stage.Store("scanning")
+	b.stage.Store(StageScanning)
 	reg, err := openRegister(o.RegisterDir, o.Device, o.Source)
 	switch {
 	case errors.Is(err, ErrBusy):
@@ -320,7 +332,18 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		}
 		b.queue.finish()
 		// Stage 2: processing, by priority, then most recent change date first.
-		b.stage.Store("processing")
+		b.stage.Store(StageProcessing)
+		if b.small.len()+b.large.len() > 0 {
+			pauseCtx, stopWatch := context.WithCancel(ctx)
+			defer stopWatch()
+			b.pause = watchRestores(pauseCtx, o.LockDir, func(paused bool) {
+				if paused {
+					b.stage.Store(StagePaused)
+				} else {
+					b.stage.Store(StageProcessing)
+				}
+			})
+		}
 		if o.Processing != nil {
 			o.Processing()
 		}
@@ -864,6 +887,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 			go func() {
 				defer readers.Done()
 				for f := range files {
+					b.pause.wait(ctx)
 					b.readFile(ctx, f, cp, chunkBufs, bufs, jobs)
 					finishers.Add(1)
 					go func() {
@@ -955,7 +979,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	}
 	defer fh.Close()
 	f.meta.Content, f.meta.Sizes = nil, nil
-	s := &slicer{ctx: ctx, f: f, jobs: jobs}
+	s := &slicer{ctx: ctx, f: f, jobs: jobs, pause: b.pause}
 	send := s.send
 	if f.meta.Size < uint64(cp.Sizes().Min) {
 		// Small files are one slice, no chunker, and one read of one byte

@@ -81,10 +81,12 @@ type slicer struct {
 	f     *fileNode
 	jobs  chan<- sliceJob
 	total uint64 // bytes sent
+	pause *pauseWatch
 }
 
 // send gives the workers the file's next slice; false if cancelled.
 func (s *slicer) send(j sliceJob) bool {
+	s.pause.wait(s.ctx)
 	f := s.f
 	f.mu.Lock()
 	f.meta.Content = append(f.meta.Content, blob.ID{})

@@ -43,6 +43,9 @@ type RestoreOptions struct {
 	Overwrite string // OverwriteNever, OverwriteIfChanged (default), OverwriteAlways
 	Verify    bool   // re-read restored files and compare with the repository
 	Workers   int
+	// LockDir is where the restore announces itself while it runs: the
+	// backups of this device that name it too wait (see pause.go).
+	LockDir string
 	// Warn is called for each file or folder that could not be restored.
 	Warn func(path string, err error)
 	// Progress is called about every ProgressEvery.
@@ -181,6 +184,11 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 		include: include, exclude: exclude}
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return RestoreStats{}, fmt.Errorf("restore target %s: %w", target, err)
+	}
+	// Pausing the backups is a courtesy: a lock that cannot be taken (a
+	// read-only cache folder) does not stop the restore.
+	if release, err := holdRestorePause(o.LockDir); err == nil {
+		defer release()
 	}
 	stop := rr.reportProgress(ctx)
 	err = rr.writeFiles(ctx, func(ctx context.Context) error { return rr.plan(ctx, s.Tree, target, "/", false, nil) })

@@ -94,6 +94,7 @@ func runBackup(c *cli.Context) error {
 		Priority:    c.StringSlice("priority"),
 		User:        currentUserName(),
 		RegisterDir: r.CacheDir(),
+		LockDir:     cacheDir(c),
 		Force:       c.Bool("force"),
 		Readers:     c.Int("readers"),
 		Workers:     cores,
@@ -104,8 +105,12 @@ func runBackup(c *cli.Context) error {
 			}
 		},
 		Progress: func(p engine.Progress) {
-			if p.Stage == "scanning" {
+			switch p.Stage {
+			case engine.StageScanning:
 				pv.update(fmt.Sprintf("scanning: %d files", p.FilesScanned), p.BytesScanned, p.BytesScanned)
+				return
+			case engine.StagePaused:
+				pv.update(fmt.Sprintf("%d/%d files, paused while a restore runs", p.FilesDone, p.FilesTotal), p.BytesDone, p.BytesTotal)
 				return
 			}
 			pv.update(fmt.Sprintf("%d/%d files", p.FilesDone, p.FilesTotal), p.BytesDone, p.BytesTotal)

@@ -184,6 +184,7 @@ func runPersonaCapture(c *cli.Context) error {
 		Tags:        c.StringSlice("tag"),
 		User:        rep.Manifest.User,
 		RegisterDir: r.CacheDir(),
+		LockDir:     cacheDir(c),
 		Warn:        warnPrinter(""),
 		Progress: func(p engine.Progress) {
 			pv.update(fmt.Sprintf("%d/%d files", p.FilesDone, p.FilesTotal), p.BytesDone, p.BytesTotal)

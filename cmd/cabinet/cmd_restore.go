@@ -83,6 +83,7 @@ func runRestore(c *cli.Context) error {
 		Exclude:   c.StringSlice("exclude"),
 		Overwrite: c.String("overwrite"),
 		Verify:    c.Bool("verify"),
+		LockDir:   cacheDir(c),
 		Warn:      warnPrinter(""),
 		Progress: func(p engine.RestoreProgress) {
 			pv.update(fmt.Sprintf("%d/%d files", p.FilesDone, p.FilesTotal), p.BytesDone, p.BytesTotal)
