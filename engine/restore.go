@@ -197,7 +197,7 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 		return rr.stats, err
 	}
 	if len(include) > 0 && !rr.selectedSome {
-		return rr.stats, fmt.Errorf("%w (%s): nothing restored; 'cabinet mount' shows the session's paths", ErrNothingSelected, strings.Join(o.Include, ", "))
+		return rr.stats, fmt.Errorf("%w (%s): nothing restored", ErrNothingSelected, strings.Join(o.Include, ", "))
 	}
 	for _, h := range rr.hardlinks {
 		os.Remove(h.path)

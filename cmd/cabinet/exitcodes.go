@@ -67,6 +67,8 @@ func describeError(err error) (int, string) {
 		return exitBusy, err.Error()
 	case errors.Is(err, syscall.ENOSPC):
 		return exitFailed, err.Error() + ": the disk is full; free space and run the command again (a backup keeps what it stored and the repository stays consistent; a restore run again writes what is missing)"
+	case errors.Is(err, engine.ErrNothingSelected):
+		return exitFailed, err.Error() + "; 'cabinet mount' shows the session's paths, and patterns match as in --help"
 	case errors.Is(err, engine.ErrUnsafePath):
 		return exitDamaged, err.Error()
 	case errors.Is(err, repo.ErrDamaged):
