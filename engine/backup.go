@@ -34,6 +34,13 @@ type BackupOptions struct {
 	Paths    []string // what to back up
 	Tags     []string
 	Excludes []string // patterns, see Match
+	// ExcludeCaches leaves out the content of folders that hold a cache
+	// directory tag (CACHEDIR.TAG with its signature; the tag itself is
+	// kept), as restic's --exclude-caches.
+	ExcludeCaches bool
+	// OneFileSystem keeps the folders where another file system is mounted
+	// below a backup path as empty folders, as restic's --one-file-system.
+	OneFileSystem bool
 	// Priority patterns (see Match): matching files are processed first;
 	// within each group files changed on a later day go first, folder by
 	// folder within a day.
@@ -131,6 +138,10 @@ type dirNode struct {
 	children []*dirNode
 	others   []snapshot.Node // symlinks, devices, ...
 	parent   *dirNode        // while scanning
+	// dev is the file system the folder is on; skip (OneFileSystem) keeps
+	// it as an empty folder because another one is mounted there.
+	dev  uint64
+	skip bool
 	// queued counts the files here that processing must read; until then
 	// the folder's tree cannot be written. They join files as they are read.
 	queued atomic.Int32
@@ -440,7 +451,7 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 		if !last || fi.IsDir() {
 			child := d.childDir(name)
 			if child == nil {
-				child = &dirNode{node: b.nodeFromInfo(name, cur, fi), path: cur}
+				child = &dirNode{node: b.nodeFromInfo(name, cur, fi), path: cur, dev: deviceOf(fi)}
 				d.children = append(d.children, child)
 			}
 			if last {
@@ -452,6 +463,11 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 		b.addEntry(ctx, d, name, cur, fi)
 	}
 	if len(parts) == 0 { // backing up "/" itself
+		fi, err := os.Lstat(cur)
+		if err != nil {
+			return fmt.Errorf("backup path %s: %w", cur, err)
+		}
+		root.dev = deviceOf(fi)
 		return b.scanTree(ctx, cur, root)
 	}
 	return nil
@@ -477,6 +493,12 @@ func (b *backupRun) scanTree(ctx context.Context, path string, d *dirNode) error
 	var walk func(path string, d *dirNode)
 	walk = func(path string, d *dirNode) {
 		if ctx.Err() != nil {
+			return
+		}
+		if d.skip { // another file system: an empty folder
+			b.dirs.Add(1)
+			d.left.Store(1)
+			b.scanned(ctx, d)
 			return
 		}
 		subdirs, err := b.scanDir(ctx, path, d)
@@ -574,6 +596,9 @@ func (b *backupRun) scanDir(ctx context.Context, path string, d *dirNode) ([]*di
 		return nil, nil
 	}
 	sort.Strings(names)
+	if b.o.ExcludeCaches && isCacheDir(path, names) {
+		names = []string{cacheDirTag}
+	}
 	// A huge folder is read in parts by several goroutines: one walker
 	// took 16 s over a folder of a million files that a cold find lists in
 	// 1.3 s. The parts join the folder in name order.
@@ -665,7 +690,9 @@ func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d 
 			continue
 		}
 		if fi.IsDir() {
-			p.subdirs = append(p.subdirs, &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d, path: full})
+			dev := deviceOf(fi)
+			p.subdirs = append(p.subdirs, &dirNode{node: b.nodeFromInfo(name, full, fi), parent: d, path: full,
+				dev: dev, skip: b.o.OneFileSystem && dev != d.dev})
 			continue
 		}
 		b.addEntryTx(ctx, tx, p, d, name, full, fi)

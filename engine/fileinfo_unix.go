@@ -9,6 +9,14 @@ import (
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
+// deviceOf is the file system fi is on.
+func deviceOf(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Dev)
+	}
+	return 0
+}
+
 func fingerprintOf(fi os.FileInfo) fingerprint {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	fp := fingerprint{size: uint64(fi.Size()), mtime: uint64(fi.ModTime().UnixNano()), mode: uint32(fi.Mode())}

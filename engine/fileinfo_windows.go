@@ -6,6 +6,10 @@ import (
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
+// deviceOf is 0: Windows volumes are backed up whole (a backup path is on
+// one volume, and folders mounted inside it are reparse points, not walked).
+func deviceOf(os.FileInfo) uint64 { return 0 }
+
 func fingerprintOf(fi os.FileInfo) fingerprint {
 	return fingerprint{size: uint64(fi.Size()), mtime: uint64(fi.ModTime().UnixNano()), mode: uint32(fi.Mode())}
 }

@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -25,14 +26,18 @@ size, times, mode and inode match the register (a local cache of the last
 session) are not read again. Unreadable files are reported as warnings;
 the session then completes "with warnings" and the exit code is 3.
 
-Example:
+Examples:
   cabinet backup --tag daily --exclude '*.tmp' ~/Documents ~/Pictures
+  cabinet backup --one-file-system --exclude-caches --exclude-file ~/.cabinet-excludes /
 
 ` + exitCodesHelp,
 		Flags: []cli.Flag{
 			deviceFlag(),
 			&cli.StringSliceFlag{Name: "tag", Usage: "add `TAG` to the session (repeatable)"},
 			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path from the root, 'src/**/*.o' at any depth)"},
+			&cli.StringSliceFlag{Name: "exclude-file", Usage: "read exclude patterns from `FILE`, one a line; blank lines and lines starting with # are ignored (repeatable)"},
+			&cli.BoolFlag{Name: "exclude-caches", Usage: "leave out the content of folders holding a CACHEDIR.TAG with its signature (the tag is kept)"},
+			&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Usage: "do not cross into other file systems mounted below a backup path (their mount points are kept as empty folders)"},
 			&cli.StringSliceFlag{Name: "priority", Usage: "back up paths matching `PATTERN` first (repeatable, in order)"},
 			&cli.IntFlag{Name: "connections", Value: 2, Usage: "cabinets written at once, `N` from 1 to 10"},
 			&cli.BoolFlag{Name: "force", Usage: "read every file and check every folder against the index, trusting nothing the register remembers (after 'cabinet check' reports a damaged index file)"},
@@ -54,6 +59,14 @@ func runBackup(c *cli.Context) error {
 	// seldom block, and processing goes back to one processor per core.
 	// (Raised after the repository is open, which sizes its compressors by
 	// GOMAXPROCS: two workers need two.)
+	excludes := c.StringSlice("exclude")
+	for _, f := range c.StringSlice("exclude-file") {
+		patterns, err := readPatternFile(f)
+		if err != nil {
+			return err
+		}
+		excludes = append(excludes, patterns...)
+	}
 	cores := runtime.GOMAXPROCS(0)
 	r, err := openRepository(c)
 	if err != nil {
@@ -87,18 +100,20 @@ func runBackup(c *cli.Context) error {
 	jsonOut := flagBool(c, "json")
 	pv := newProgressView(flagBool(c, "quiet") || (jsonOut && !isTerminal()))
 	s, err := engine.Backup(c.Context, r, engine.BackupOptions{
-		Device:      deviceName(c),
-		Paths:       c.Args().Slice(),
-		Tags:        c.StringSlice("tag"),
-		Excludes:    c.StringSlice("exclude"),
-		Priority:    c.StringSlice("priority"),
-		User:        currentUserName(),
-		RegisterDir: r.CacheDir(),
-		LockDir:     cacheDir(c),
-		Force:       c.Bool("force"),
-		Readers:     c.Int("readers"),
-		Workers:     cores,
-		Warn:        warnPrinter(""),
+		Device:        deviceName(c),
+		Paths:         c.Args().Slice(),
+		Tags:          c.StringSlice("tag"),
+		Excludes:      excludes,
+		ExcludeCaches: c.Bool("exclude-caches"),
+		OneFileSystem: c.Bool("one-file-system"),
+		Priority:      c.StringSlice("priority"),
+		User:          currentUserName(),
+		RegisterDir:   r.CacheDir(),
+		LockDir:       cacheDir(c),
+		Force:         c.Bool("force"),
+		Readers:       c.Int("readers"),
+		Workers:       cores,
+		Warn:          warnPrinter(""),
 		Processing: func() {
 			if raised && engine.ReadsAhead {
 				runtime.GOMAXPROCS(cores)
@@ -153,4 +168,21 @@ func sessionJSON(s *snapshot.Session, loc *time.Location) map[string]any {
 		"paths": s.Paths, "tags": s.Tags, "parent": s.Parent, "status": s.Status, "archived": s.Archived,
 		"tree": s.Tree.String(), "summary": s.Summary,
 	}
+}
+
+// readPatternFile reads patterns from a file, one a line: blank lines and
+// lines starting with # are left out, and spaces around a pattern trimmed.
+func readPatternFile(name string) ([]string, error) {
+	data, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("exclude file: %w", err)
+	}
+	var patterns []string
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			patterns = append(patterns, line)
+		}
+	}
+	return patterns, nil
 }

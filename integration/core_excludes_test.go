@@ -1,0 +1,50 @@
+//go:build linux
+
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// TestCoreBackupExcludeOptions: --exclude-file (comments and blank lines
+// left out), --exclude-caches and --one-file-system through the binary;
+// a missing exclude file is a one-line error.
+func TestCoreBackupExcludeOptions(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	for name, content := range map[string]string{
+		"keep.txt":                "keep",
+		"build/out.o":             "object",
+		"notes.tmp":               "temporary",
+		"browser/CACHEDIR.TAG":    "Signature: 8a477f597d28d172789f06886806bc55\n",
+		"browser/cache-entry":     "cached",
+		"docs/report.txt":         "report",
+		"docs/#not-a-comment.txt": "a name starting with #",
+		"mounted/under-the-mount": "hidden by the mount",
+	} {
+		coreWrite(t, filepath.Join(src, name), []byte(content), 0o644)
+	}
+	mnt := smallDisk(t, filepath.Join(src, "mounted", "fs"), "1m")
+	coreWrite(t, filepath.Join(mnt, "on-another-fs"), []byte("other"), 0o644)
+
+	excludes := filepath.Join(e.dir, "excludes")
+	coreWrite(t, excludes, []byte("# build products\n\nbuild\n  *.tmp  \n"), 0o644)
+
+	e.mustRun("backup", "--exclude-file", excludes, "--exclude-caches", "--one-file-system", src)
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	got := coreFiles(t, coreRestored(target, src))
+	want := []string{"browser/CACHEDIR.TAG", "docs/#not-a-comment.txt", "docs/report.txt", "keep.txt", "mounted/under-the-mount"}
+	if !slices.Equal(got, want) {
+		t.Errorf("restored %q, want %q", got, want)
+	}
+	if fi, err := os.Stat(filepath.Join(coreRestored(target, src), "mounted", "fs")); err != nil || !fi.IsDir() {
+		t.Errorf("the mount point is not kept as a folder: %v", err)
+	}
+
+	r := e.expectCode(1, "backup", "--exclude-file", filepath.Join(e.dir, "no-such-file"), src)
+	coreOneLine(t, r.stderr, "exclude file", "no-such-file")
+}
