@@ -268,6 +268,12 @@ func TestRestoreIncludeMakesOnlyNeededFolders(t *testing.T) {
 	if want := []string{".", "sub", "sub/b.txt"}; !slices.Equal(got, want) {
 		t.Errorf("restored %q, want %q (no empty folders beside)", got, want)
 	}
+	// The folder made on the way has its stored mode and time.
+	orig, _ := os.Stat(filepath.Join(src, "sub"))
+	made, err := os.Stat(filepath.Join(target, src, "sub"))
+	if err != nil || made.Mode().Perm() != 0o755 || !made.ModTime().Equal(orig.ModTime()) {
+		t.Errorf("folder made on the way: %v %v, want mode 0755 and time %v", made.Mode(), err, orig.ModTime())
+	}
 
 	none := t.TempDir()
 	_, err = Restore(ctx, r, s, RestoreOptions{Target: none, Include: []string{"*.none"}})

@@ -269,13 +269,13 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		if !take {
 			// Only a folder gets here: one on the way to what may be selected.
 			if pending != nil {
-				if err := rr.plan(ctx, n.Subtree, path, origPath, true, &pendingDir{parent: pending, path: path}); err != nil {
+				if err := rr.plan(ctx, n.Subtree, path, origPath, true, &pendingDir{parent: pending, path: path, node: n}); err != nil {
 					return err
 				}
 				continue
 			}
 			if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
-				if err := rr.plan(ctx, n.Subtree, path, origPath, true, &pendingDir{path: path}); err != nil {
+				if err := rr.plan(ctx, n.Subtree, path, origPath, true, &pendingDir{path: path, node: n}); err != nil {
 					return err
 				}
 				continue
@@ -301,8 +301,12 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			if err := rr.plan(ctx, n.Subtree, path, origPath, created, nil); err != nil {
 				return err
 			}
-			if take {
+			// A folder made on the way to what is selected gets its stored
+			// metadata too; one that was there keeps its own.
+			if take || created {
 				rr.dirs = append(rr.dirs, dirMeta{node: n, path: path})
+			}
+			if take {
 				rr.stats.Dirs++
 			}
 		case snapshot.TypeFile:
@@ -374,6 +378,7 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 type pendingDir struct {
 	parent *pendingDir
 	path   string
+	node   *snapshot.Node
 	made   bool
 	failed bool // made failed and was reported
 }
@@ -393,6 +398,7 @@ func (rr *restoreRun) made(d *pendingDir) bool {
 		return false
 	}
 	d.made = true
+	rr.dirs = append(rr.dirs, dirMeta{node: d.node, path: d.path}) // its stored metadata, last
 	return true
 }
 
