@@ -315,6 +315,31 @@ func TestCoreSessionsAndRestoreBySpec(t *testing.T) {
 	if got := coreSessions(t, e, "--device", "nobody-here"); len(got) != 0 {
 		t.Errorf("sessions of an unknown device: %+v", got)
 	}
+	// --tag keeps the sessions with every tag named; the table shows tags.
+	for _, c := range []struct {
+		tags []string
+		want []string
+	}{
+		{[]string{"first"}, ids[:1]},
+		{[]string{"round1"}, ids[1:2]},
+		{[]string{"first", "round0"}, ids[:1]},
+		{[]string{"first", "round1"}, nil},
+	} {
+		var args []string
+		for _, tg := range c.tags {
+			args = append(args, "--tag", tg)
+		}
+		var got []string
+		for _, s := range coreSessions(t, e, args...) {
+			got = append(got, s.ID)
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("sessions %v: %q, want %q", args, got, c.want)
+		}
+	}
+	if out := e.mustRun("sessions", "--tag", "first").stdout; !strings.Contains(out, "TAGS") || !strings.Contains(out, "round0,first") {
+		t.Errorf("sessions --tag first shows no tags:\n%s", out)
+	}
 
 	content := func(spec string, extra ...string) string {
 		t.Helper()

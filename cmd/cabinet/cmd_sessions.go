@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,13 +18,18 @@ func newSessionsCommand() *cli.Command {
 		Name:  "sessions",
 		Usage: "list backup sessions",
 		Description: `Lists the sessions of one device (--device) or of every device, oldest
-first, with the time name used by restore and the mount.
+first, with the time name used by restore and the mount; --tag keeps the
+sessions that carry every tag named.
 
-Example:
+Examples:
   cabinet sessions --device laptop --json
+  cabinet sessions --tag daily
 
 ` + exitCodesHelp,
-		Flags:  []cli.Flag{&cli.StringFlag{Name: "device", Usage: "only sessions of device `NAME`"}},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "device", Usage: "only sessions of device `NAME`"},
+			&cli.StringSliceFlag{Name: "tag", Usage: "only sessions tagged `TAG` (repeatable: every tag named)"},
+		},
 		Action: runSessions,
 	}
 }
@@ -40,7 +46,17 @@ func runSessions(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	names := timeNamesPerDevice(ss)
+	names := timeNamesPerDevice(ss) // of all sessions: the names the mount shows
+	if tags := c.StringSlice("tag"); len(tags) > 0 {
+		var keptS []*snapshot.Session
+		var keptN []string
+		for i, s := range ss {
+			if hasTags(s, tags) {
+				keptS, keptN = append(keptS, s), append(keptN, names[i])
+			}
+		}
+		ss, names = keptS, keptN
+	}
 	if flagBool(c, "json") {
 		out := make([]map[string]any, len(ss))
 		for i, s := range ss {
@@ -57,16 +73,40 @@ func runSessions(c *cli.Context) error {
 		}
 	}
 	if len(ss) == 0 {
+		if tags := c.StringSlice("tag"); len(tags) > 0 {
+			fmt.Printf("no sessions tagged %s\n", strings.Join(tags, " and "))
+			return nil
+		}
 		fmt.Println("no sessions yet")
 		return nil
 	}
+	// A TAGS column only where some session has tags.
+	tagged := slices.ContainsFunc(ss, func(s *snapshot.Session) bool { return len(s.Tags) > 0 })
 	tw := tabwriter.NewWriter(os.Stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tTIME\tDEVICE\tSOURCE\tSTATUS\tFILES\tSIZE\tPATHS")
+	header := "ID\tTIME\tDEVICE\tSOURCE\tSTATUS\tFILES\tSIZE\t"
+	if tagged {
+		header += "TAGS\t"
+	}
+	fmt.Fprintln(tw, header+"PATHS")
 	for i, s := range ss {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", s.ShortID(), names[i], s.Device, s.Source, s.Status,
-			s.Summary.TotalFiles, humanBytes(s.Summary.TotalBytes), strings.Join(s.Paths, ", "))
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s\t", s.ShortID(), names[i], s.Device, s.Source, s.Status,
+			s.Summary.TotalFiles, humanBytes(s.Summary.TotalBytes))
+		if tagged {
+			row += strings.Join(s.Tags, ",") + "\t"
+		}
+		fmt.Fprintln(tw, row+strings.Join(s.Paths, ", "))
 	}
 	return tw.Flush()
+}
+
+// hasTags reports whether s carries every tag in tags.
+func hasTags(s *snapshot.Session, tags []string) bool {
+	for _, t := range tags {
+		if !slices.Contains(s.Tags, t) {
+			return false
+		}
+	}
+	return true
 }
 
 // timeNamesPerDevice gives the time names the mount shows: per device
