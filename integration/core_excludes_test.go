@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 )
 
 // TestCoreBackupExcludeOptions: --exclude-file (comments and blank lines
@@ -47,4 +48,24 @@ func TestCoreBackupExcludeOptions(t *testing.T) {
 
 	r := e.expectCode(1, "backup", "--exclude-file", filepath.Join(e.dir, "no-such-file"), src)
 	coreOneLine(t, r.stderr, "exclude file", "no-such-file")
+}
+
+// TestCoreBackupLimitUpload: --limit-upload keeps the repository writes at
+// or under the rate (a lower bound on the time: the rate is a ceiling), and
+// the session is whole; a negative rate is wrong usage.
+func TestCoreBackupLimitUpload(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "random.bin"), coreRandom(9, 2<<20), 0o644)
+	start := time.Now()
+	e.mustRun("backup", "--quiet", "--limit-upload", "512", src)
+	if took := time.Since(start); took < 3*time.Second {
+		t.Errorf("2 MiB at 512 KiB/s stored in %v", took)
+	}
+	e.mustCheck()
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	coreDiff(t, src, coreRestored(target, src))
+	r := e.expectCode(2, "backup", "--limit-upload", "-1", src)
+	coreOneLine(t, r.stderr, "--limit-upload")
 }

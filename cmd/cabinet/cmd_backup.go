@@ -40,6 +40,7 @@ Examples:
 			&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Usage: "do not cross into other file systems mounted below a backup path (their mount points are kept as empty folders)"},
 			&cli.StringSliceFlag{Name: "priority", Usage: "back up paths matching `PATTERN` first (repeatable, in order)"},
 			&cli.IntFlag{Name: "connections", Value: 2, Usage: "cabinets written at once, `N` from 1 to 10"},
+			limitUploadFlag(),
 			&cli.BoolFlag{Name: "force", Usage: "read every file and check every folder against the index, trusting nothing the register remembers (after 'cabinet check' reports a damaged index file)"},
 			&cli.IntFlag{Name: "readers", Usage: "files read at once (default 8)", Hidden: true},
 		},
@@ -59,6 +60,9 @@ func runBackup(c *cli.Context) error {
 	// seldom block, and processing goes back to one processor per core.
 	// (Raised after the repository is open, which sizes its compressors by
 	// GOMAXPROCS: two workers need two.)
+	if c.Int("limit-upload") < 0 {
+		return usagef("--limit-upload wants KiB a second, more than 0")
+	}
 	excludes := c.StringSlice("exclude")
 	for _, f := range c.StringSlice("exclude-file") {
 		patterns, err := readPatternFile(f)

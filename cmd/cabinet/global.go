@@ -18,6 +18,8 @@ import (
 	"golang.org/x/term"
 
 	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend"
+	"github.com/cabinetbackup/cabinet/repo/backend/limit"
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
 )
 
@@ -189,7 +191,15 @@ func openRepository(c *cli.Context) (*repo.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	be := local.New(loc)
+	var be backend.Backend = local.New(loc)
+	// Commands that write much (backup) have --limit-upload, in KiB/s.
+	if kib := c.Int("limit-upload"); kib > 0 {
+		lb, err := limit.Uploads(be, kib<<10)
+		if err != nil {
+			return nil, err
+		}
+		be = lb
+	}
 	// Refuse a missing repository or an unknown version before asking for a password.
 	if _, err := repo.ReadConfig(c.Context, be); err != nil {
 		if errors.Is(err, repo.ErrNoRepository) && isDefault {
@@ -247,4 +257,9 @@ func warnPrinter(prefix string) func(string, error) {
 		}
 		fmt.Fprintf(os.Stderr, "warning: %s%s\n", prefix, msg)
 	}
+}
+
+// limitUploadFlag is --limit-upload of the commands that store much.
+func limitUploadFlag() cli.Flag {
+	return &cli.IntFlag{Name: "limit-upload", Usage: "write to the repository at most `KIB` KiB a second (default: no limit)"}
 }
