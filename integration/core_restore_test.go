@@ -340,6 +340,9 @@ func TestCoreSessionsAndRestoreBySpec(t *testing.T) {
 	if out := e.mustRun("sessions", "--tag", "first").stdout; !strings.Contains(out, "TAGS") || !strings.Contains(out, "round0,first") {
 		t.Errorf("sessions --tag first shows no tags:\n%s", out)
 	}
+	if out := e.mustRun("sessions", "--device", "testdevice", "--tag", "nope").stdout; strings.TrimSpace(out) != "no sessions tagged nope" {
+		t.Errorf("sessions of a device with no session so tagged: %q", out)
+	}
 
 	content := func(spec string, extra ...string) string {
 		t.Helper()

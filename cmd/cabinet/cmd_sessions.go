@@ -47,6 +47,7 @@ func runSessions(c *cli.Context) error {
 		return err
 	}
 	names := timeNamesPerDevice(ss) // of all sessions: the names the mount shows
+	listed := len(ss)                // before the tag filter
 	if tags := c.StringSlice("tag"); len(tags) > 0 {
 		var keptS []*snapshot.Session
 		var keptN []string
@@ -65,7 +66,7 @@ func runSessions(c *cli.Context) error {
 		}
 		return printJSON(out)
 	}
-	if dev := c.String("device"); len(ss) == 0 && dev != "" {
+	if dev := c.String("device"); listed == 0 && dev != "" {
 		// Likely a misspelt device: name the ones there are.
 		if devices, err := r.Devices(c.Context); err == nil && len(devices) > 0 {
 			fmt.Printf("no sessions of device %q (devices with sessions: %s)\n", dev, strings.Join(devices, ", "))
