@@ -186,9 +186,11 @@ func TestRandomReads(t *testing.T) {
 	want, _ := os.ReadFile(filepath.Join(fx.src, fstest.BigFile))
 	n := walk(t, fx.f, "laptop/files/2026-11-21 10.30.05"+fx.src+"/"+fstest.BigFile)
 	h, _ := n.(fs.File).Open(context.Background())
-	// A random read costs one slice: no read-ahead, no neighbours.
+	// A random read costs one slice: no read-ahead, no neighbours. One
+	// byte: a longer read crosses into the next slice when the random key
+	// puts a cut point inside it (a failure in about one run in 650).
 	before := fx.f.Stats().SliceLoads
-	if d, err := h.ReadAt(context.Background(), int64(len(want)/2), 100); err != nil {
+	if d, err := h.ReadAt(context.Background(), int64(len(want)/2), 1); err != nil {
 		t.Fatal(err)
 	} else {
 		d.Release()
