@@ -317,13 +317,13 @@ func TestInterruptedRead(t *testing.T) {
 	cancel()
 	before := fx.f.Stats().SliceLoads
 	// (The fetch may also win the race and the read succeed.)
-	if d, err := h.ReadAt(ctx, 1<<20, 10); err == nil {
+	if d, err := h.ReadAt(ctx, 1<<20, 1); err == nil {
 		d.Release()
 	} else if !errors.Is(err, context.Canceled) {
 		t.Fatalf("read with a canceled context: %v", err)
 	}
 	h2, _ := n.(fs.File).Open(context.Background()) // a fresh handle: no read-ahead yet
-	if d, err := h2.ReadAt(context.Background(), 1<<20, 10); err != nil {
+	if d, err := h2.ReadAt(context.Background(), 1<<20, 1); err != nil {
 		t.Fatal(err)
 	} else {
 		d.Release()
