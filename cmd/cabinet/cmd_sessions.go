@@ -47,7 +47,7 @@ func runSessions(c *cli.Context) error {
 		return err
 	}
 	names := timeNamesPerDevice(ss) // of all sessions: the names the mount shows
-	listed := len(ss)                // before the tag filter
+	listed := len(ss)               // before the tag filter
 	if tags := c.StringSlice("tag"); len(tags) > 0 {
 		var keptS []*snapshot.Session
 		var keptN []string
