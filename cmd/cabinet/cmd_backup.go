@@ -52,14 +52,6 @@ func runBackup(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return usagef("backup needs at least one PATH")
 	}
-	// One slice worker per core, but twice as many Go processors: a walker
-	// or reader blocked in a cold system call keeps its processor until the
-	// runtime takes it back, and with one per core the cores sat 25 % idle
-	// while Go's scheduler had work queued (full corpus: 14.4 -> 12.0 s,
-	// mean of 3). Where the engine reads small files ahead (Linux), readers
-	// seldom block, and processing goes back to one processor per core.
-	// (Raised after the repository is open, which sizes its compressors by
-	// GOMAXPROCS: two workers need two.)
 	if c.Int("limit-upload") < 0 {
 		return usagef("--limit-upload wants KiB a second, more than 0")
 	}
@@ -71,6 +63,14 @@ func runBackup(c *cli.Context) error {
 		}
 		excludes = append(excludes, patterns...)
 	}
+	// One slice worker per core, but twice as many Go processors: a walker
+	// or reader blocked in a cold system call keeps its processor until the
+	// runtime takes it back, and with one per core the cores sat 25 % idle
+	// while Go's scheduler had work queued (full corpus: 14.4 -> 12.0 s,
+	// mean of 3). Where the engine reads small files ahead (Linux), readers
+	// seldom block, and processing goes back to one processor per core.
+	// (Raised after the repository is open, which sizes its compressors by
+	// GOMAXPROCS: two workers need two.)
 	cores := runtime.GOMAXPROCS(0)
 	r, err := openRepository(c)
 	if err != nil {
