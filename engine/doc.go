@@ -10,10 +10,7 @@
 // unchanged file without reading it; processing then reads the queued files
 // (most recently changed first), slices them with the keyed chunker and
 // hands the slices to one worker per core, which hash, deduplicate,
-// compress, encrypt and append them to cabinets. Large files (16 MiB and
-// more) found while the scan still waits on the disk are read at once by
-// an early reader, with one worker and small reads that leave the disk to
-// the scan: the cores would idle otherwise.
+// compress, encrypt and append them to cabinets.
 //
 // Memory follows what is still to do, not the size of the selection: the
 // files to read wait in a temporary queue file (queue.go), a
