@@ -22,7 +22,6 @@ import (
 	"github.com/cabinetbackup/cabinet/repo"
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/repo/chunker"
-	"github.com/cabinetbackup/cabinet/repo/crypto"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -79,9 +78,6 @@ type BackupOptions struct {
 	// slices: how many of them it kept, and how many times it went back
 	// to the chunker because one had changed.
 	resliced func(path string, kept, restarts int)
-	// early, if set, is told of each file the early reader takes while
-	// scanning goes on (see processor.startEarly).
-	early func(path string)
 }
 
 // Stages of a backup (Progress.Stage).
@@ -220,7 +216,7 @@ type backupRun struct {
 	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64
 	filesNew, filesChanged, filesUnchanged, dirs     atomic.Int64
 	bytesRead, warnings                              atomic.Int64
-	pause                                            atomic.Pointer[pauseWatch] // nil: never pauses
+	pause                                            *pauseWatch // nil: never pauses
 	stage                                            atomic.Value
 
 	// queue holds the files to read; small and large are its two lanes
@@ -229,11 +225,7 @@ type backupRun struct {
 	small, large queueLane
 	smallLimit   uint64 // files below it are one slice: the chunker's minimum
 
-	w    *repo.Writer // during the session's Write
-	proc *processor   // during the session's Write
-	// scanning is set while a Write's scan runs: large files read then
-	// (the early reader's) leave the disk to its small reads (gentleRead).
-	scanning   atomic.Bool
+	w          *repo.Writer // during the session's Write
 	scanErr    error
 	scanErrMux sync.Mutex
 
@@ -326,31 +318,42 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	var rootID blob.ID
 	stats, err := r.Write(ctx, func(ctx context.Context, w *repo.Writer) error {
 		b.w = w
-		p := b.newProcessor(ctx, w)
-		defer p.stop()
-		p.startEarly()
-		b.proc = p
-		// Stage 1: scanning. It stops when processing fails.
-		if err := b.scan(p.ctx, root, abs); err != nil {
-			if cause := context.Cause(p.ctx); cause != nil && ctx.Err() == nil {
-				return cause
+		// Stage 1: scanning.
+		if o.RootIsPath {
+			fi, err := os.Lstat(abs[0])
+			if err != nil {
+				return err
 			}
-			return err
+			if !fi.IsDir() {
+				return fmt.Errorf("backup path %s is not a folder", abs[0])
+			}
+			root.node = b.nodeFromInfo("", abs[0], fi)
+			if err := b.scanTree(ctx, abs[0], root); err != nil {
+				return err
+			}
+		} else {
+			for _, a := range abs {
+				if err := b.scanPath(ctx, root, a); err != nil {
+					return err
+				}
+			}
 		}
-		p.endScan()
+		if b.scanErr != nil {
+			return b.scanErr
+		}
 		b.queue.finish()
 		// Stage 2: processing, by priority, then most recent change date first.
 		b.stage.Store(StageProcessing)
-		if b.bytesQueue.Load() > 0 {
+		if b.small.len()+b.large.len() > 0 {
 			pauseCtx, stopWatch := context.WithCancel(ctx)
 			defer stopWatch()
-			b.pause.Store(watchRestores(pauseCtx, o.LockDir, func(paused bool) {
+			b.pause = watchRestores(pauseCtx, o.LockDir, func(paused bool) {
 				if paused {
 					b.stage.Store(StagePaused)
 				} else {
 					b.stage.Store(StageProcessing)
 				}
-			}))
+			})
 		}
 		if o.Processing != nil {
 			o.Processing()
@@ -368,7 +371,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 			b.r.Index().Reserve(b.small.len() + b.large.len() + int(b.bytesQueue.Load()/int64(b.r.Chunker().Sizes().Avg)) + int(b.dirs.Load()))
 		}
 		countWaiting(root)
-		if err := p.run(); err != nil {
+		if err := b.process(ctx, w); err != nil {
 			return err
 		}
 		var err error
@@ -407,30 +410,6 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	}
 	b.updateRegister(ctx, found.sessions)
 	return s, nil
-}
-
-// scan walks the backup paths into root (stage 1).
-func (b *backupRun) scan(ctx context.Context, root *dirNode, abs []string) error {
-	if b.o.RootIsPath {
-		fi, err := os.Lstat(abs[0])
-		if err != nil {
-			return err
-		}
-		if !fi.IsDir() {
-			return fmt.Errorf("backup path %s is not a folder", abs[0])
-		}
-		root.node = b.nodeFromInfo("", abs[0], fi)
-		if err := b.scanTree(ctx, abs[0], root); err != nil {
-			return err
-		}
-	} else {
-		for _, a := range abs {
-			if err := b.scanPath(ctx, root, a); err != nil {
-				return err
-			}
-		}
-	}
-	return b.scanErr
 }
 
 func (b *backupRun) reportProgress(ctx context.Context) func() {
@@ -807,9 +786,6 @@ func (b *backupRun) addEntryTx(ctx context.Context, tx *bolt.Tx, p *scanPart, d 
 	}
 	d.queued.Add(1)
 	b.bytesQueue.Add(fi.Size())
-	if b.proc.takeEarly(f) {
-		return
-	}
 	p.batch.put(f, b.rank(full), f.meta.Size >= b.smallLimit)
 	if p.solo && len(p.batch.buf) >= 1<<20 { // a large folder goes in pieces
 		b.enqueue(&p.batch)
@@ -864,186 +840,66 @@ type sliceJob struct {
 	zeros bool
 }
 
-// processor reads files and stores their slices: the slice workers, the
-// buffers they share, and the lanes of files that feed them. It starts
-// before scanning, so large files found while the disk is walked are read
-// at once (see takeEarly); the queue's lanes follow when scanning ends.
-type processor struct {
-	b      *backupRun
-	w      *repo.Writer
-	ctx    context.Context
-	cancel context.CancelCauseFunc
-	cp     *chunker.Params
-	bufs   *slicePools
-	jobs   chan sliceJob
+// process reads every pending file and sends its slices to the workers.
+func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
+	if b.small.len()+b.large.len() == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	cp := b.r.Chunker()
+	// Slice buffers start at twice the average slice size and grow when a
+	// slice is larger; small files get their own pool of exact-size reads.
+	bufs := newSlicePools(cp.Sizes().Avg, b.o.Workers+4)
+	jobs := make(chan sliceJob, b.o.Workers)
+	key := b.r.Key()
+
+	var workers sync.WaitGroup
+	for range b.o.Workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			for j := range jobs {
+				var id blob.ID
+				ok := ctx.Err() == nil
+				switch {
+				case ok && j.zeros: // checked by the reader
+					id = j.want
+				case ok:
+					id = b.zeros.id(key, j.data)
+					ok = !j.propose || id == j.want
+				}
+				if ok {
+					if _, _, err := w.SaveBlobID(ctx, blob.Data, id, j.data); err != nil {
+						cancel(err)
+					}
+					j.f.mu.Lock()
+					j.f.meta.Content[j.i] = id
+					j.f.mu.Unlock()
+					b.bytesProcessed.Add(int64(len(j.data)))
+				}
+				if !j.zeros {
+					bufs.Put(j.data)
+				}
+				if j.report != nil {
+					j.report <- sliceReport{i: j.i, id: id, ok: ok, proposed: j.propose} // never blocks: see resliceFile
+				}
+				j.f.wg.Done()
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	var finishers sync.WaitGroup
 	// Chunker buffers (2x the maximum slice each) are shared: at most
 	// largeReaders files are sliced at once, whatever the reader count. One
 	// is enough: slicing runs at 3.2 GB/s a core, hashing and compressing
 	// the slices (the workers) are the slower part, and a second buffer
 	// cost 8 MiB of peak memory.
-	chunkBufs                   chan *chunkerBufs
-	workers, readers, finishers sync.WaitGroup
-	// early feeds the early reader (nil with priority patterns), closed
-	// when scanning ends (endScan, as scanOver is); scanned is closed once
-	// every folder counts what it waits for (countWaiting): until then no
-	// read file may be handed to its folder.
-	early     chan *fileNode
-	scanOver  chan struct{} // closed by endScan
-	scanned   chan struct{}
-	scanEnded bool
-	finished  bool
-}
-
-const largeReaders = 1
-
-// earlyMin is the smallest file taken by the early reader: large enough
-// that reading it while scanning goes on is worth leaving the queue's
-// order. Day-2 backup of the benchmark corpus (its two large files
-// changed): their 0.8 s of slicing and hashing had waited for the 0.5 s
-// scan, which leaves the cores mostly idle while it waits on the disk;
-// eight interleaved runs, median 1.81 s against 2.01 s.
-const earlyMin = readAheadMin
-
-// newProcessor starts the slice workers of a session's Write.
-func (b *backupRun) newProcessor(ctx context.Context, w *repo.Writer) *processor {
-	p := &processor{b: b, w: w, cp: b.r.Chunker(), jobs: make(chan sliceJob, b.o.Workers),
-		chunkBufs: make(chan *chunkerBufs, largeReaders), scanOver: make(chan struct{}), scanned: make(chan struct{})}
-	p.ctx, p.cancel = context.WithCancelCause(ctx)
-	b.scanning.Store(true)
-	// Slice buffers start at twice the average slice size and grow when a
-	// slice is larger; small files get their own pool of exact-size reads.
-	p.bufs = newSlicePools(p.cp.Sizes().Avg, b.o.Workers+4)
+	const largeReaders = 1
+	chunkBufs := make(chan *chunkerBufs, largeReaders)
 	for range largeReaders {
-		p.chunkBufs <- &chunkerBufs{}
+		chunkBufs <- &chunkerBufs{}
 	}
-	key := b.r.Key()
-	for i := range b.o.Workers {
-		p.workers.Add(1)
-		go func() {
-			defer p.workers.Done()
-			if i > 0 && i == b.o.Workers-1 {
-				// One core is the scan's while it runs: its walkers wait on
-				// the disk, and each must get a core back at once when a
-				// read returns, not at the next preemption of a busy worker.
-				<-p.scanOver
-			}
-			for j := range p.jobs {
-				p.store(key, j)
-			}
-		}()
-	}
-	return p
-}
-
-// store saves one slice and tells its file.
-func (p *processor) store(key *crypto.Key, j sliceJob) {
-	b, ctx := p.b, p.ctx
-	var id blob.ID
-	ok := ctx.Err() == nil
-	switch {
-	case ok && j.zeros: // checked by the reader
-		id = j.want
-	case ok:
-		id = b.zeros.id(key, j.data)
-		ok = !j.propose || id == j.want
-	}
-	if ok {
-		if _, _, err := p.w.SaveBlobID(ctx, blob.Data, id, j.data); err != nil {
-			p.cancel(err)
-		}
-		j.f.mu.Lock()
-		j.f.meta.Content[j.i] = id
-		j.f.mu.Unlock()
-		b.bytesProcessed.Add(int64(len(j.data)))
-	}
-	if !j.zeros {
-		p.bufs.Put(j.data)
-	}
-	if j.report != nil {
-		j.report <- sliceReport{i: j.i, id: id, ok: ok, proposed: j.propose} // never blocks: see resliceFile
-	}
-	j.f.wg.Done()
-}
-
-// startEarly starts the early reader: while scanning goes on, a large file
-// to read goes to it straight away unless it has one waiting (takeEarly), instead of
-// waiting in the queue for the scan to end. The cores slice and hash while
-// the walk waits on the disk. Priority patterns keep the queue's order.
-func (p *processor) startEarly() {
-	if len(p.b.priority) > 0 {
-		return
-	}
-	// One file may wait for the reader: it goes on with it at once, and
-	// a file found before the reader's goroutine first runs is taken.
-	p.early = make(chan *fileNode, 1)
-	p.readers.Add(1)
-	go func() {
-		defer p.readers.Done()
-		for f := range p.early {
-			// Slices are stored unless the index has them.
-			if err := p.b.needIndex(p.ctx); err != nil {
-				p.cancel(err)
-			}
-			if p.b.o.early != nil {
-				p.b.o.early(f.path())
-			}
-			p.read(f)
-		}
-	}()
-}
-
-// takeEarly hands f to the early reader unless one waits for it already,
-// and says whether it did. Called by the scan only.
-func (p *processor) takeEarly(f *fileNode) bool {
-	if p == nil || p.early == nil || f.meta.Size < earlyMin {
-		return false
-	}
-	select {
-	case p.early <- f:
-		return true
-	default:
-		return false
-	}
-}
-
-// endScan stops the early reader taking files.
-func (p *processor) endScan() {
-	if !p.scanEnded {
-		p.scanEnded = true
-		p.b.scanning.Store(false)
-		close(p.scanOver)
-		if p.early != nil {
-			close(p.early)
-		}
-	}
-}
-
-// read reads f, then, once its slices are stored and scanning is over,
-// hands it to its folder.
-func (p *processor) read(f *fileNode) {
-	b := p.b
-	b.pause.Load().wait(p.ctx)
-	b.readFile(p.ctx, f, p.cp, p.chunkBufs, p.bufs, p.jobs)
-	p.finishers.Add(1)
-	go func() {
-		defer p.finishers.Done()
-		f.wg.Wait()
-		b.filesDone.Add(1)
-		b.bytesDone.Add(int64(f.meta.Size))
-		<-p.scanned
-		if err := b.fileRead(p.ctx, p.w, f); err != nil {
-			p.cancel(err)
-		}
-	}()
-}
-
-// run reads every queued file (both lanes), then waits for all reads,
-// the early reader's too, to be stored and handed to their folders. The
-// folders must count what they wait for first (countWaiting).
-func (p *processor) run() error {
-	p.endScan()
-	close(p.scanned)
-	b := p.b
 	// Two lanes, each in queue order: small files (one read each, mostly
 	// waiting on the disk) and large ones (sequential reads, mostly CPU).
 	// Run together, the large files' slicing, hashing and compression fill
@@ -1051,83 +907,66 @@ func (p *processor) run() error {
 	// files had taken 12 s at 130 % CPU before the two big ones began. The
 	// small lane also has the kernel read its next prefetchFiles files
 	// ahead of its readers (see prefetchFile).
-	// A file read is held by its folder only, and freed with it once the
-	// folder's tree is written.
-	p.lane(b.small, b.o.Readers, true)
-	p.lane(b.large, largeReaders, false) // sequential: the kernel reads ahead
-	p.wait()
-	b.small, b.large = nil, nil // their chunks are gone
-	return context.Cause(p.ctx)
-}
-
-// wait waits for the readers, the workers and the finishers.
-func (p *processor) wait() {
-	if p.finished {
-		return
-	}
-	p.finished = true
-	p.readers.Wait()
-	close(p.jobs)
-	p.workers.Wait()
-	p.finishers.Wait()
-}
-
-// stop ends processing early (the session failed) and waits for it.
-func (p *processor) stop() {
-	if p.finished {
-		return
-	}
-	p.cancel(context.Canceled)
-	p.endScan()
-	select {
-	case <-p.scanned:
-	default:
-		close(p.scanned)
-	}
-	p.wait()
-}
-
-// lane feeds a queue lane's files, in order, to nReaders readers.
-func (p *processor) lane(queue queueLane, nReaders int, prefetch bool) {
-	b, ctx := p.b, p.ctx
-	files := make(chan *fileNode)
-	for range nReaders {
-		p.readers.Add(1)
+	lane := func(queue queueLane, nReaders int, prefetch bool) {
+		files := make(chan *fileNode)
+		for range nReaders {
+			readers.Add(1)
+			go func() {
+				defer readers.Done()
+				for f := range files {
+					b.pause.wait(ctx)
+					b.readFile(ctx, f, cp, chunkBufs, bufs, jobs)
+					finishers.Add(1)
+					go func() {
+						defer finishers.Done()
+						f.wg.Wait()
+						b.filesDone.Add(1)
+						b.bytesDone.Add(int64(f.meta.Size))
+						if err := b.fileRead(ctx, w, f); err != nil {
+							cancel(err)
+						}
+					}()
+				}
+			}()
+		}
+		readers.Add(1)
 		go func() {
-			defer p.readers.Done()
-			for f := range files {
-				p.read(f)
+			defer readers.Done()
+			defer close(files)
+			qr := b.queue.reader()
+			var ahead []*fileNode // prefetched, not yet handed to a reader
+			defer func() {
+				for _, f := range ahead { // cancelled: their files stay unread
+					if f.opened != nil {
+						f.opened.Close()
+						f.opened = nil
+					}
+				}
+			}()
+			for i, chunk := range queue {
+				for _, e := range chunk {
+					f, err := qr.file(e)
+					if err != nil {
+						cancel(err)
+						return
+					}
+					if prefetch {
+						f.opened = prefetchFile(f.path(), int64(f.meta.Size))
+					}
+					ahead = append(ahead, f)
+					if prefetch && len(ahead) <= prefetchFiles {
+						continue
+					}
+					select {
+					case files <- ahead[0]:
+						ahead = ahead[1:]
+					case <-ctx.Done():
+						return
+					}
+				}
+				queue[i] = nil // read: its memory can go
 			}
-		}()
-	}
-	p.readers.Add(1)
-	go func() {
-		defer p.readers.Done()
-		defer close(files)
-		qr := b.queue.reader()
-		var ahead []*fileNode // prefetched, not yet handed to a reader
-		defer func() {
-			for _, f := range ahead { // cancelled: their files stay unread
-				if f.opened != nil {
-					f.opened.Close()
-					f.opened = nil
-				}
-			}
-		}()
-		for i, chunk := range queue {
-			for _, e := range chunk {
-				f, err := qr.file(e)
-				if err != nil {
-					p.cancel(err)
-					return
-				}
-				if prefetch {
-					f.opened = prefetchFile(f.path(), int64(f.meta.Size))
-				}
-				ahead = append(ahead, f)
-				if prefetch && len(ahead) <= prefetchFiles {
-					continue
-				}
+			for len(ahead) > 0 {
 				select {
 				case files <- ahead[0]:
 					ahead = ahead[1:]
@@ -1135,17 +974,21 @@ func (p *processor) lane(queue queueLane, nReaders int, prefetch bool) {
 					return
 				}
 			}
-			queue[i] = nil // read: its memory can go
-		}
-		for len(ahead) > 0 {
-			select {
-			case files <- ahead[0]:
-				ahead = ahead[1:]
-			case <-ctx.Done():
-				return
-			}
-		}
-	}()
+		}()
+	}
+	// A file read is held by its folder only, and freed with it once the
+	// folder's tree is written.
+	lane(b.small, b.o.Readers, true)
+	lane(b.large, largeReaders, false) // sequential: the kernel reads ahead
+	readers.Wait()
+	b.small, b.large = nil, nil // their chunks are gone
+	close(jobs)
+	workers.Wait()
+	finishers.Wait()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	return nil
 }
 
 // readFile slices one file and sends the slices to the workers as they are
@@ -1163,7 +1006,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	}
 	defer fh.Close()
 	f.meta.Content, f.meta.Sizes = nil, nil
-	s := &slicer{ctx: ctx, f: f, jobs: jobs, pause: &b.pause}
+	s := &slicer{ctx: ctx, f: f, jobs: jobs, pause: b.pause}
 	send := s.send
 	if f.meta.Size < uint64(cp.Sizes().Min) {
 		// Small files are one slice, no chunker, and one read of one byte
@@ -1232,29 +1075,15 @@ func (cb *chunkerBufs) fillAhead() {
 // 7.83-9.69 s (mean 8.37), system CPU 3.04-3.27 s, against 8.60-10.43 s
 // (9.55) and 4.52-5.46 s. A read the kernel refuses (at an unaligned end
 // of file) turns O_DIRECT off and goes through the page cache.
-type directReader struct {
-	fh       *os.File
-	scanning *atomic.Bool // reads are gentleRead bytes at most while set
-}
+type directReader struct{ fh *os.File }
 
 func (d directReader) Read(p []byte) (int, error) {
-	if d.scanning.Load() && len(p) > gentleRead {
-		p = p[:gentleRead]
-	}
 	n, err := d.fh.Read(p)
 	if errors.Is(err, syscall.EINVAL) && directio.Disable(d.fh) {
 		return d.fh.Read(p)
 	}
 	return n, err
 }
-
-// gentleRead is the largest read of a large file while scanning goes on
-// (the early reader's). The scan waits on many small reads of the disk,
-// each queued behind the large ones: a no-change backup of the corpus
-// scanned in 0.55-0.60 s alone, 0.82-0.85 s beside a reader of 4 MiB
-// blocks, 0.57-0.59 s beside one of 1 MiB blocks, which read as fast
-// (1.1 against 1.2 GB/s).
-const gentleRead = 1 << 20
 
 // Files of at least readAheadMin bytes are read ahead of their slicing, in
 // aheadBlocks blocks of aheadBlockSize bytes. Day-2 backup of the corpus (its
@@ -1281,7 +1110,7 @@ func (b *backupRun) chunkFile(ctx context.Context, f *fileNode, fh *os.File, cp 
 		cb.fillAhead()
 		var src io.Reader = fh
 		if directio.Enable(fh) {
-			src = directReader{fh: fh, scanning: &b.scanning}
+			src = directReader{fh}
 		}
 		ra := newReadAhead(src, cb.ahead)
 		defer func() { cb.ahead = ra.Close() }()

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -565,105 +564,5 @@ func TestBackupParent(t *testing.T) {
 	}
 	if f6 := backup(files); f6.Parent != f5.ID() {
 		t.Fatalf("parent %q, want %s: a session the register knew was read again", f6.Parent, f5.ShortID())
-	}
-}
-
-// Large files found while scanning goes on are read at once by the early
-// reader; a changed one is resliced there along its previous slices. Both
-// sessions must restore exactly.
-func TestLargeFilesReadWhileScanning(t *testing.T) {
-	ctx := context.Background()
-	r := newRepo(t)
-	src, regDir := t.TempDir(), t.TempDir()
-	rnd := rand.New(rand.NewPCG(8, 9))
-	files := map[string][]byte{"big-a": randomBytes(rnd, earlyMin+12345), "big-b": randomBytes(rnd, earlyMin+1)}
-	for d := range 40 {
-		for f := range 25 {
-			files[fmt.Sprintf("d%02d/f%02d", d, f)] = randomBytes(rnd, 100+rnd.IntN(5000))
-		}
-	}
-	write := func() {
-		for name, b := range files {
-			p := filepath.Join(src, name)
-			os.MkdirAll(filepath.Dir(p), 0o755)
-			if err := os.WriteFile(p, b, 0o640); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	write()
-	var taken []string
-	var mu sync.Mutex
-	opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: regDir, Now: time.Now,
-		early: func(p string) { mu.Lock(); taken = append(taken, filepath.Base(p)); mu.Unlock() }}
-	check := func(s *snapshot.Session) {
-		t.Helper()
-		target := t.TempDir()
-		if _, err := Restore(ctx, r, s, RestoreOptions{Target: target}); err != nil {
-			t.Fatal(err)
-		}
-		for name, want := range files {
-			if got, err := os.ReadFile(filepath.Join(target, src, name)); err != nil || !bytes.Equal(got, want) {
-				t.Fatalf("%s: %d bytes back (%v), want %d", name, len(got), err, len(want))
-			}
-		}
-	}
-	s1, err := Backup(ctx, r, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(taken) == 0 || s1.Summary.FilesNew != int64(len(files)) {
-		t.Fatalf("early reader took %v; summary %+v", taken, s1.Summary)
-	}
-	check(s1)
-
-	// Day 2: one large file rewritten in the middle, a newer mtime.
-	copy(files["big-a"][5<<20:], randomBytes(rnd, 64<<10))
-	if err := os.WriteFile(filepath.Join(src, "big-a"), files["big-a"], 0o640); err != nil {
-		t.Fatal(err)
-	}
-	later := time.Now().Add(time.Hour)
-	os.Chtimes(filepath.Join(src, "big-a"), later, later)
-	taken = nil
-	s2, err := Backup(ctx, r, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(taken, []string{"big-a"}) || s2.Summary.FilesChanged != 1 || s2.Summary.BytesRead != int64(len(files["big-a"])) {
-		t.Fatalf("day 2: early reader took %v; summary %+v", taken, s2.Summary)
-	}
-	check(s2)
-	res, err := Check(ctx, r, CheckOptions{ReadData: true})
-	if err != nil || res.Errors != 0 {
-		t.Fatalf("check: %+v %v", res, err)
-	}
-}
-
-// A backup cancelled while the early reader works stops cleanly: the
-// repository passes check and the next backup completes.
-func TestBackupCancelledWhileReadingEarly(t *testing.T) {
-	r := newRepo(t)
-	src, regDir := t.TempDir(), t.TempDir()
-	rnd := rand.New(rand.NewPCG(10, 11))
-	os.WriteFile(filepath.Join(src, "big"), randomBytes(rnd, 3*earlyMin), 0o640)
-	for d := range 20 {
-		os.MkdirAll(filepath.Join(src, fmt.Sprint("d", d)), 0o755)
-		for f := range 20 {
-			os.WriteFile(filepath.Join(src, fmt.Sprint("d", d), fmt.Sprint("f", f)), randomBytes(rnd, 3000), 0o640)
-		}
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	opts := BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: regDir, Now: time.Now, early: func(string) { cancel() }}
-	if _, err := Backup(ctx, r, opts); !errors.Is(err, context.Canceled) {
-		t.Fatalf("cancelled backup: %v, want context.Canceled", err)
-	}
-	opts.early = nil
-	s, err := Backup(context.Background(), r, opts)
-	if err != nil || s.Status != snapshot.StatusCompleted || s.Summary.TotalFiles != 401 {
-		t.Fatalf("next backup: %v %+v", err, s)
-	}
-	res, err := Check(context.Background(), r, CheckOptions{ReadData: true})
-	if err != nil || res.Errors != 0 {
-		t.Fatalf("check: %+v %v", res, err)
 	}
 }

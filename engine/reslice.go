@@ -7,7 +7,6 @@ import (
 	"math"
 	"os"
 	"sort"
-	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -41,9 +40,6 @@ import (
 // read, adviseStep bytes at a time (it reads at most its read-ahead size,
 // 8 MiB here, per request).
 const resliceAhead, adviseStep = 64 << 20, 8 << 20
-
-// gentleAhead is resliceAhead while scanning goes on (see gentleRead).
-const gentleAhead = 4 << 20
 
 // sliceReport is a worker's word on one slice of a file resliced along
 // its previous slices: its ID, and whether it was stored (a proposed slice
@@ -84,13 +80,13 @@ type slicer struct {
 	ctx   context.Context
 	f     *fileNode
 	jobs  chan<- sliceJob
-	total uint64                      // bytes sent
-	pause *atomic.Pointer[pauseWatch] // the run's, set once processing begins
+	total uint64 // bytes sent
+	pause *pauseWatch
 }
 
 // send gives the workers the file's next slice; false if cancelled.
 func (s *slicer) send(j sliceJob) bool {
-	s.pause.Load().wait(s.ctx)
+	s.pause.wait(s.ctx)
 	f := s.f
 	f.mu.Lock()
 	f.meta.Content = append(f.meta.Content, blob.ID{})
@@ -227,14 +223,10 @@ func (r *reslicer) speculating() bool { return r.misses <= 2+r.hits/32 }
 // returns false, with nothing sent, if the file ends before the slice does.
 func (r *reslicer) propose(k int, bufs *slicePools) (bool, error) {
 	size := int(r.prev.sizes[k])
-	ahead, step := int64(resliceAhead), int64(adviseStep)
-	if r.b.scanning.Load() { // leave the disk to the scan's small reads
-		ahead, step = gentleAhead, gentleRead
-	}
-	for r.advised < r.pos+ahead {
+	for r.advised < r.pos+resliceAhead {
 		r.advised = max(r.advised, r.pos)
-		adviseWillNeed(r.fh, r.advised, step)
-		r.advised += step
+		adviseWillNeed(r.fh, r.advised, adviseStep)
+		r.advised += adviseStep
 	}
 	if id, ok := r.b.zeros.known(size); ok && id == r.prev.ids[k] {
 		switch zeros, err := r.readZeros(size); {
