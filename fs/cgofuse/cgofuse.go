@@ -35,9 +35,10 @@ const pathCacheSize = 200_000
 
 // Server is a mounted file system.
 type Server struct {
-	host *fuse.FileSystemHost
-	done chan struct{}
-	err  error
+	host       *fuse.FileSystemHost
+	mountpoint string
+	done       chan struct{}
+	err        error
 }
 
 // Mount mounts f at mountpoint (on Windows a drive letter such as "X:",
@@ -55,7 +56,7 @@ func Mount(f *fs.FS, mountpoint string, o Options) (s *Server, err error) {
 	host := fuse.NewFileSystemHost(a)
 	host.SetCapReaddirPlus(true)
 	host.SetCapCaseInsensitive(caseInsensitive)
-	s = &Server{host: host, done: make(chan struct{})}
+	s = &Server{host: host, mountpoint: mountpoint, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		defer func() {
@@ -71,6 +72,7 @@ func Mount(f *fs.FS, mountpoint string, o Options) (s *Server, err error) {
 	select {
 	case <-a.ready:
 		go notifyChanges(host, f, s.done)
+		s.takeSignals()
 		return s, nil
 	case <-s.done:
 		if s.err == nil {
@@ -87,7 +89,7 @@ func (s *Server) Unmount() error {
 		return nil // unmounted already (cgofuse unmounts on SIGINT and SIGTERM itself)
 	default:
 	}
-	if !s.host.Unmount() {
+	if !s.unmountHost() {
 		select {
 		case <-s.done:
 			return nil

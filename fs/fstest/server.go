@@ -89,7 +89,8 @@ func (s *Server) Kill() {
 	<-s.done
 }
 
-// Stop sends SIGTERM and wants exit status 0 and the mount gone.
+// Stop sends SIGTERM and wants exit status 0, the mount gone, and no
+// complaint from the unmount (libfuse's "failed to unmount").
 func (s *Server) Stop(t testing.TB) {
 	t.Helper()
 	if err := s.Cmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -105,5 +106,8 @@ func (s *Server) Stop(t testing.TB) {
 	}
 	if data, _ := os.ReadFile("/proc/self/mountinfo"); strings.Contains(string(data), " "+s.Mountpoint+" ") {
 		t.Fatalf("%s still mounted after the server exited", s.Mountpoint)
+	}
+	if out := s.Out.String(); strings.Contains(out, "failed to unmount") {
+		t.Fatalf("the unmount complained after SIGTERM:\n%s", out)
 	}
 }
