@@ -185,6 +185,9 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return RestoreStats{}, fmt.Errorf("restore target %s: %w", target, err)
 	}
+	if err := checkWritable(target); err != nil {
+		return RestoreStats{}, fmt.Errorf("restore target: %w", err)
+	}
 	// Pausing the backups is a courtesy: a lock that cannot be taken (a
 	// read-only cache folder) does not stop the restore.
 	if release, err := holdRestorePause(o.LockDir); err == nil {

@@ -145,3 +145,25 @@ func smallDisk(t *testing.T, dir, size string) string {
 	})
 	return dir
 }
+
+// TestCoreRestoreReadOnlyTarget: a restore into a read-only file system
+// fails at once with one line naming the target, exit 1, instead of a
+// warning per folder and "finished with warnings".
+func TestCoreRestoreReadOnlyTarget(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "sub", "a.txt"), []byte("a\n"), 0o644)
+	coreBackup(t, e, 0, src)
+	ro := smallDisk(t, filepath.Join(e.dir, "ro"), "1m")
+	if out, err := exec.Command("mount", "-o", "remount,ro", ro).CombinedOutput(); err != nil {
+		t.Skipf("cannot remount the tmpfs read-only (%v: %s)", err, strings.TrimSpace(string(out)))
+	}
+	r := e.run("restore", "--target", ro, "latest")
+	if r.code != 1 {
+		t.Errorf("restore into a read-only file system: want exit 1, got %d: %s", r.code, r)
+	}
+	line := coreOneLine(t, r.stderr, "read-only file system")
+	if !strings.Contains(line, ro) {
+		t.Errorf("the message does not name the target %s: %q", ro, line)
+	}
+}

@@ -151,7 +151,7 @@ func runBackup(c *cli.Context) error {
 			sm.FilesNew, sm.FilesChanged, sm.FilesUnchanged, humanBytes(sm.BytesRead), humanBytes(sm.BytesAdded), sm.DurationSecs)
 	}
 	if s.Status == snapshot.StatusCompletedWithWarnings {
-		fmt.Fprintf(os.Stderr, "cabinet: session completed with %d warnings (see above)\n", s.Summary.Warnings)
+		fmt.Fprintf(os.Stderr, "cabinet: session completed with %s (see above)\n", plural(s.Summary.Warnings, "warning"))
 		return errWarnings
 	}
 	return nil

@@ -106,7 +106,7 @@ func runRestore(c *cli.Context) error {
 		}
 	}
 	if stats.Warnings > 0 {
-		fmt.Fprintf(os.Stderr, "cabinet: restore finished with %d warnings (see above)\n", stats.Warnings)
+		fmt.Fprintf(os.Stderr, "cabinet: restore finished with %s (see above)\n", plural(stats.Warnings, "warning"))
 		return errWarnings
 	}
 	return nil
