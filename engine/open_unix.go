@@ -66,13 +66,3 @@ func openRegular(path string) (*os.File, error) {
 	}
 	return os.NewFile(uintptr(fd), path), nil
 }
-
-// checkWritable fails when nothing can be written in the folder dir (a
-// read-only file system, a folder its user may not write to), so a
-// restore there stops with one error instead of a warning per folder.
-func checkWritable(dir string) error {
-	if err := unix.Access(dir, unix.W_OK); err != nil {
-		return &os.PathError{Op: "write to", Path: dir, Err: err}
-	}
-	return nil
-}

@@ -9,7 +9,3 @@ func openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
 
 // openRegular opens a file the scan found to be regular, for reading.
 func openRegular(path string) (*os.File, error) { return os.Open(path) }
-
-// checkWritable: Windows has no access(2); the restore's first folder or
-// file tells.
-func checkWritable(dir string) error { return nil }

@@ -141,6 +141,10 @@ type hardlink struct {
 // written outside the restore target.
 var ErrUnsafePath = errors.New("unsafe entry name in tree")
 
+// ErrNothingRestored is returned when the restore wrote nothing and warned
+// (every folder or file failed: a read-only target, say).
+var ErrNothingRestored = errors.New("nothing could be restored")
+
 // ErrNothingSelected is returned when include patterns match nothing in
 // the session: nothing is restored.
 var ErrNothingSelected = errors.New("nothing in the session matches the include patterns")
@@ -185,9 +189,6 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	if err := os.MkdirAll(target, 0o755); err != nil {
 		return RestoreStats{}, fmt.Errorf("restore target %s: %w", target, err)
 	}
-	if err := checkWritable(target); err != nil {
-		return RestoreStats{}, fmt.Errorf("restore target: %w", err)
-	}
 	// Pausing the backups is a courtesy: a lock that cannot be taken (a
 	// read-only cache folder) does not stop the restore.
 	if release, err := holdRestorePause(o.LockDir); err == nil {
@@ -220,6 +221,11 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 		rr.verify(ctx)
 	}
 	rr.stats.Warnings = rr.warnN.Load()
+	if st := rr.stats; st.Warnings > 0 && st.Files+st.Dirs+st.Links+st.Skipped == 0 {
+		// Every write failed (a read-only target, say): not a restore that
+		// finished with warnings.
+		return rr.stats, fmt.Errorf("%w into %s (see the warnings above)", ErrNothingRestored, target)
+	}
 	return rr.stats, nil
 }
 
