@@ -32,6 +32,7 @@ func TestCoreUsageErrors(t *testing.T) {
 		{[]string{"restore", "--overwrite", "sometimes", "latest"}, 2, []string{"sometimes"}},
 		{[]string{"backup", "--exclude", "*.tmp", "--exclude", "cache[", src}, 2, []string{"exclude", "cache["}},
 		{[]string{"backup", "--priority", "[", src}, 2, []string{"priority", "["}},
+		{[]string{"backup", "--tag", "", src}, 2, []string{"--tag", "non-empty"}},
 		{[]string{"restore", "--include", "a/[b", "latest"}, 2, []string{"include", "a/[b"}},
 		{[]string{"restore", "--target", filepath.Join(e.dir, "r"), "no-such-session"}, 1, []string{"no-such-session"}},
 		{[]string{"check", "--read-data-subset", "150%"}, 2, []string{"read-data-subset"}},

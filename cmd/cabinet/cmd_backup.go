@@ -55,6 +55,10 @@ func runBackup(c *cli.Context) error {
 	if c.Int("limit-upload") < 0 {
 		return usagef("--limit-upload wants KiB a second, more than 0")
 	}
+	tags, err := sessionTags(c)
+	if err != nil {
+		return err
+	}
 	excludes := c.StringSlice("exclude")
 	for _, f := range c.StringSlice("exclude-file") {
 		patterns, err := readPatternFile(f)
@@ -106,7 +110,7 @@ func runBackup(c *cli.Context) error {
 	s, err := engine.Backup(c.Context, r, engine.BackupOptions{
 		Device:        deviceName(c),
 		Paths:         c.Args().Slice(),
-		Tags:          c.StringSlice("tag"),
+		Tags:          tags,
 		Excludes:      excludes,
 		ExcludeCaches: c.Bool("exclude-caches"),
 		OneFileSystem: c.Bool("one-file-system"),

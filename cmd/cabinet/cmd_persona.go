@@ -142,6 +142,10 @@ Example:
 }
 
 func runPersonaCapture(c *cli.Context) error {
+	tags, err := sessionTags(c)
+	if err != nil {
+		return err
+	}
 	cat, err := loadCatalog(c)
 	if err != nil {
 		return err
@@ -181,7 +185,7 @@ func runPersonaCapture(c *cli.Context) error {
 		Source:      snapshot.SourcePersona,
 		Paths:       []string{staging},
 		RootIsPath:  true,
-		Tags:        c.StringSlice("tag"),
+		Tags:        tags,
 		User:        rep.Manifest.User,
 		RegisterDir: r.CacheDir(),
 		LockDir:     cacheDir(c),

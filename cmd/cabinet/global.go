@@ -263,3 +263,15 @@ func warnPrinter(prefix string) func(string, error) {
 func limitUploadFlag() cli.Flag {
 	return &cli.IntFlag{Name: "limit-upload", Usage: "write to the repository at most `KIB` KiB a second (default: no limit)"}
 }
+
+// sessionTags is --tag, each tag checked: an empty one would show as
+// nothing in 'sessions' and match no filter.
+func sessionTags(c *cli.Context) ([]string, error) {
+	tags := c.StringSlice("tag")
+	for _, t := range tags {
+		if strings.TrimSpace(t) == "" {
+			return nil, usagef("--tag wants a non-empty TAG")
+		}
+	}
+	return tags, nil
+}
