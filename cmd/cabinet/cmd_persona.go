@@ -204,8 +204,8 @@ func runPersonaCapture(c *cli.Context) error {
 			return err
 		}
 	} else {
-		fmt.Printf("persona session %s of %s saved (%s): %d files, %s, %d exports\n", s.ShortID(), s.Device,
-			s.Time.Local().Format(snapshot.TimeLayout), rep.Files, humanBytes(rep.Bytes), rep.Exports)
+		fmt.Printf("persona session %s of %s saved (%s): %s, %s, %s\n", s.ShortID(), s.Device,
+			s.Time.Local().Format(snapshot.TimeLayout), plural(rep.Files, "file"), humanBytes(rep.Bytes), plural(rep.Exports, "export"))
 		printManifestEntries(rep.Manifest)
 	}
 	if s.Status == snapshot.StatusCompletedWithWarnings {

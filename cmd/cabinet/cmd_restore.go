@@ -99,10 +99,11 @@ func runRestore(c *cli.Context) error {
 			return err
 		}
 	} else {
-		fmt.Printf("restored session %s (%s): %d files, %d folders, %d hard links, %s; %d skipped\n",
-			s.ShortID(), s.Time.Local().Format(snapshot.TimeLayout), stats.Files, stats.Dirs, stats.Links, humanBytes(stats.Bytes), stats.Skipped)
+		fmt.Printf("restored session %s (%s): %s, %s, %s, %s; %d skipped\n",
+			s.ShortID(), s.Time.Local().Format(snapshot.TimeLayout), plural(stats.Files, "file"), plural(stats.Dirs, "folder"),
+			plural(stats.Links, "hard link"), humanBytes(stats.Bytes), stats.Skipped)
 		if c.Bool("verify") {
-			fmt.Printf("verified %d files, %d differ\n", stats.Verified, stats.VerifyFailed)
+			fmt.Printf("verified %s, %d differ\n", plural(stats.Verified, "file"), stats.VerifyFailed)
 		}
 	}
 	if stats.Warnings > 0 {
