@@ -95,8 +95,9 @@ func runCheck(c *cli.Context) error {
 			return err
 		}
 	} else {
-		fmt.Printf("checked %d sessions, %d trees, %d cabinets (%d read), %d blobs: %d errors, %d notes\n",
-			res.Sessions, res.Trees, res.Cabinets, res.CabinetsRead, res.Blobs, res.Errors, res.Infos)
+		fmt.Printf("checked %s, %s, %s (%d read), %s: %s, %s\n",
+			plural(res.Sessions, "session"), plural(res.Trees, "tree"), plural(res.Cabinets, "cabinet"), res.CabinetsRead,
+			plural(res.Blobs, "blob"), plural(res.Errors, "error"), plural(res.Infos, "note"))
 	}
 	if res.Errors > 0 {
 		return errDamagedFound
