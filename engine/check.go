@@ -178,6 +178,8 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 		}
 		if len(files) == 0 {
 			msg += "; no session uses it"
+		} else if len(files) == 1 {
+			msg += "; 1 file affected"
 		} else {
 			msg += fmt.Sprintf("; %d files affected", len(files))
 		}

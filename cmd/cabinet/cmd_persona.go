@@ -359,7 +359,7 @@ func restorePersona(c *cli.Context, spec string, include []string) (string, func
 	cleanup := func() { os.RemoveAll(dir) }
 	stats, err := engine.Restore(c.Context, r, s, engine.RestoreOptions{Target: dir, Include: include, Warn: warnPrinter("")})
 	if err == nil && stats.Warnings > 0 {
-		err = fmt.Errorf("persona session %s could not be restored completely (%d warnings)", s.ShortID(), stats.Warnings)
+		err = fmt.Errorf("persona session %s could not be restored completely (%s)", s.ShortID(), plural(stats.Warnings, "warning"))
 	}
 	if err != nil {
 		cleanup()
@@ -401,7 +401,7 @@ func printApplyReport(rep *persona.ApplyReport) {
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
-	fmt.Printf("%d changes, %d entries unchanged, %d items not applied", rep.Changed, rep.Unchanged, rep.Skipped)
+	fmt.Printf("%s, %s unchanged, %s not applied", plural(rep.Changed, "change"), entries(rep.Unchanged), plural(rep.Skipped, "item"))
 	if rep.UndoSet != "" {
 		fmt.Printf("; undo with 'cabinet persona apply --undo'")
 	}

@@ -92,3 +92,11 @@ func plural[N ~int | ~int64](n N, noun string) string {
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
 }
+
+// entries is "1 entry", "2 entries".
+func entries[N ~int | ~int64](n N) string {
+	if n == 1 {
+		return "1 entry"
+	}
+	return fmt.Sprintf("%d entries", n)
+}
