@@ -96,9 +96,7 @@ type restorePart struct {
 	// (see rangeBytes); the first and last slices may reach beyond it.
 	// to is 0 for a whole file.
 	from, to int64
-	// fh is a whole file, opened by its creator, or nil for one created
-	// and closed by createFiles; createErr is what creating it met
-	fh        *os.File
+	// createErr is what creating a whole file met (createFiles)
 	createErr error
 }
 
@@ -440,9 +438,6 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 			var buf, stage []byte
 			for p := range parts {
 				if ctx.Err() != nil {
-					if p.fh != nil {
-						p.fh.Close()
-					}
 					continue
 				}
 				var err error
@@ -537,9 +532,6 @@ func (rr *restoreRun) createFiles(ctx context.Context, parts chan<- restorePart)
 			select {
 			case parts <- p:
 			case <-ctx.Done():
-				if p.fh != nil {
-					p.fh.Close()
-				}
 			}
 		}
 	}()
@@ -558,18 +550,14 @@ func (rr *restoreRun) createFiles(ctx context.Context, parts chan<- restorePart)
 					// Closed at once: the worker opens it again (an open
 					// costs little beside the create), and createAhead
 					// files waiting hold no descriptors.
-					p.fh, p.createErr = rr.createFile(f, false)
-					if p.fh != nil {
-						p.fh.Close()
-						p.fh = nil
+					var fh *os.File
+					if fh, p.createErr = rr.createFile(f, false); fh != nil {
+						fh.Close()
 					}
 				}
 				select {
 				case created <- p:
 				case <-ctx.Done():
-					if p.fh != nil {
-						p.fh.Close()
-					}
 				}
 			}
 		}(shards[i])
@@ -754,16 +742,14 @@ func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 // writePart writes a whole file of a few slices, which createFiles has
 // created.
 func (rr *restoreRun) writePart(ctx context.Context, p restorePart, buf []byte) ([]byte, error) {
-	fh, err := p.fh, p.createErr
-	if fh == nil && err == nil { // created and closed by createFiles
-		if fh, err = openFile(p.f.path, os.O_WRONLY, 0); err != nil {
-			// Removed or replaced since (a symlink is refused): another
-			// process's doing, which costs this file only.
-			return buf, skipError{err}
-		}
+	if p.createErr != nil {
+		return buf, p.createErr
 	}
+	fh, err := openFile(p.f.path, os.O_WRONLY, 0)
 	if err != nil {
-		return buf, err
+		// Removed or replaced since createFiles made it (a symlink is
+		// refused): another process's doing, which costs this file only.
+		return buf, skipError{err}
 	}
 	defer fh.Close()
 	off := p.offset

@@ -86,7 +86,7 @@ func Mount(f *fs.FS, mountpoint string, o Options) (s *Server, err error) {
 func (s *Server) Unmount() error {
 	select {
 	case <-s.done:
-		return nil // unmounted already (cgofuse unmounts on SIGINT and SIGTERM itself)
+		return nil // unmounted already (from outside, or by a signal: see takeSignals)
 	default:
 	}
 	if !s.unmountHost() {

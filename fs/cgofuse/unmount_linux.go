@@ -14,7 +14,10 @@ import (
 // which libfuse's own teardown unmounts again and prints "fusermount:
 // failed to unmount ...: Invalid argument" (two Ctrl-C in three). Its
 // handler is dropped once the file system is initialized (it registers
-// then) and the server's takes its place until the mount ends.
+// then) and the server's takes its place until the mount ends. Reset
+// drops every handler of the two signals, so a context the command made
+// with signal.NotifyContext no longer ends on them while mounted: the
+// mount's end is what ends the command then.
 func (s *Server) takeSignals() {
 	signal.Reset(syscall.SIGINT, syscall.SIGTERM)
 	c := make(chan os.Signal, 1)
