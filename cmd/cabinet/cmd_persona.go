@@ -401,7 +401,7 @@ func printApplyReport(rep *persona.ApplyReport) {
 	for _, w := range rep.Warnings {
 		fmt.Fprintln(os.Stderr, "warning:", w)
 	}
-	fmt.Printf("%s, %s unchanged, %s not applied", plural(rep.Changed, "change"), entries(rep.Unchanged), plural(rep.Skipped, "item"))
+	fmt.Printf("%s, %s unchanged, %s not applied", plural(rep.Changed, "change"), counted(rep.Unchanged, "entry", "entries"), plural(rep.Skipped, "item"))
 	if rep.UndoSet != "" {
 		fmt.Printf("; undo with 'cabinet persona apply --undo'")
 	}

@@ -85,18 +85,13 @@ func humanBytes(n int64) string {
 	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }
 
-// plural is "1 warning", "2 warnings".
-func plural[N ~int | ~int64](n N, noun string) string {
-	if n == 1 {
-		return "1 " + noun
-	}
-	return fmt.Sprintf("%d %ss", n, noun)
-}
+// plural is "1 warning", "2 warnings": the noun with an s but for one.
+func plural[N ~int | ~int64](n N, noun string) string { return counted(n, noun, noun+"s") }
 
-// entries is "1 entry", "2 entries".
-func entries[N ~int | ~int64](n N) string {
+// counted is "1 entry", "2 entries": n with the noun for its number.
+func counted[N ~int | ~int64](n N, one, many string) string {
 	if n == 1 {
-		return "1 entry"
+		return "1 " + one
 	}
-	return fmt.Sprintf("%d entries", n)
+	return fmt.Sprintf("%d %s", n, many)
 }
