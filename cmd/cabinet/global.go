@@ -261,7 +261,7 @@ func warnPrinter(prefix string) func(string, error) {
 
 // limitUploadFlag is --limit-upload of the commands that store much.
 func limitUploadFlag() cli.Flag {
-	return &cli.IntFlag{Name: "limit-upload", Usage: "write to the repository at most `KIB` KiB a second (default: no limit)"}
+	return &cli.IntFlag{Name: "limit-upload", Usage: "write to the repository at most `KIB` KiB a second", DefaultText: "no limit"}
 }
 
 // sessionTags is --tag, each tag checked: an empty one would show as
