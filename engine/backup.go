@@ -212,7 +212,12 @@ type backupRun struct {
 	// the compiled o.Excludes and o.Priority
 	excludes, priority patterns
 
-	filesScanned, bytesScanned                       atomic.Int64
+	filesScanned, bytesScanned atomic.Int64
+	// Scanned files the session does not hold (unreadable, vanished), and
+	// scanned bytes it holds not (those files, and files that shrank while
+	// read; a file that grew counts negative): the summary's totals are
+	// what the session holds, not what the scan saw.
+	filesDropped, bytesDropped                       atomic.Int64
 	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64
 	filesNew, filesChanged, filesUnchanged, dirs     atomic.Int64
 	bytesRead, warnings                              atomic.Int64
@@ -394,7 +399,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		Source: o.Source, Time: b.start, Paths: abs, Tags: o.Tags, Status: status, Tree: rootID,
 		Summary: snapshot.Summary{
 			FilesNew: b.filesNew.Load(), FilesChanged: b.filesChanged.Load(), FilesUnchanged: b.filesUnchanged.Load(),
-			Dirs: b.dirs.Load(), TotalFiles: b.filesScanned.Load(), TotalBytes: b.bytesScanned.Load(),
+			Dirs: b.dirs.Load(), TotalFiles: b.filesScanned.Load() - b.filesDropped.Load(), TotalBytes: b.bytesScanned.Load() - b.bytesDropped.Load(),
 			BytesRead: b.bytesRead.Load(), BytesAdded: stats.Stored, BlobsAdded: stats.Blobs,
 			Warnings: b.warnings.Load(), DurationSecs: o.Now().Sub(b.start).Seconds(),
 		},
@@ -1174,6 +1179,13 @@ func countWaiting(d *dirNode) {
 // if the file was the last thing its folder waited for, writes the
 // folder's tree and frees its entries, then does the same for the parent.
 func (b *backupRun) fileRead(ctx context.Context, w *repo.Writer, f *fileNode) error {
+	switch {
+	case f.failed:
+		b.filesDropped.Add(1)
+		b.bytesDropped.Add(int64(f.fp.size))
+	case f.meta.Size != f.fp.size: // changed size while read: the session has what was read
+		b.bytesDropped.Add(int64(f.fp.size) - int64(f.meta.Size))
+	}
 	if b.reg != nil && !f.failed && f.meta.Size == f.fp.size { // changed while read: read it again next time
 		n := snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}
 		b.reg.store([]byte(f.path()), encodeRegisterValue(f.fp, &n, b.reg.run))

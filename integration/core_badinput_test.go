@@ -410,6 +410,11 @@ func TestCoreUnreadableSourceFile(t *testing.T) {
 	if s.Status != "completed with warnings" || s.Summary.Warnings != 2 {
 		t.Errorf("status %q with %d warnings, want \"completed with warnings\" with 2", s.Status, s.Summary.Warnings)
 	}
+	// The totals are what the session holds: ok.txt, not the file that
+	// could not be read (nor what the locked folder holds, never listed).
+	if s.Summary.TotalFiles != 1 || s.Summary.TotalBytes != int64(len("readable\n")) {
+		t.Errorf("summary counts %d files of %d bytes, want the one readable file of %d", s.Summary.TotalFiles, s.Summary.TotalBytes, len("readable\n"))
+	}
 	coreOneLine(t, r.stderr, "warning", filepath.Join(src, "locked.txt"), "permission denied")
 	coreOneLine(t, r.stderr, "warning", filepath.Join(src, "lockeddir"), "permission denied")
 	coreOneLine(t, r.stderr, "completed with 2 warnings")
