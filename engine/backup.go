@@ -665,13 +665,15 @@ type scanPart struct {
 // files against the register, into p.
 func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d *dirNode, names []string, p *scanPart) {
 	var tx *bolt.Tx
-	uncounted := 0 // register reads not yet passed to noteLookups
+	var registered *bolt.Bucket // once a folder, not once a file (1.5 % of a no-change backup's CPU)
+	uncounted := 0              // register reads not yet passed to noteLookups
 	exclusion := newFolderExclusion(b.excludes, path)
 	if b.reg != nil && !b.o.Force {
 		var err error
 		if tx, err = b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
 			defer func() { b.reg.noteLookups(tx, uncounted) }() // before the Rollback: inside tx
+			registered = tx.Bucket(registerBucket)
 		}
 	}
 	for _, name := range names {
@@ -700,20 +702,20 @@ func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d 
 				dev: dev, skip: b.o.OneFileSystem && dev != d.dev})
 			continue
 		}
-		b.addEntryTx(ctx, tx, p, d, name, full, fi)
+		b.addEntryTx(ctx, registered, p, d, name, full, fi)
 	}
 }
 
 func (b *backupRun) addEntry(ctx context.Context, d *dirNode, name, full string, fi os.FileInfo) {
-	var tx *bolt.Tx
+	var registered *bolt.Bucket
 	if b.reg != nil && !b.o.Force {
-		if t, err := b.reg.db.Begin(false); err == nil {
-			tx = t
-			defer t.Rollback()
+		if tx, err := b.reg.db.Begin(false); err == nil {
+			defer tx.Rollback()
+			registered = tx.Bucket(registerBucket)
 		}
 	}
 	p := scanPart{solo: true}
-	b.addEntryTx(ctx, tx, &p, d, name, full, fi)
+	b.addEntryTx(ctx, registered, &p, d, name, full, fi)
 	b.join(d, &p)
 }
 
@@ -734,7 +736,10 @@ func (b *backupRun) rank(path string) int32 {
 	return int32(len(b.priority))
 }
 
-func (b *backupRun) addEntryTx(ctx context.Context, tx *bolt.Tx, p *scanPart, d *dirNode, name, full string, fi os.FileInfo) {
+// addEntryTx adds one entry of a folder to p. registered is the register's
+// bucket, in a read transaction (nil: no register): a file it knows,
+// unchanged, keeps its slices and is not read.
+func (b *backupRun) addEntryTx(ctx context.Context, registered *bolt.Bucket, p *scanPart, d *dirNode, name, full string, fi os.FileInfo) {
 	n := b.nodeFromInfo(name, full, fi)
 	if n.Type != snapshot.TypeFile {
 		if n.Type == snapshot.TypeSymlink {
@@ -751,8 +756,8 @@ func (b *backupRun) addEntryTx(ctx context.Context, tx *bolt.Tx, p *scanPart, d 
 	f := &fileNode{meta: metaOf(&n), dir: d, fp: fingerprintOf(fi)}
 	b.filesScanned.Add(1)
 	b.bytesScanned.Add(fi.Size())
-	if tx != nil {
-		if v := tx.Bucket(registerBucket).Get([]byte(full)); v != nil {
+	if registered != nil {
+		if v := registered.Get([]byte(full)); v != nil {
 			var cached snapshot.Node
 			fp, gen, ok := decodeRegisterValue(v, &cached)
 			if ok && fp == f.fp && b.slicesStored(ctx, &cached, gen) {
