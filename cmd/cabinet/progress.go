@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
 )
 
 // progressView shows a bar on a terminal and a quiet line every few
@@ -35,15 +36,20 @@ func (p *progressView) update(desc string, done, total int64) {
 	defer p.mu.Unlock()
 	if p.terminal {
 		if p.bar == nil {
-			p.bar = progressbar.NewOptions64(total,
+			opts := []progressbar.Option{
 				progressbar.OptionSetWriter(os.Stderr),
 				progressbar.OptionShowBytes(true),
 				progressbar.OptionSetPredictTime(true),
 				progressbar.OptionSetWidth(30),
-				progressbar.OptionThrottle(100*time.Millisecond),
+				progressbar.OptionThrottle(100 * time.Millisecond),
 				progressbar.OptionClearOnFinish(),
-				progressbar.OptionFullWidth(),
-			)
+			}
+			// A terminal that reports no width (a bare pty, some serial
+			// consoles) got a bar of none: "||". It keeps the fixed 30.
+			if cols, _, err := term.GetSize(int(os.Stderr.Fd())); err == nil && cols > 0 {
+				opts = append(opts, progressbar.OptionFullWidth())
+			}
+			p.bar = progressbar.NewOptions64(total, opts...)
 		}
 		if p.bar.GetMax64() != total {
 			p.bar.ChangeMax64(total)
