@@ -108,7 +108,7 @@ func TestCoreWrongPassword(t *testing.T) {
 	bad := coreWithPassword(t, e, "not the password")
 	for _, args := range [][]string{{"backup", src}, {"sessions"}, {"restore", "--target", filepath.Join(e.dir, "r"), "latest"}, {"check"}, {"key", "list"}} {
 		r := bad.expectCode(12, args...)
-		coreOneLine(t, r.stderr, "wrong password")
+		coreOneLine(t, r.stderr, "wrong password", "the password in "+bad.pwFile)
 		if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
 			t.Errorf("%v: want a one-line error, got:\n%s", args, r.stderr)
 		}

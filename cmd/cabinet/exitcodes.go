@@ -60,7 +60,7 @@ func describeError(err error) (int, string) {
 	case errors.Is(err, repo.ErrNoRepository):
 		return exitNoRepo, err.Error() + ": create one with 'cabinet init', or name the right one with --repo or CABINET_REPOSITORY"
 	case errors.Is(err, repo.ErrWrongPassword):
-		return exitPassword, err.Error() + ": check --password-file, CABINET_PASSWORD_FILE or CABINET_PASSWORD_COMMAND"
+		return exitPassword, err.Error() + ": check it, and where it comes from: --password-file, CABINET_PASSWORD_FILE, CABINET_PASSWORD_COMMAND or the prompt"
 	case errors.Is(err, repo.ErrVersion):
 		return exitFailed, err.Error()
 	case errors.Is(err, engine.ErrBusy):

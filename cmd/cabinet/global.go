@@ -149,6 +149,23 @@ func password(c *cli.Context, isDefault, creating bool) ([]byte, error) {
 	return nil, usagef("no password given: set CABINET_PASSWORD_FILE or CABINET_PASSWORD_COMMAND, or use --password-file")
 }
 
+// passwordSource says where password took the password from, for an
+// error that names it: a user with a password file in the environment and
+// a prompt in mind looks in the wrong place otherwise.
+func passwordSource(c *cli.Context, isDefault bool) string {
+	switch {
+	case flagString(c, "password-file") != "":
+		return "in " + flagString(c, "password-file")
+	case flagString(c, "password-command") != "":
+		return fmt.Sprintf("that %q printed", flagString(c, "password-command"))
+	case isDefault && !term.IsTerminal(int(os.Stdin.Fd())):
+		if pf, err := defaultPasswordFile(); err == nil {
+			return "in " + pf
+		}
+	}
+	return "typed at the prompt"
+}
+
 // generateDefaultPassword creates a random password for the default
 // repository and keeps it (mode 0600) beside it.
 func generateDefaultPassword(pf string) ([]byte, error) {
@@ -214,6 +231,9 @@ func openRepository(c *cli.Context) (*repo.Repository, error) {
 	r, err := repo.Open(c.Context, be, pw, repo.Options{CacheDir: cacheDir(c), Warn: func(err error) {
 		fmt.Fprintln(os.Stderr, "warning:", err)
 	}})
+	if errors.Is(err, repo.ErrWrongPassword) {
+		return nil, fmt.Errorf("%s: %w (the password %s)", loc, err, passwordSource(c, isDefault))
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, err)
 	}
