@@ -214,9 +214,9 @@ type backupRun struct {
 
 	filesScanned, bytesScanned atomic.Int64
 	// Scanned files the session does not hold (unreadable, vanished), and
-	// scanned bytes it holds not (those files, and files that shrank while
-	// read; a file that grew counts negative): the summary's totals are
-	// what the session holds, not what the scan saw.
+	// scanned bytes it does not hold (those files', and what files shrank
+	// by while read; a file that grew counts negative): the summary's
+	// totals are what the session holds, not what the scan saw.
 	filesDropped, bytesDropped                       atomic.Int64
 	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64
 	filesNew, filesChanged, filesUnchanged, dirs     atomic.Int64
