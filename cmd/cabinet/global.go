@@ -158,9 +158,11 @@ func passwordSource(c *cli.Context, isDefault bool) string {
 		return "in " + flagString(c, "password-file")
 	case flagString(c, "password-command") != "":
 		return fmt.Sprintf("that %q printed", flagString(c, "password-command"))
-	case isDefault && !term.IsTerminal(int(os.Stdin.Fd())):
+	case isDefault:
 		if pf, err := defaultPasswordFile(); err == nil {
-			return "in " + pf
+			if _, err := os.Stat(pf); err == nil { // password reads it first
+				return "in " + pf
+			}
 		}
 	}
 	return "typed at the prompt"
