@@ -33,7 +33,7 @@ func runInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pw, err := password(c, isDefault, true)
+	pw, _, err := password(c, isDefault, true)
 	if err != nil {
 		return err
 	}

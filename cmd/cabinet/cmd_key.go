@@ -51,7 +51,8 @@ func newPassword(c *cli.Context) ([]byte, error) {
 		return nil, usagef("give the new password with --new-password-file")
 	}
 	// password() prompts twice when creating.
-	return password(&cli.Context{Context: c.Context}, false, true)
+	pw, _, err := password(&cli.Context{Context: c.Context}, false, true)
+	return pw, err
 }
 
 func keyOptions() repo.KeyOptions {

@@ -98,32 +98,39 @@ func defaultPasswordFile() (string, error) {
 }
 
 // password finds the password: flag or environment, then a terminal prompt,
-// then (for the default repository) its generated password file.
-func password(c *cli.Context, isDefault, creating bool) ([]byte, error) {
+// then (for the default repository) its generated password file. source
+// says where it came from, for an error that names it: a user with a
+// password file in the environment and a prompt in mind looks in the wrong
+// place otherwise.
+func password(c *cli.Context, isDefault, creating bool) (pw []byte, source string, err error) {
 	if f := flagString(c, "password-file"); f != "" {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("read password file: %w", err)
+			return nil, "", fmt.Errorf("read password file: %w", err)
 		}
-		return trimPassword(data, "password file "+f)
+		pw, err := trimPassword(data, "password file "+f)
+		return pw, "in " + f, err
 	}
 	if cmd := flagString(c, "password-command"); cmd != "" {
 		out, err := exec.CommandContext(c.Context, "sh", "-c", cmd).Output()
 		if err != nil {
-			return nil, fmt.Errorf("password command %q failed: %w", cmd, err)
+			return nil, "", fmt.Errorf("password command %q failed: %w", cmd, err)
 		}
-		return trimPassword(out, "password command")
+		pw, err := trimPassword(out, "password command")
+		return pw, fmt.Sprintf("that %q printed", cmd), err
 	}
 	if isDefault {
 		pf, err := defaultPasswordFile()
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if data, err := os.ReadFile(pf); err == nil {
-			return trimPassword(data, "password file "+pf)
+			pw, err := trimPassword(data, "password file "+pf)
+			return pw, "in " + pf, err
 		}
 		if creating && !term.IsTerminal(int(os.Stdin.Fd())) {
-			return generateDefaultPassword(pf)
+			pw, err := generateDefaultPassword(pf)
+			return pw, "in " + pf, err
 		}
 	}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
@@ -131,41 +138,23 @@ func password(c *cli.Context, isDefault, creating bool) ([]byte, error) {
 		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
 		fmt.Fprintln(os.Stderr)
 		if err != nil {
-			return nil, err
+			return nil, "", err
 		}
 		if creating {
 			fmt.Fprint(os.Stderr, "repeat the password: ")
 			again, err := term.ReadPassword(int(os.Stdin.Fd()))
 			fmt.Fprintln(os.Stderr)
 			if err != nil {
-				return nil, err
+				return nil, "", err
 			}
 			if !bytes.Equal(pw, again) {
-				return nil, errors.New("the passwords differ: try again")
+				return nil, "", errors.New("the passwords differ: try again")
 			}
 		}
-		return trimPassword(pw, "password")
+		pw, err = trimPassword(pw, "password")
+		return pw, "typed at the prompt", err
 	}
-	return nil, usagef("no password given: set CABINET_PASSWORD_FILE or CABINET_PASSWORD_COMMAND, or use --password-file")
-}
-
-// passwordSource says where password took the password from, for an
-// error that names it: a user with a password file in the environment and
-// a prompt in mind looks in the wrong place otherwise.
-func passwordSource(c *cli.Context, isDefault bool) string {
-	switch {
-	case flagString(c, "password-file") != "":
-		return "in " + flagString(c, "password-file")
-	case flagString(c, "password-command") != "":
-		return fmt.Sprintf("that %q printed", flagString(c, "password-command"))
-	case isDefault:
-		if pf, err := defaultPasswordFile(); err == nil {
-			if _, err := os.Stat(pf); err == nil { // password reads it first
-				return "in " + pf
-			}
-		}
-	}
-	return "typed at the prompt"
+	return nil, "", usagef("no password given: set CABINET_PASSWORD_FILE or CABINET_PASSWORD_COMMAND, or use --password-file")
 }
 
 // generateDefaultPassword creates a random password for the default
@@ -226,7 +215,7 @@ func openRepository(c *cli.Context) (*repo.Repository, error) {
 		}
 		return nil, err
 	}
-	pw, err := password(c, isDefault, false)
+	pw, source, err := password(c, isDefault, false)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +223,7 @@ func openRepository(c *cli.Context) (*repo.Repository, error) {
 		fmt.Fprintln(os.Stderr, "warning:", err)
 	}})
 	if errors.Is(err, repo.ErrWrongPassword) {
-		return nil, fmt.Errorf("%s: %w (the password %s)", loc, err, passwordSource(c, isDefault))
+		return nil, fmt.Errorf("%s: %w (the password %s)", loc, err, source)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", loc, err)
