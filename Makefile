@@ -9,7 +9,7 @@ APT_TEST_PACKAGES := fuse3 libfuse-dev gcc pkg-config dconf-cli dbus-daemon attr
 APT_DEMO_PACKAGES := fuse3
 
 .DEFAULT_GOAL := demo
-.PHONY: demo test build deps-demo deps-test unit integration cross fuzz-seeds vet
+.PHONY: demo test build deps-demo deps-test unit race integration cross fuzz-seeds vet
 
 build:
 	$(GO) build -o bin/cabinet ./cmd/cabinet
@@ -46,10 +46,15 @@ cross:
 unit:
 	$(GO) test -count=1 -timeout 10m -tags cgofuse $$($(GO) list ./... | grep -v /integration)
 
+# The unit tests again under the race detector (cgo: gcc from deps-test):
+# backup, restore and the mount run most of their work concurrently.
+race:
+	$(GO) test -race -count=1 -timeout 15m -tags cgofuse $$($(GO) list ./... | grep -v /integration)
+
 integration: build
 	$(GO) build -tags cgofuse -o bin/cabinet-cgofuse ./cmd/cabinet
 	CABINET_BIN=$(CURDIR)/bin/cabinet-cgofuse $(GO) test -count=1 -p 1 -timeout 15m ./integration/...
 
-test: deps-test vet cross unit integration
+test: deps-test vet cross unit race integration
 
 include bench.mk
