@@ -42,14 +42,17 @@ cross:
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
 	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
 
+# Every package but the end-to-end tests of the binary.
+UNIT_PACKAGES = $$($(GO) list ./... | grep -v /integration)
+
 # Unit tests, with the cgofuse adapter built in so its real-mount tests run.
 unit:
-	$(GO) test -count=1 -timeout 10m -tags cgofuse $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -count=1 -timeout 10m -tags cgofuse $(UNIT_PACKAGES)
 
 # The unit tests again under the race detector (cgo: gcc from deps-test):
 # backup, restore and the mount run most of their work concurrently.
 race:
-	$(GO) test -race -count=1 -timeout 15m -tags cgofuse $$($(GO) list ./... | grep -v /integration)
+	$(GO) test -race -count=1 -timeout 15m -tags cgofuse $(UNIT_PACKAGES)
 
 integration: build
 	$(GO) build -tags cgofuse -o bin/cabinet-cgofuse ./cmd/cabinet
