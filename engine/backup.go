@@ -173,7 +173,7 @@ type fileNode struct {
 }
 
 // path is the file's absolute path on disk.
-func (f *fileNode) path() string { return filepath.Join(f.dir.path, f.meta.Name) }
+func (f *fileNode) path() string { return joinName(f.dir.path, f.meta.Name) }
 
 // fileMeta is what a file keeps of its snapshot.Node until its folder's
 // tree is written: no link target, device number, subtree or owner names
@@ -478,6 +478,16 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 	return nil
 }
 
+// joinName is filepath.Join of a clean folder path and the name of one of
+// its entries, without Join's Clean pass over the whole path: a no-change
+// backup joins a path for every entry it stats (2.7 % of its CPU).
+func joinName(dir, name string) string {
+	if dir != "" && os.IsPathSeparator(dir[len(dir)-1]) {
+		return dir + name
+	}
+	return dir + string(filepath.Separator) + name
+}
+
 func (d *dirNode) childDir(name string) *dirNode {
 	for _, c := range d.children {
 		if c.node.Name == name {
@@ -524,9 +534,9 @@ func (b *backupRun) scanTree(ctx context.Context, path string, d *dirNode) error
 				go func(s *dirNode, p string) {
 					defer func() { <-sem; wg.Done() }()
 					walk(p, s)
-				}(s, filepath.Join(path, s.node.Name))
+				}(s, joinName(path, s.node.Name))
 			default:
-				walk(filepath.Join(path, s.node.Name), s)
+				walk(joinName(path, s.node.Name), s)
 			}
 		}
 	}
@@ -688,7 +698,7 @@ func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d 
 		if exclusion.excludes(name) {
 			continue
 		}
-		full := filepath.Join(path, name)
+		full := joinName(path, name)
 		fi, err := root.lstat(name)
 		if err != nil {
 			if !errors.Is(err, os.ErrNotExist) {

@@ -30,8 +30,9 @@ func run(args []string) int {
 		// and persona keep large, reused buffers and allocate little
 		// garbage, so collecting more often costs little CPU and keeps peak
 		// RSS down (measured on backups of the full corpus: 194 -> 166 MiB
-		// at equal CPU). backup and mount set their own: GOGC 100 under a
-		// soft memory limit that follows the live heap (internal/memlimit).
+		// at equal CPU). backup and mount set their own soft memory limit
+		// that follows the live heap (internal/memlimit), the mount with
+		// GOGC 100 under it, backup with the limit alone.
 		// A fixed soft memory limit was tried: with 78k files queued the
 		// live heap passed it and the collector ran without pause, doubling
 		// the backup time.
