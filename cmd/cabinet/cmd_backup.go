@@ -92,9 +92,9 @@ func runBackup(c *cli.Context) error {
 		// heap doubled: a cold no-change backup of the corpus, whose live
 		// heap stays at 1-2 MiB (trees are written as folders are
 		// scanned), collected 70 times in 0.6 s and took 0.60-0.67 s; now
-		// 0.54-0.56 s at 49 instead of 45 MiB peak RSS (six interleaved
-		// rounds; a floor of 48 MiB was no faster at 65 MiB). The deep
-		// scale tree's no-change backup: 5.9 -> 4.7 s, 60 -> 77 MB. Large
+		// 0.54-0.56 s at 48 instead of 44 MiB peak RSS (six interleaved
+		// rounds; a floor of 48 MiB was no faster at 64 MiB). The deep
+		// scale tree's no-change backup: 5.9 -> 4.7 s, 59 -> 75 MiB. Large
 		// heaps were held by the limit already: an eighth of the live
 		// heap, not the mount's quarter, took a 1M-file initial backup
 		// from 122-127 MiB to 118-120 MiB, no slower.
