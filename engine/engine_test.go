@@ -566,3 +566,18 @@ func TestBackupParent(t *testing.T) {
 		t.Fatalf("parent %q, want %s: a session the register knew was read again", f6.Parent, f5.ShortID())
 	}
 }
+
+func TestJoinNameIsFilepathJoin(t *testing.T) {
+	for _, c := range []struct{ dir, name string }{
+		{"/", "etc"},
+		{"/home/ann", "notes.txt"},
+		{"/home/ann/", "notes.txt"},
+		{"/a b/c", "..d"},
+		{"/x", ".hidden"},
+	} {
+		dir := filepath.FromSlash(c.dir) // clean on every OS, as the scan's folder paths are
+		if got, want := joinName(dir, c.name), filepath.Join(dir, c.name); got != want {
+			t.Errorf("joinName(%q, %q) = %q, filepath.Join gives %q", dir, c.name, got, want)
+		}
+	}
+}

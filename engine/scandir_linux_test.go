@@ -69,17 +69,3 @@ func TestFolderMatchesOS(t *testing.T) {
 		t.Fatal("a symlink opened as a folder")
 	}
 }
-
-func TestJoinNameIsFilepathJoin(t *testing.T) {
-	for _, c := range []struct{ dir, name string }{
-		{"/", "etc"},
-		{"/home/ann", "notes.txt"},
-		{"/home/ann/", "notes.txt"},
-		{"/a b/c", "..d"},
-		{"/x", ".hidden"},
-	} {
-		if got, want := joinName(c.dir, c.name), filepath.Join(c.dir, c.name); got != want {
-			t.Errorf("joinName(%q, %q) = %q, filepath.Join gives %q", c.dir, c.name, got, want)
-		}
-	}
-}

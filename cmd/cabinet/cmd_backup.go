@@ -98,11 +98,12 @@ func runBackup(c *cli.Context) error {
 		// heaps were held by the limit already: an eighth of the live
 		// heap, not the mount's quarter, took a 1M-file initial backup
 		// from 122-127 MiB to 118-120 MiB, no slower.
-		debug.SetMemoryLimit(24 << 20)
+		const floor = 24 << 20
+		debug.SetMemoryLimit(floor) // before the collector is off: Tune sets it from its own goroutine
 		debug.SetGCPercent(-1)
 		tuned := make(chan struct{})
 		defer close(tuned)
-		go memlimit.Tune(24<<20, 16<<20, 8, 100*time.Millisecond, tuned)
+		go memlimit.Tune(floor, 16<<20, 8, 100*time.Millisecond, tuned)
 	}
 	if n := c.Int("connections"); n < 1 || n > 10 {
 		return usagef("--connections wants a number from 1 to 10")
