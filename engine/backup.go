@@ -753,7 +753,7 @@ func (b *backupRun) addEntryTx(ctx context.Context, registered *bolt.Bucket, p *
 	n := b.nodeFromInfo(name, full, fi)
 	if n.Type != snapshot.TypeFile {
 		if n.Type == snapshot.TypeSymlink {
-			target, err := os.Readlink(full)
+			target, err := readlink(full)
 			if err != nil {
 				b.warn(full, err)
 				return

@@ -22,7 +22,8 @@ func isCacheDir(path string, names []string) bool {
 	if i := sort.SearchStrings(names, cacheDirTag); i == len(names) || names[i] != cacheDirTag {
 		return false
 	}
-	f, err := os.Open(filepath.Join(path, cacheDirTag))
+	var f *os.File
+	err := inPath(filepath.Join(path, cacheDirTag), func(p string) (err error) { f, err = os.Open(p); return err })
 	if err != nil {
 		return false
 	}

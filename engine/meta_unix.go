@@ -13,12 +13,12 @@ import (
 // applyMeta sets ownership (as root), mode, extended attributes and times.
 func (rr *restoreRun) applyMeta(path string, n *snapshot.Node) {
 	if rr.root {
-		if err := os.Lchown(path, int(n.UID), int(n.GID)); err != nil {
+		if err := inPath(path, func(p string) error { return os.Lchown(p, int(n.UID), int(n.GID)) }); err != nil {
 			rr.warn(path, err)
 		}
 	}
 	if n.Type != snapshot.TypeSymlink {
-		if err := os.Chmod(path, fileMode(n.Mode)); err != nil {
+		if err := inPath(path, func(p string) error { return os.Chmod(p, fileMode(n.Mode)) }); err != nil {
 			rr.warn(path, err)
 		}
 	}
@@ -28,7 +28,7 @@ func (rr *restoreRun) applyMeta(path string, n *snapshot.Node) {
 		}
 	}
 	ts := []unix.Timespec{unix.NsecToTimespec(n.ModTime), unix.NsecToTimespec(n.ModTime)}
-	if err := unix.UtimesNanoAt(unix.AT_FDCWD, path, ts, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+	if err := inPath(path, func(p string) error { return unix.UtimesNanoAt(unix.AT_FDCWD, p, ts, unix.AT_SYMLINK_NOFOLLOW) }); err != nil {
 		rr.warn(path, err)
 	}
 }
@@ -48,6 +48,6 @@ func makeSpecial(path string, n *snapshot.Node) (made bool, err error) {
 	default:
 		return false, nil
 	}
-	os.Remove(path)
-	return true, unix.Mknod(path, mode|n.Mode&0o7777, int(n.Rdev))
+	remove(path)
+	return true, inPath(path, func(p string) error { return unix.Mknod(p, mode|n.Mode&0o7777, int(n.Rdev)) })
 }

@@ -26,17 +26,23 @@ func openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
 }
 
 // openFD opens path close-on-exec, retrying on EINTR.
-func openFD(path string, flag int, perm os.FileMode) (int, error) {
-	for {
-		fd, err := syscall.Open(path, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
-		switch {
-		case err == syscall.EINTR:
-			continue
-		case err != nil:
-			return -1, &os.PathError{Op: "open", Path: path, Err: err}
+func openFD(path string, flag int, perm os.FileMode) (fd int, err error) {
+	err = inPath(path, func(p string) error {
+		for {
+			fd, err = syscall.Open(p, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
+			switch {
+			case err == syscall.EINTR:
+				continue
+			case err != nil:
+				return &os.PathError{Op: "open", Path: p, Err: err}
+			}
+			return nil
 		}
-		return fd, nil
+	})
+	if err != nil {
+		return -1, err
 	}
+	return fd, nil
 }
 
 // errNotRegular is the error for a file the scan saw as a regular file

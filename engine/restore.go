@@ -202,8 +202,8 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 		return rr.stats, fmt.Errorf("%w (%s): nothing restored", ErrNothingSelected, strings.Join(o.Include, ", "))
 	}
 	for _, h := range rr.hardlinks {
-		os.Remove(h.path)
-		if err := os.Link(h.target, h.path); err != nil {
+		remove(h.path)
+		if err := link(h.target, h.path); err != nil {
 			rr.warn(h.path, err)
 			continue
 		}
@@ -281,7 +281,7 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 				}
 				continue
 			}
-			if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			if _, err := lstat(path); errors.Is(err, os.ErrNotExist) {
 				if err := rr.plan(ctx, n.Subtree, path, origPath, true, &pendingDir{path: path, node: n}); err != nil {
 					return err
 				}
@@ -293,14 +293,14 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 		switch n.Type {
 		case snapshot.TypeDir:
-			err := os.Mkdir(path, 0o700)
+			err := mkdir(path, 0o700)
 			if err != nil && !errors.Is(err, os.ErrExist) {
 				rr.warn(path, err)
 				continue
 			}
 			created := err == nil
 			if !created {
-				if fi, err := os.Lstat(path); err != nil || !fi.IsDir() {
+				if fi, err := lstat(path); err != nil || !fi.IsDir() {
 					rr.warn(path, fmt.Errorf("exists and is not a folder"))
 					continue
 				}
@@ -323,7 +323,7 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			if n.Links > 1 {
 				key := [2]uint64{n.DeviceID, n.Inode}
 				if first, ok := rr.firstLink[key]; ok {
-					if _, err := os.Lstat(path); err == nil && rr.o.Overwrite == OverwriteNever {
+					if _, err := lstat(path); err == nil && rr.o.Overwrite == OverwriteNever {
 						rr.stats.Skipped++
 						continue
 					}
@@ -352,14 +352,14 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			if !take {
 				continue
 			}
-			if _, err := os.Lstat(path); err == nil {
+			if _, err := lstat(path); err == nil {
 				if rr.o.Overwrite == OverwriteNever {
 					rr.stats.Skipped++
 					continue
 				}
-				os.Remove(path)
+				remove(path)
 			}
-			if err := os.Symlink(n.Target, path); err != nil {
+			if err := symlink(n.Target, path); err != nil {
 				rr.warn(path, err)
 				continue
 			}
@@ -399,7 +399,7 @@ func (rr *restoreRun) made(d *pendingDir) bool {
 	case d.failed || !rr.made(d.parent):
 		return false
 	}
-	if err := os.Mkdir(d.path, 0o700); err != nil {
+	if err := mkdir(d.path, 0o700); err != nil {
 		rr.warn(d.path, err)
 		d.failed = true
 		return false
@@ -410,7 +410,7 @@ func (rr *restoreRun) made(d *pendingDir) bool {
 }
 
 func (rr *restoreRun) skipExisting(path string, n *snapshot.Node) bool {
-	fi, err := os.Lstat(path)
+	fi, err := lstat(path)
 	if err != nil {
 		return false
 	}
@@ -710,11 +710,11 @@ func (e skipError) Error() string { return e.err.Error() }
 // a file written whole by one worker gets it when it is written.
 func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 	if !f.fresh {
-		if fi, err := os.Lstat(f.path); err == nil && !fi.Mode().IsRegular() {
+		if fi, err := lstat(f.path); err == nil && !fi.Mode().IsRegular() {
 			if fi.IsDir() {
 				return nil, skipError{errors.New("exists and is a folder")}
 			}
-			if err := os.Remove(f.path); err != nil {
+			if err := remove(f.path); err != nil {
 				return nil, skipError{err}
 			}
 		}

@@ -3,7 +3,6 @@
 package engine
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 	"sync"
@@ -25,8 +24,12 @@ type folder struct {
 }
 
 func openFolder(path string) (*folder, error) {
-	fd, err := retryEINTR(func() (int, error) {
-		return unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+	var fd int
+	err := inPath(path, func(p string) (err error) {
+		fd, err = retryEINTR(func() (int, error) {
+			return unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		})
+		return err
 	})
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
@@ -63,16 +66,6 @@ func (f *folder) lstat(name string) (os.FileInfo, error) {
 }
 
 func (f *folder) close() { unix.Close(f.fd) }
-
-// retryEINTR runs call until it is not interrupted by a signal.
-func retryEINTR(call func() (int, error)) (int, error) {
-	for {
-		n, err := call()
-		if !errors.Is(err, unix.EINTR) {
-			return n, err
-		}
-	}
-}
 
 // statInfo is an os.FileInfo made from a stat(2) result, as os.Lstat
 // makes it: Sys is a *syscall.Stat_t.

@@ -10,7 +10,12 @@ import (
 )
 
 // readXattrs returns the extended attributes of path (not following links).
-func readXattrs(path string) []snapshot.Xattr {
+func readXattrs(path string) (xs []snapshot.Xattr) {
+	inPath(path, func(p string) error { xs = readXattrsAt(p); return nil })
+	return xs
+}
+
+func readXattrsAt(path string) []snapshot.Xattr {
 	var buf [1024]byte
 	n, err := unix.Llistxattr(path, buf[:])
 	if err != nil || n <= 0 {
@@ -50,10 +55,12 @@ func readXattrValues(path string, list []byte) []snapshot.Xattr {
 
 // writeXattrs sets extended attributes on path (not following links).
 func writeXattrs(path string, xs []snapshot.Xattr) error {
-	for _, x := range xs {
-		if err := unix.Lsetxattr(path, x.Name, x.Value, 0); err != nil {
-			return err
+	return inPath(path, func(p string) error {
+		for _, x := range xs {
+			if err := unix.Lsetxattr(p, x.Name, x.Value, 0); err != nil {
+				return err
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
