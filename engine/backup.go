@@ -313,7 +313,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		if err != nil {
 			return nil, fmt.Errorf("backup path %s: %w", p, err)
 		}
-		if _, err := os.Lstat(a); err != nil {
+		if _, err := lstat(a); err != nil {
 			return nil, fmt.Errorf("backup path %s: %w", p, err)
 		}
 		abs[i] = a
@@ -325,7 +325,7 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 		b.w = w
 		// Stage 1: scanning.
 		if o.RootIsPath {
-			fi, err := os.Lstat(abs[0])
+			fi, err := lstat(abs[0])
 			if err != nil {
 				return err
 			}
@@ -448,7 +448,7 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 	root.path = cur
 	for i, name := range parts {
 		cur = filepath.Join(cur, name)
-		fi, err := os.Lstat(cur)
+		fi, err := lstat(cur)
 		if err != nil {
 			return fmt.Errorf("backup path %s: %w", cur, err)
 		}
@@ -468,7 +468,7 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 		b.addEntry(ctx, d, name, cur, fi)
 	}
 	if len(parts) == 0 { // backing up "/" itself
-		fi, err := os.Lstat(cur)
+		fi, err := lstat(cur)
 		if err != nil {
 			return fmt.Errorf("backup path %s: %w", cur, err)
 		}
