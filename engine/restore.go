@@ -112,7 +112,6 @@ type restoreRun struct {
 
 	files     []*restoreFile
 	dirs      []dirMeta
-	tops      []string // folders markTop marked, until the files are written
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
@@ -193,11 +192,6 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	if release, err := holdRestorePause(o.LockDir); err == nil {
 		defer release()
 	}
-	defer func() { // after plan, which marks them, has ended
-		for _, p := range rr.tops {
-			unmarkTop(p)
-		}
-	}()
 	stop := rr.reportProgress(ctx)
 	err = rr.writeFiles(ctx, func(ctx context.Context) error { return rr.plan(ctx, s.Tree, target, "/", false, nil) })
 	stop()
@@ -305,9 +299,6 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 				continue
 			}
 			created := err == nil
-			if created && !fresh && markTop(path) {
-				rr.tops = append(rr.tops, path)
-			}
 			if !created {
 				if fi, err := lstat(path); err != nil || !fi.IsDir() {
 					rr.warn(path, fmt.Errorf("exists and is not a folder"))

@@ -152,19 +152,6 @@ func TestCoreRoundTripEveryNodeKind(t *testing.T) {
 	coreCompareTrees(t, src, got)
 	t.Logf("restore: %s", r.stdout)
 
-	// The restore marks the first folder it makes below the target as the
-	// top of a hierarchy while it writes (ext4 chattr +T, a placement
-	// hint) and takes the mark off again: no folder on the way keeps it.
-	for p := got; len(p) > len(target); p = filepath.Dir(p) {
-		if fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY, 0); err == nil {
-			flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
-			unix.Close(fd)
-			if err == nil && flags&0x00020000 != 0 {
-				t.Errorf("restored folder %s keeps the top-of-hierarchy mark (flags %#x)", p, flags)
-			}
-		}
-	}
-
 	// Hard links come back as links of one inode.
 	ino := coreInode(t, filepath.Join(got, mustRel(t, src, links[0])))
 	for _, l := range links[1:] {
