@@ -23,6 +23,9 @@ func inPath(path string, fn func(string) error) error {
 		return fn(path)
 	}
 	i := strings.LastIndexByte(path, '/')
+	if i <= 0 {
+		return fn(path) // one name that long: no file system holds one, the kernel says so
+	}
 	fd, err := openInSteps(path[:i])
 	if err != nil {
 		return &os.PathError{Op: "open", Path: path[:i], Err: err}

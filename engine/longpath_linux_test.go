@@ -84,6 +84,16 @@ func TestInPath(t *testing.T) {
 	}
 }
 
+// A name of PATH_MAX bytes has no folder to open first: the kernel's
+// error comes back as it is.
+func TestInPathOneLongName(t *testing.T) {
+	for _, p := range []string{strings.Repeat("n", unix.PathMax), "/" + strings.Repeat("n", unix.PathMax)} {
+		if _, err := lstat(p); !errors.Is(err, unix.ENAMETOOLONG) {
+			t.Errorf("lstat of a %d-byte name: %v, want ENAMETOOLONG", len(p), err)
+		}
+	}
+}
+
 func mkdirTemp(t *testing.T, root string) string {
 	d, err := os.MkdirTemp(root, "")
 	if err != nil {
