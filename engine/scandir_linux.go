@@ -29,10 +29,13 @@ func openFolder(path string) (*folder, error) {
 		fd, err = retryEINTR(func() (int, error) {
 			return unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 		})
-		return err
+		if err != nil {
+			return &os.PathError{Op: "open", Path: p, Err: err} // inPath names path in it
+		}
+		return nil
 	})
 	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+		return nil, err
 	}
 	return &folder{fd: fd, path: path}, nil
 }
