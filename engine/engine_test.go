@@ -393,15 +393,15 @@ func TestLargeFolderScannedInParts(t *testing.T) {
 }
 
 // TestRestoreOrder checks the order files are written in: plan hands over
-// the files of more than one part as it finds them, and the rest go in
-// the order their first slices lie in the cabinets.
+// the files of more than one part or of directBytes as it finds them, and
+// the rest go in the order their first slices lie in the cabinets.
 func TestRestoreOrder(t *testing.T) {
 	ctx := context.Background()
 	r := newRepo(t)
 	src := t.TempDir()
 	rnd := rand.New(rand.NewPCG(2, 2))
 	random := func(n int) []byte { return randomBytes(rnd, n) }
-	sizes := map[string]int{"huge": 40 << 20, "large": 24 << 20, "mid": 3 << 20}
+	sizes := map[string]int{"huge": 40 << 20, "large": 24 << 20, "mid": 3 << 20, "direct": directBytes, "below": directBytes - 1}
 	for i := range 60 {
 		sizes[fmt.Sprintf("d%d/small%02d", i%7, i)] = 100 + 997*i
 	}
@@ -426,11 +426,11 @@ func TestRestoreOrder(t *testing.T) {
 	for f := range rr.large {
 		large = append(large, filepath.Base(f.path))
 	}
-	if slices.Sort(large); strings.Join(large, " ") != "huge large" {
-		t.Fatalf("plan handed over %v as files of more than one part, want huge and large", large)
+	if slices.Sort(large); strings.Join(large, " ") != "direct huge large mid" {
+		t.Fatalf("plan handed over %v as large files, want direct, huge, large and mid", large)
 	}
-	if len(rr.files) != len(sizes)-2 {
-		t.Fatalf("%d files of one part planned, want %d", len(rr.files), len(sizes)-2)
+	if len(rr.files) != len(sizes)-4 {
+		t.Fatalf("%d files of one part planned, want %d", len(rr.files), len(sizes)-4)
 	}
 	rr.orderFiles()
 	var prev index.Location

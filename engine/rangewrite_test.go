@@ -82,3 +82,27 @@ func TestRestoreLargeFiles(t *testing.T) {
 		t.Errorf("holes: %d bytes allocated for %d bytes with a %d-byte zero run", alloc, len(holes), rangeBytes+12000)
 	}
 }
+
+// TestRestoreFilesAroundDirectBytes restores files of one part on both
+// sides of directBytes: those from directBytes on take the large files'
+// aligned writes, so one ending inside a block, one ending in zeros and
+// one with a hole must come back whole and at their size.
+func TestRestoreFilesAroundDirectBytes(t *testing.T) {
+	rnd := rand.New(rand.NewChaCha8([32]byte{7}))
+	random := func(n int) []byte { return randomBytes(rnd, n) }
+	zeroTail := random(directBytes + 3*blockAlign + 100)
+	clear(zeroTail[directBytes:])
+	hole := random(directBytes + 5*blockAlign)
+	clear(hole[blockAlign : 4*blockAlign+17])
+	restored := restoreRoundTrip(t, map[string][]byte{
+		"below":     random(directBytes - 1),
+		"at":        random(directBytes),
+		"in-block":  random(directBytes + 777),
+		"zero-tail": zeroTail,
+		"hole":      hole,
+	})
+	fi, _ := os.Stat(filepath.Join(restored, "zero-tail"))
+	if alloc := fi.Sys().(*syscall.Stat_t).Blocks * 512; alloc > directBytes+blockAlign {
+		t.Errorf("zero-tail: %d bytes allocated for %d bytes of data", alloc, directBytes)
+	}
+}

@@ -115,9 +115,9 @@ type restoreRun struct {
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
-	// large receives the files of more than one part as plan finds them
-	// (writeFiles); the others go to files. largeFiles keeps them for
-	// verify.
+	// large receives the files of more than one part, or of directBytes
+	// or more, as plan finds them (writeFiles); the others go to files.
+	// largeFiles keeps them for verify.
 	large      chan *restoreFile
 	largeFiles []*restoreFile
 	filesTotal atomic.Int64 // progress totals, counted by plan
@@ -339,7 +339,7 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			f := &restoreFile{node: n, path: path, fresh: fresh}
 			rr.filesTotal.Add(1)
 			rr.bytesTotal.Add(int64(n.Size))
-			if len(n.Content) <= partSlices {
+			if len(n.Content) <= partSlices && n.Size < directBytes {
 				rr.files = append(rr.files, f)
 				continue
 			}
@@ -426,6 +426,18 @@ func (rr *restoreRun) skipExisting(path string, n *snapshot.Node) bool {
 // partSlices is how many slices one restore job writes.
 const partSlices = 16
 
+// directBytes is the size from which a file goes the large files' way,
+// written in aligned ranges past the page cache (rangeWriter), though it
+// is one part. Every page a buffered write fills is a new page the
+// kernel must find and zero, and where memory is slow to hand out (a VM
+// whose balloon reports free pages to the host: each refault costs the
+// host a page) that was a fifth of the restore's CPU samples. Files of
+// 256 KiB and more are a third of the benchmark's source-tree bytes in
+// 264 files. Restore of the corpus right after the previous one was
+// deleted, five interleaved pairs: 4.81-5.46 s against 5.25-5.98 s,
+// system CPU 4.1-4.5 against 5.3-7.3 s; 128 KiB and 1 MiB no better.
+const directBytes = 256 << 10
+
 func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context) error) error {
 	parts := make(chan restorePart, rr.o.Workers)
 	ctx, cancel := context.WithCancelCause(ctx)
@@ -476,10 +488,11 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 
 // feed hands the workers the parts of every file plan finds.
 func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, plan func(context.Context) error, parts chan<- restorePart) {
-	// Files of more than one part are written as plan finds them, so the
-	// large files, most of the bytes, start while plan still makes
-	// folders (0.2 s of a 4 s corpus restore, mostly mkdir); the others
-	// once plan has found them all and they can go in cabinet order.
+	// Large files (more than one part, or directBytes) are written as
+	// plan finds them, so they, most of the bytes, start while plan still
+	// makes folders (0.2 s of a 4 s corpus restore, mostly mkdir); the
+	// others once plan has found them all and they can go in cabinet
+	// order.
 	rr.large = make(chan *restoreFile, 1024)
 	planned := make(chan error, 1)
 	go func() {
@@ -590,7 +603,7 @@ func (rr *restoreRun) createFiles(ctx context.Context, parts chan<- restorePart)
 // the workers).
 const createAhead = 16384
 
-// feedLarge creates a file of more than one part and hands its parts, its
+// feedLarge creates a large file (see rr.large) and hands its parts, its
 // aligned ranges of rangeBytes, to the workers.
 func (rr *restoreRun) feedLarge(ctx context.Context, cancel context.CancelCauseFunc, f *restoreFile, parts chan<- restorePart) {
 	n := len(f.node.Content)
