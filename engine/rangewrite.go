@@ -61,19 +61,36 @@ func (w *rangeWriter) write(p []byte) error {
 }
 
 // finish writes what is gathered. A range that ends inside a block ends
-// the file: its last block is written whole, zero-padded (O_DIRECT writes
-// whole blocks), and the file cut back to size.
+// the file, which has its size already: O_DIRECT writes whole blocks, so
+// the last, partial one goes through the page cache. (Written zero-padded
+// and the file cut back to size, ext4 read that block back from the disk
+// to zero its tail: a wait for every file of directBytes and more.)
 func (w *rangeWriter) finish(size int64) error {
-	if w.n == 0 {
-		return nil
+	tail := 0
+	if w.direct {
+		tail = w.n % blockAlign
 	}
-	if err := w.flush(directio.Pad(w.stage, w.n)); err != nil {
+	if tail == 0 {
+		return w.flush(w.n)
+	}
+	full := w.n - tail
+	if _, err := writeNonZero(w, w.stage[:full], w.pos); err != nil {
 		return err
 	}
-	if w.pos > size {
+	last, off := w.stage[full:w.n], w.pos+int64(full)
+	w.pos += int64(w.n)
+	w.n = 0
+	if !directio.Disable(w.fh) {
+		// Still O_DIRECT: the block padded, the file cut back.
+		last = w.stage[full : full+directio.Pad(w.stage[full:], tail)]
+		if _, err := writeNonZero(w, last, off); err != nil {
+			return err
+		}
 		return w.fh.Truncate(size)
 	}
-	return nil
+	w.direct = false
+	_, err := writeNonZero(w, last, off)
+	return err
 }
 
 // flush writes stage[:n] at pos, skipping all-zero blocks (pos is
