@@ -472,6 +472,10 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 					p.f.failed.Store(true)
 					rr.warn(p.f.path, err)
 				default:
+					// Not finished: no metadata, so the file does not look
+					// restored to the next if-changed restore (a large one
+					// has its full size from the start).
+					p.f.failed.Store(true)
 					cancel(fmt.Errorf("restore %s: %w", p.f.path, err))
 				}
 				if p.f.left.Add(-1) == 0 {
