@@ -84,6 +84,10 @@ type restoreFile struct {
 	// data): the file keeps what could be written but not the session's
 	// size-and-time look, so a later if-changed restore tries it again.
 	failed atomic.Bool
+	// created makes a file of one part once, by whichever creator comes
+	// first (see rr.early); createErr is what that met.
+	created   sync.Once
+	createErr error
 }
 
 // restorePart is one worker's job: a whole file of at most partSlices
@@ -120,6 +124,9 @@ type restoreRun struct {
 	// largeFiles keeps them for verify.
 	large      chan *restoreFile
 	largeFiles []*restoreFile
+	// early receives files of one part as plan finds them, to be created
+	// before they are written in cabinet order (see createEarly).
+	early      chan *restoreFile
 	filesTotal atomic.Int64 // progress totals, counted by plan
 	bytesTotal atomic.Int64
 	filesDone  atomic.Int64
@@ -341,6 +348,10 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			rr.bytesTotal.Add(int64(n.Size))
 			if len(n.Content) <= partSlices && n.Size < directBytes {
 				rr.files = append(rr.files, f)
+				select {
+				case rr.early <- f:
+				default: // created in cabinet order (createFiles)
+				}
 				continue
 			}
 			select {
@@ -498,11 +509,19 @@ func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, 
 	// others once plan has found them all and they can go in cabinet
 	// order.
 	rr.large = make(chan *restoreFile, 1024)
+	rr.early = make(chan *restoreFile, earlyFiles)
 	planned := make(chan error, 1)
 	go func() {
 		defer close(rr.large)
+		defer close(rr.early)
 		planned <- plan(ctx)
 	}()
+	earlyDone := make(chan struct{})
+	go func() {
+		defer close(earlyDone)
+		rr.createEarly(ctx)
+	}()
+	defer func() { <-earlyDone }()
 	largeFed := make(chan struct{})
 	go func() {
 		defer close(largeFed)
@@ -564,13 +583,7 @@ func (rr *restoreRun) createFiles(ctx context.Context, parts chan<- restorePart)
 			for f := range files {
 				p := restorePart{f: f, first: 0, end: len(f.node.Content), createErr: context.Canceled}
 				if ctx.Err() == nil {
-					// Closed at once: the worker opens it again (an open
-					// costs little beside the create), and createAhead
-					// files waiting hold no descriptors.
-					var fh *os.File
-					if fh, p.createErr = rr.createFile(f, false); fh != nil {
-						fh.Close()
-					}
+					p.createErr = rr.create(f)
 				}
 				select {
 				case created <- p:
@@ -596,6 +609,42 @@ func (rr *restoreRun) createFiles(ctx context.Context, parts chan<- restorePart)
 	}
 	creators.Wait()
 }
+
+// create makes a file of one part, unless createEarly has. It is closed
+// at once: the worker opens it again (an open costs little beside the
+// create), and files waiting hold no descriptors.
+func (rr *restoreRun) create(f *restoreFile) error {
+	f.created.Do(func() {
+		var fh *os.File
+		if fh, f.createErr = rr.createFile(f, false); fh != nil {
+			fh.Close()
+		}
+	})
+	return f.createErr
+}
+
+// createEarly creates the files of one part in the order plan finds them
+// (rr.early), while plan still reads trees and the workers write the
+// large files: their ranges wait mostly on the disk, creating files
+// mostly on the cores. createFiles, which hands the files to the workers
+// in cabinet order once plan is done, creates those not made yet. Before,
+// creating began only then, and it held up the small files' writes: of a
+// corpus restore's 4.5 s, plan took 0.9, and the one creator made 30,000
+// files a second while the workers wrote them as fast. Restore of the
+// corpus right after the previous one was deleted, six interleaved pairs:
+// median 4.85 s against 5.35 (35 s after: 5.10-5.32 against 5.54-5.58);
+// into a new file system 0.1-0.2 s slower (4.19-4.51 against 4.03-4.25).
+func (rr *restoreRun) createEarly(ctx context.Context) {
+	for f := range rr.early {
+		if ctx.Err() == nil {
+			rr.create(f)
+		}
+	}
+}
+
+// earlyFiles is how many files plan may find ahead of createEarly; the
+// others are created in cabinet order.
+const earlyFiles = 1 << 16
 
 // createAhead is how many created files may wait for a worker. Creating
 // a file is mostly system CPU (ext4's inode allocation), writing the large
