@@ -505,9 +505,9 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, plan func(context.Context) error, parts chan<- restorePart) {
 	// Large files (more than one part, or directBytes) are written as
 	// plan finds them, so they, most of the bytes, start while plan still
-	// makes folders (0.2 s of a 4 s corpus restore, mostly mkdir); the
+	// reads trees and makes folders (0.9 s of a 4.5 s corpus restore); the
 	// others once plan has found them all and they can go in cabinet
-	// order.
+	// order (createEarly makes them meanwhile).
 	rr.large = make(chan *restoreFile, 1024)
 	rr.early = make(chan *restoreFile, earlyFiles)
 	planned := make(chan error, 1)
@@ -543,10 +543,12 @@ func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, 
 	<-largeFed
 }
 
-// createFiles creates the whole files (rr.files, in that order) and hands
-// them to the workers, which write them. Files of one folder are created
-// by one creator, one at a time: creating a file holds its folder's lock,
-// and workers creating files side by side in one folder spun on it.
+// createFiles creates the whole files createEarly has not made yet
+// (rr.files, in that order) and hands them to the workers, which write
+// them. Files of one folder are created by one creator (and createEarly,
+// which is mostly ahead), not by the workers: creating a file holds its
+// folder's lock, and workers creating files side by side in one folder
+// spun on it.
 //
 // Measured where inode allocation is slow (ext4 without a journal, right
 // after a restore of the corpus was deleted: it skips recently deleted
