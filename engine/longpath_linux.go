@@ -64,16 +64,6 @@ func openInSteps(dir string) (int, error) {
 	}
 }
 
-// retryEINTR runs call until it is not interrupted by a signal.
-func retryEINTR(call func() (int, error)) (int, error) {
-	for {
-		n, err := call()
-		if !errors.Is(err, unix.EINTR) {
-			return n, err
-		}
-	}
-}
-
 // renamePath puts path in place of alias in the errors of the os package.
 func renamePath(err error, alias, path string) error {
 	var pe *os.PathError

@@ -28,21 +28,26 @@ func openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
 // openFD opens path close-on-exec, retrying on EINTR.
 func openFD(path string, flag int, perm os.FileMode) (fd int, err error) {
 	err = inPath(path, func(p string) error {
-		for {
-			fd, err = syscall.Open(p, flag|syscall.O_CLOEXEC, uint32(perm.Perm()))
-			switch {
-			case err == syscall.EINTR:
-				continue
-			case err != nil:
-				return &os.PathError{Op: "open", Path: p, Err: err}
-			}
-			return nil
+		fd, err = retryEINTR(func() (int, error) { return syscall.Open(p, flag|syscall.O_CLOEXEC, uint32(perm.Perm())) })
+		if err != nil {
+			return &os.PathError{Op: "open", Path: p, Err: err} // inPath names path in it
 		}
+		return nil
 	})
 	if err != nil {
 		return -1, err
 	}
 	return fd, nil
+}
+
+// retryEINTR runs call until it is not interrupted by a signal.
+func retryEINTR(call func() (int, error)) (int, error) {
+	for {
+		n, err := call()
+		if !errors.Is(err, unix.EINTR) {
+			return n, err
+		}
+	}
 }
 
 // errNotRegular is the error for a file the scan saw as a regular file

@@ -440,9 +440,9 @@ const partSlices = 16
 // directBytes is the size from which a file goes the large files' way,
 // written in aligned ranges past the page cache (rangeWriter), though it
 // is one part. Every page a buffered write fills is a new page the
-// kernel must find and zero, and where memory is slow to hand out (a VM
-// whose balloon reports free pages to the host: each refault costs the
-// host a page) that was a fifth of the restore's CPU samples. Files of
+// kernel must find and zero, and on the benchmark's VM that was a fifth
+// of the restore's CPU samples, about 10 µs a page (likely the host
+// backing the page again: the VM's balloon reports free pages). Files of
 // 256 KiB and more are a third of the benchmark's source-tree bytes in
 // 264 files. Restore of the corpus right after the previous one was
 // deleted, five interleaved pairs: 4.81-5.46 s against 5.25-5.98 s,
