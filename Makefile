@@ -36,11 +36,13 @@ demo: deps-demo build
 vet:
 	$(GO) vet ./...
 
-# Every OS builds: cross-compile the binary for Windows and macOS.
+# Every OS builds: cross-compile the binary for Windows and macOS, and for
+# FreeBSD (TrueNAS and other NAS systems), whose device numbers differ in type.
 cross:
 	GOOS=windows GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
 	GOOS=darwin GOARCH=arm64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
 	GOOS=darwin GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
+	GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o /dev/null ./cmd/cabinet
 
 # Every package but the end-to-end tests of the binary.
 UNIT_PACKAGES = $$($(GO) list ./... | grep -v /integration)

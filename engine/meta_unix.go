@@ -49,5 +49,5 @@ func makeSpecial(path string, n *snapshot.Node) (made bool, err error) {
 		return false, nil
 	}
 	remove(path)
-	return true, inPath(path, func(p string) error { return unix.Mknod(p, mode|n.Mode&0o7777, int(n.Rdev)) })
+	return true, inPath(path, func(p string) error { return mknod(p, mode|n.Mode&0o7777, n.Rdev) })
 }
