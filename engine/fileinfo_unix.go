@@ -49,3 +49,11 @@ func (b *backupRun) nodeFromInfo(name, full string, fi os.FileInfo) snapshot.Nod
 	}
 	return n
 }
+
+// linkCount is the number of hard links to the file fi describes.
+func linkCount(fi os.FileInfo) uint64 {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return uint64(st.Nlink)
+	}
+	return 1
+}

@@ -23,3 +23,6 @@ func (b *backupRun) nodeFromInfo(name, full string, fi os.FileInfo) snapshot.Nod
 }
 
 func readXattrs(string) []snapshot.Xattr { return nil }
+
+// linkCount is 1: os.FileInfo does not tell a file's links on Windows.
+func linkCount(os.FileInfo) uint64 { return 1 }

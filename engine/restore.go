@@ -124,8 +124,9 @@ type restoreRun struct {
 	// largeFiles keeps them for verify.
 	large      chan *restoreFile
 	largeFiles []*restoreFile
-	// early receives files of one part as plan finds them, to be created
-	// before they are written in cabinet order (see createEarly).
+	// early receives the files of one part in folders this restore made
+	// as plan finds them, to be created before they are written in cabinet
+	// order (see createEarly).
 	early      chan *restoreFile
 	filesTotal atomic.Int64 // progress totals, counted by plan
 	bytesTotal atomic.Int64
@@ -348,9 +349,14 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			rr.bytesTotal.Add(int64(n.Size))
 			if len(n.Content) <= partSlices && n.Size < directBytes {
 				rr.files = append(rr.files, f)
-				select {
-				case rr.early <- f:
-				default: // created in cabinet order (createFiles)
+				if fresh {
+					// A file already in the target is truncated only once
+					// plan has succeeded (createFiles): a restore that
+					// fails while planning leaves it as it was.
+					select {
+					case rr.early <- f:
+					default: // created in cabinet order (createFiles)
+					}
 				}
 				continue
 			}
@@ -476,8 +482,12 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 				switch {
 				case err == nil:
 				case errors.As(err, &skip):
-					rr.warn(p.f.path, skip.err)
-					continue // nothing was written: no metadata either
+					// Nothing was written: no metadata, no verify, and one
+					// warning for a file of many parts.
+					if !p.f.failed.Swap(true) {
+						rr.warn(p.f.path, skip.err)
+					}
+					continue
 				case errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) || errors.Is(err, backend.ErrNotFound):
 					// Lost data costs the files that use it, not the restore.
 					p.f.failed.Store(true)
@@ -503,18 +513,25 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 
 // feed hands the workers the parts of every file plan finds.
 func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, plan func(context.Context) error, parts chan<- restorePart) {
-	// Large files (more than one part, or directBytes) are written as
-	// plan finds them, so they, most of the bytes, start while plan still
-	// reads trees and makes folders (0.9 s of a 4.5 s corpus restore); the
-	// others once plan has found them all and they can go in cabinet
-	// order (createEarly makes them meanwhile).
+	// Large files (more than one part, or directBytes) in folders this
+	// restore made are written as plan finds them, so they, most of the
+	// bytes, start while plan still reads trees and makes folders (0.9 s
+	// of a 4.5 s corpus restore); the others once plan has found them all
+	// (and the small ones in cabinet order; createEarly makes those in
+	// new folders meanwhile). Nothing already in the target is truncated
+	// before plan has succeeded.
 	rr.large = make(chan *restoreFile, 1024)
 	rr.early = make(chan *restoreFile, earlyFiles)
-	planned := make(chan error, 1)
+	planned := make(chan struct{})
 	go func() {
-		defer close(rr.large)
-		defer close(rr.early)
-		planned <- plan(ctx)
+		defer close(planned)
+		if err := plan(ctx); err != nil {
+			// Before the channels close: the large files held back below
+			// must see a failed plan.
+			cancel(err)
+		}
+		close(rr.early)
+		close(rr.large)
 	}()
 	earlyDone := make(chan struct{})
 	go func() {
@@ -525,16 +542,25 @@ func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, 
 	largeFed := make(chan struct{})
 	go func() {
 		defer close(largeFed)
+		// A large file already in the target is truncated (and sized) only
+		// once plan has succeeded, like the small ones: a restore that
+		// fails while planning leaves it as it was.
+		var held []*restoreFile
 		for f := range rr.large {
 			rr.largeFiles = append(rr.largeFiles, f)
+			if !f.fresh {
+				held = append(held, f)
+			} else if ctx.Err() == nil {
+				rr.feedLarge(ctx, cancel, f, parts)
+			}
+		}
+		for _, f := range held {
 			if ctx.Err() == nil {
 				rr.feedLarge(ctx, cancel, f, parts)
 			}
 		}
 	}()
-	if err := <-planned; err != nil {
-		cancel(err)
-	}
+	<-planned
 	// The other files go to the workers beside the large files' ranges:
 	// those wait mostly on the disk, creating small files mostly on the
 	// cores.
@@ -665,6 +691,7 @@ func (rr *restoreRun) feedLarge(ctx context.Context, cancel context.CancelCauseF
 	fh, err := rr.createFile(f, true)
 	var skip skipError
 	if errors.As(err, &skip) {
+		f.failed.Store(true) // not verified
 		rr.warn(f.path, skip.err)
 		return
 	}
@@ -701,7 +728,9 @@ func (rr *restoreRun) feedLarge(ctx context.Context, cancel context.CancelCauseF
 func (rr *restoreRun) writeRange(ctx context.Context, p restorePart, buf, stage []byte) ([]byte, error) {
 	fh, direct, err := openDirect(p.f.path)
 	if err != nil {
-		return buf, err
+		// Removed or replaced since feedLarge made it (as in writePart):
+		// another process's doing, which costs this file only.
+		return buf, skipError{err}
 	}
 	defer fh.Close()
 	w := rangeWriter{fh: fh, direct: direct, stage: stage, pos: p.from}
@@ -771,17 +800,20 @@ type skipError struct{ err error }
 func (e skipError) Error() string { return e.err.Error() }
 
 // createFile creates (or truncates) the file at f.path. Whatever else is
-// in the file's place (a symlink, a FIFO) is replaced, never opened:
-// opening would follow a symlink out of the target or block on a FIFO.
+// in the file's place (a symlink, a FIFO, a file with other hard links)
+// is replaced, never opened: opening would follow a symlink out of the
+// target, block on a FIFO, or write into the other links.
 // With sized, the file gets its final size at once, so parts can be
 // written in any order and all-zero slices stay holes (sparse files);
 // a file written whole by one worker gets it when it is written.
 func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 	if !f.fresh {
-		if fi, err := lstat(f.path); err == nil && !fi.Mode().IsRegular() {
+		if fi, err := lstat(f.path); err == nil && (!fi.Mode().IsRegular() || linkCount(fi) > 1) {
 			if fi.IsDir() {
 				return nil, skipError{errors.New("exists and is a folder")}
 			}
+			// A file with other hard links is replaced too: truncating it
+			// would change the files it is linked to.
 			if err := remove(f.path); err != nil {
 				return nil, skipError{err}
 			}
