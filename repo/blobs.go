@@ -77,7 +77,10 @@ type Writer struct {
 func (r *Repository) Write(ctx context.Context, fn func(ctx context.Context, w *Writer) error) (WriteStats, error) {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.connections())
-	w := &Writer{r: r, ctx: gctx, uploads: g, inflight: map[blob.ID]struct{}{}}
+	// A cabinet is written to the end even once ctx is cancelled (Ctrl-C),
+	// and so is its index by flush: one dropped half way left its temporary
+	// file behind and its blobs in no index.
+	w := &Writer{r: r, ctx: context.WithoutCancel(ctx), uploads: g, inflight: map[blob.ID]struct{}{}}
 	w.bufs = make(chan []byte, 4*runtime.GOMAXPROCS(0))
 	ferr := fn(gctx, w)
 	flushCtx := ctx
@@ -222,6 +225,9 @@ func looksRandom(sample []byte) bool {
 // upload writes a full cabinet in the background (at most Connections at once).
 func (w *Writer) upload(ctx context.Context, t blob.Type, p *openCabinet) error {
 	if err := ctx.Err(); err != nil {
+		w.mu.Lock()
+		w.idle[t] = append(w.idle[t], p) // flush writes it
+		w.mu.Unlock()
 		return err
 	}
 	w.uploads.Go(func() error { return w.writeCabinet(w.ctx, t, p) })
@@ -345,17 +351,18 @@ func (w *Writer) flush(ctx context.Context) error {
 			}
 		}
 	}
-	if err := w.uploads.Wait(); err != nil {
-		return err
-	}
+	uerr := w.uploads.Wait()
 	w.mu.Lock()
 	batch := w.pending
 	w.pending = nil
 	w.mu.Unlock()
 	if len(batch) > 0 {
-		return w.writeIndex(ctx, batch)
+		// The cabinets written are indexed even when another failed.
+		if err := w.writeIndex(ctx, batch); err != nil && uerr == nil {
+			uerr = err
+		}
 	}
-	return nil
+	return uerr
 }
 
 // HasBlob reports whether the repository (or this writer) already has id.
@@ -456,7 +463,9 @@ func (r *Repository) treeCabinet(ctx context.Context, id blob.ID) ([]byte, error
 	if data := r.trees.get(id); data != nil {
 		return data, nil
 	}
-	if data := r.cache.get(DataDir, id.String()); data != nil && r.cabinetName(data) == id {
+	if r.uncachedTrees.Load() {
+		// Checking: the repository's copy must be read.
+	} else if data := r.cache.get(DataDir, id.String()); data != nil && r.cabinetName(data) == id {
 		r.trees.put(id, data)
 		return data, nil
 	}
@@ -506,6 +515,13 @@ func (m *cabinetMemo) put(id blob.ID, data []byte) {
 		m.data[id] = data
 		m.size += len(data)
 	}
+}
+
+// clear forgets every cabinet.
+func (m *cabinetMemo) clear() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.data, m.size = nil, 0
 }
 
 func (m *cabinetMemo) drop(id blob.ID) {

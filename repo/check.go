@@ -54,8 +54,13 @@ func (r *Repository) Cabinets(ctx context.Context) (map[blob.ID]int64, error) {
 }
 
 // CheckStructure loads every index file and compares the index with the
-// stored cabinets. Each finding goes to report.
+// stored cabinets. Each finding goes to report. From then on r reads tree
+// cabinets from the repository, not the local cache, as it reads the index
+// files here: a good cached copy must not hide a damaged file in the
+// repository (one that a restore on another machine would meet).
 func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) error {
+	r.uncachedTrees.Store(true)
+	r.trees.clear()
 	var names []string
 	if err := r.be.List(ctx, IndexDir, func(fi backend.FileInfo) error {
 		names = append(names, fi.Name)

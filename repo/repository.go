@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/klauspost/compress/zstd"
@@ -68,6 +69,9 @@ type Repository struct {
 
 	sealedBufs chan []byte // free list of read buffers, see getSealed
 	trees      cabinetMemo // whole tree cabinets, see treeCabinet
+	// uncachedTrees: tree cabinets are read from the repository, not the
+	// local cache (set by CheckStructure).
+	uncachedTrees atomic.Bool
 }
 
 // CreateOptions describe a new repository.
