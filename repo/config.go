@@ -72,6 +72,12 @@ type configFile struct {
 type Params struct {
 	Chunker chunker.Sizes `json:"chunker"`
 	Created time.Time     `json:"created"`
+	// FormatVersion and ID repeat the config's readable fields under the
+	// seal, so a flipped bit there (format 3 read as 2, with another blob
+	// ID hash) is found as damage. Configs written before they were added
+	// lack them (zero).
+	FormatVersion int    `json:"format_version,omitempty"`
+	ID            string `json:"id,omitempty"`
 }
 
 // Config is a decoded config.
@@ -113,6 +119,12 @@ func (c *Config) openParams(key *crypto.Key) error {
 	if err := json.Unmarshal(plain, &c.Params); err != nil {
 		return fmt.Errorf("%w: config parameters: %v", ErrDamaged, err)
 	}
+	if v := c.Params.FormatVersion; v != 0 && v != c.FormatVersion {
+		return fmt.Errorf("%w: config: its readable part says format version %d, its sealed part %d (the file was altered)", ErrDamaged, c.FormatVersion, v)
+	}
+	if id := c.Params.ID; id != "" && id != c.ID {
+		return fmt.Errorf("%w: config: its readable part says repository ID %s, its sealed part %s (the file was altered)", ErrDamaged, c.ID, id)
+	}
 	return c.Params.Chunker.Validate()
 }
 
@@ -121,11 +133,12 @@ func newConfig(key *crypto.Key, version int, p Params) ([]byte, Config, error) {
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, Config{}, err
 	}
+	p.FormatVersion, p.ID = version, hex.EncodeToString(id[:])
 	plain, err := json.Marshal(p)
 	if err != nil {
 		return nil, Config{}, err
 	}
-	cf := configFile{FormatVersion: version, ID: hex.EncodeToString(id[:]), Sealed: key.Seal(nil, plain)}
+	cf := configFile{FormatVersion: version, ID: p.ID, Sealed: key.Seal(nil, plain)}
 	data, err := json.MarshalIndent(cf, "", "  ")
 	if err != nil {
 		return nil, Config{}, err

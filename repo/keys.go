@@ -36,6 +36,9 @@ type KeyInfo struct {
 	Hostname string    `json:"hostname"`
 	Username string    `json:"username"`
 	Current  bool      `json:"current"`
+	// Damaged says why the key file cannot be read (it can still be
+	// removed); empty for a good one.
+	Damaged string `json:"damaged,omitempty"`
 }
 
 // KeyOptions describe a key being added.
@@ -97,9 +100,12 @@ func wrapKey(key *crypto.Key, password []byte, o KeyOptions) ([]byte, string, er
 	return data, hex.EncodeToString(sum[:]), nil
 }
 
-// unlock tries every key file with password and returns the master key and
-// the ID of the key that opened.
-func unlock(ctx context.Context, be backend.Backend, password []byte, idHash crypto.IDHash) (*crypto.Key, string, error) {
+// unlock tries every key file with password and returns the master key
+// that opens cfg's sealed parameters (which it reads into cfg), and the ID
+// of its key. A key that opens with password but not the config is left
+// over from an init that was stopped before it wrote the config and then
+// run again: the next key is tried.
+func unlock(ctx context.Context, be backend.Backend, password []byte, cfg *Config) (*crypto.Key, string, error) {
 	var names []string
 	if err := be.List(ctx, KeysDir, func(fi backend.FileInfo) error {
 		names = append(names, fi.Name)
@@ -111,7 +117,7 @@ func unlock(ctx context.Context, be backend.Backend, password []byte, idHash cry
 		return nil, "", fmt.Errorf("%w: the repository has no key files (keys/ is empty or missing)", ErrDamaged)
 	}
 	sort.Strings(names)
-	var damaged error
+	var damaged, configErr error
 	for _, n := range names {
 		data, err := be.Get(ctx, KeysDir+"/"+n, 0, 0)
 		if err != nil {
@@ -128,7 +134,7 @@ func unlock(ctx context.Context, be backend.Backend, password []byte, idHash cry
 			damaged = fmt.Errorf("keys/%s: %w", n, err)
 			continue
 		}
-		key, err := kf.unwrap(password, idHash)
+		key, err := kf.unwrap(password, cfg.IDHash())
 		if errors.Is(err, ErrWrongPassword) {
 			continue
 		}
@@ -136,10 +142,20 @@ func unlock(ctx context.Context, be backend.Backend, password []byte, idHash cry
 			damaged = fmt.Errorf("keys/%s: %w", n, err)
 			continue
 		}
+		if err := cfg.openParams(key); err != nil {
+			configErr = err
+			continue
+		}
 		return key, n, nil
 	}
-	if damaged != nil && len(names) == 1 {
+	switch {
+	case configErr != nil:
+		return nil, "", configErr // a key opened, the config did not
+	case damaged != nil && len(names) == 1:
 		return nil, "", damaged
+	case damaged != nil:
+		// The password may be the damaged key's.
+		return nil, "", fmt.Errorf("%w; %w", ErrWrongPassword, damaged)
 	}
 	return nil, "", ErrWrongPassword
 }
@@ -153,7 +169,8 @@ func (r *Repository) AddKey(ctx context.Context, password []byte, o KeyOptions) 
 	return id, r.be.Put(ctx, KeysDir+"/"+id, data)
 }
 
-// Keys lists the repository's key files.
+// Keys lists the repository's key files, damaged ones too (so they can be
+// removed).
 func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	var out []KeyInfo
 	err := r.be.List(ctx, KeysDir, func(fi backend.FileInfo) error {
@@ -161,11 +178,16 @@ func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 		if err != nil {
 			return err
 		}
+		info := KeyInfo{ID: fi.Name, Current: fi.Name == r.keyID}
 		kf, err := DecodeKeyFile(data)
-		if err != nil {
-			return fmt.Errorf("keys/%s: %w", fi.Name, err)
+		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != fi.Name {
+			info.Damaged = "content does not match its name (damaged or truncated file)"
+		} else if err != nil {
+			info.Damaged = err.Error()
+		} else {
+			info.Created, info.Hostname, info.Username = kf.Created, kf.Hostname, kf.Username
 		}
-		out = append(out, KeyInfo{ID: fi.Name, Created: kf.Created, Hostname: kf.Hostname, Username: kf.Username, Current: fi.Name == r.keyID})
+		out = append(out, info)
 		return nil
 	})
 	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })

@@ -135,11 +135,8 @@ func Open(ctx context.Context, be backend.Backend, password []byte, o Options) (
 	if err != nil {
 		return nil, err
 	}
-	key, kid, err := unlock(ctx, be, password, cfg.IDHash())
+	key, kid, err := unlock(ctx, be, password, &cfg)
 	if err != nil {
-		return nil, err
-	}
-	if err := cfg.openParams(key); err != nil {
 		return nil, err
 	}
 	return newRepository(be, key, kid, cfg, o)

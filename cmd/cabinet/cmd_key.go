@@ -109,7 +109,12 @@ func runKeyList(c *cli.Context) error {
 		if k.Current {
 			cur = "*"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cur, k.ID[:8], k.Username, k.Hostname, k.Created.Local().Format(snapshot.TimeLayout))
+		id := k.ID[:min(8, len(k.ID))]
+		if k.Damaged != "" {
+			fmt.Fprintf(tw, "%s\t%s\tdamaged: %s; remove it with 'cabinet key remove %s'\n", cur, id, k.Damaged, id)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cur, id, k.Username, k.Hostname, k.Created.Local().Format(snapshot.TimeLayout))
 	}
 	return tw.Flush()
 }
@@ -130,7 +135,7 @@ func runKeyRemove(c *cli.Context) error {
 	if flagBool(c, "json") {
 		return printJSON(map[string]string{"removed": id})
 	}
-	fmt.Printf("removed key %s\n", id[:8])
+	fmt.Printf("removed key %s\n", id[:min(8, len(id))])
 	return nil
 }
 
