@@ -770,7 +770,11 @@ func (b *backupRun) addEntryTx(ctx context.Context, registered *bolt.Bucket, p *
 		if v := registered.Get([]byte(full)); v != nil {
 			var cached snapshot.Node
 			fp, gen, ok := decodeRegisterValue(v, &cached)
-			if ok && fp == f.fp && b.slicesStored(ctx, &cached, gen) {
+			stored, checked := false, false
+			if ok && fp == f.fp {
+				stored, checked = b.slicesStored(ctx, &cached, gen)
+			}
+			if stored {
 				f.meta.Content, f.meta.Sizes = cached.Content, cached.Sizes
 				switch {
 				case cached.Xattrs == nil: // an entry from before they were kept
@@ -778,9 +782,11 @@ func (b *backupRun) addEntryTx(ctx context.Context, registered *bolt.Bucket, p *
 				case len(cached.Xattrs) > 0:
 					f.meta.Xattrs = cached.Xattrs
 				}
-				if len(cached.Content) > 0 && !b.reg.trusts(gen) {
+				if checked {
 					// Checked against the index: trusted from now on. (An
-					// empty file's entry needs no trust.)
+					// entry trusted without a check keeps its generation:
+					// asking trusts again could see a distrust made
+					// meanwhile, and stamp an entry nobody checked.)
 					b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}, b.reg.run))
 				}
 				b.filesUnchanged.Add(1)
@@ -814,22 +820,22 @@ func (b *backupRun) addEntryTx(ctx context.Context, registered *bolt.Bucket, p *
 
 // slicesStored says whether the slices of a register entry of generation
 // gen are in the repository: the register trusts the entry, or the index
-// has them all.
-func (b *backupRun) slicesStored(ctx context.Context, cached *snapshot.Node, gen uint64) bool {
+// has them all; checked says the index was asked.
+func (b *backupRun) slicesStored(ctx context.Context, cached *snapshot.Node, gen uint64) (stored, checked bool) {
 	if len(cached.Content) == 0 || b.reg.trusts(gen) {
-		return true
+		return true, false
 	}
 	if err := b.needIndex(ctx); err != nil {
 		b.failScan(err)
-		return false
+		return false, false
 	}
 	idx := b.r.Index()
 	for _, id := range cached.Content {
 		if !idx.Has(id) {
-			return false
+			return false, true
 		}
 	}
-	return true
+	return true, true
 }
 
 // needIndex loads the index once, when a run first needs it. A damaged
@@ -1065,6 +1071,12 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	if f.failed {
 		return
 	}
+	// Consistent either way (the session holds what was read, its size and
+	// slices), but maybe not what the file was at any one moment: said, as
+	// borg does. One fstat a file read, ~1 us.
+	if fi, err := fh.Stat(); err == nil && fingerprintOf(fi) != f.fp {
+		b.warn(f.path(), errChangedWhileRead)
+	}
 	f.meta.Size = s.total
 	b.bytesRead.Add(int64(s.total))
 	if f.changed {
@@ -1073,6 +1085,10 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 		b.filesNew.Add(1)
 	}
 }
+
+// errChangedWhileRead is the warning for a file whose size or times
+// changed between the scan and the end of its read.
+var errChangedWhileRead = errors.New("changed while it was read: the session keeps what was read; the next backup reads it again")
 
 // chunkerBufs are what a large-file reader reuses from file to file.
 type chunkerBufs struct {

@@ -64,6 +64,7 @@ type register struct {
 	// sessions are the device's sessions the newest completed run knew of,
 	// read by begin (see sessionsBucket).
 	sessions  map[string]sessionSeen
+	begun     []string // the index files begin was given
 	damaged   []string // sorted: see distrust
 	damagedMu sync.Mutex
 
@@ -192,6 +193,7 @@ func (r *register) begin(indexFiles []string) error {
 			trusted = r.run
 		}
 		r.trusted.Store(trusted)
+		r.begun = slices.Clone(indexFiles)
 		r.damaged = nil
 		for _, n := range strings.Split(string(m.Get(metaDamaged)), "\n") {
 			if present[n] { // a damaged file prune removed is forgotten
@@ -227,8 +229,12 @@ func (r *register) distrust(damaged []string) {
 // returned nil) and the index files listing all their slices are among
 // indexFiles. sessions, if not nil, are the device's sessions now.
 func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen) error {
-	names := slices.Clone(indexFiles)
+	// With the files the run began with: one removed meanwhile (a prune
+	// from another machine) is in neither list otherwise, and the next run
+	// would go on trusting entries whose slices it listed.
+	names := slices.Concat(indexFiles, r.begun)
 	slices.Sort(names)
+	names = slices.Compact(names)
 	return r.db.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(metaBucket)
 		if metaUint(m, metaStarted) != r.run {

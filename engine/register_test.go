@@ -343,3 +343,43 @@ func FuzzRegisterValue(f *testing.F) {
 		}
 	})
 }
+
+// An index file removed while a backup runs (a prune from another machine
+// of the sessions that used it) is missed by no later run: the run records
+// the index files it began with as well as those at its end, so the next
+// run finds one gone, trusts no older entry and reads the files again.
+// Before, the first source's entries stayed trusted for good: its next
+// backup read nothing and named trees that were gone.
+func TestRegisterIndexRemovedDuringRun(t *testing.T) {
+	e := newTrustEnv(t)
+	e.backup()
+	other := t.TempDir()
+	if err := os.WriteFile(filepath.Join(other, "o.txt"), []byte("another source"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := e.opts
+	o.Paths = []string{other}
+	o.Processing = func() {
+		// The prune: the first session and what only it used are gone.
+		for _, dir := range []string{repo.IndexDir, repo.DataDir, repo.SessionsDir} {
+			if err := os.RemoveAll(filepath.Join(e.repoDir, dir)); err != nil {
+				t.Fatal(err)
+			}
+			os.MkdirAll(filepath.Join(e.repoDir, dir), 0o700)
+		}
+		caches, _ := filepath.Glob(filepath.Join(e.cacheDir, "*", "*"))
+		for _, c := range caches {
+			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+				os.RemoveAll(c)
+			}
+		}
+	}
+	if _, err := Backup(context.Background(), e.open(), o); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := e.backup()
+	if s.Summary.BytesRead == 0 {
+		t.Errorf("the backup after the prune read nothing: %+v", s.Summary)
+	}
+	e.restorable(s)
+}

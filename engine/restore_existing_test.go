@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -183,6 +184,55 @@ func TestRestoreOverHardLinkedFile(t *testing.T) {
 		}
 		if got, _ := os.ReadFile(filepath.Join(outside, name)); !bytes.Equal(got, local) {
 			t.Errorf("%s outside the target changed by the restore: %d bytes, want the local %d", name, len(got), len(local))
+		}
+	}
+}
+
+// A file changed between the scan and its read is stored as read (its
+// size and slices agree) with a warning, so the session is "completed
+// with warnings" (exit code 3), as borg says "file changed while we
+// backed it up".
+func TestBackupFileChangedWhileRead(t *testing.T) {
+	ctx := context.Background()
+	r := newRepo(t)
+	src := t.TempDir()
+	small, large := filepath.Join(src, "small"), filepath.Join(src, "large")
+	if err := os.WriteFile(small, []byte("before"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(large, randomBytes(rand.New(rand.NewPCG(6, 6)), 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "same"), []byte("unchanged"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var warned []string
+	s, err := Backup(ctx, r, BackupOptions{Device: "dev", Paths: []string{src}, RegisterDir: t.TempDir(), Now: time.Now,
+		Warn: func(path string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			warned = append(warned, filepath.Base(path))
+		},
+		Processing: func() {
+			os.WriteFile(small, []byte("after, and longer"), 0o644)
+			os.Truncate(large, 1<<20+12345)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(warned)
+	if !slices.Equal(warned, []string{"large", "small"}) || s.Status != snapshot.StatusCompletedWithWarnings {
+		t.Errorf("warnings for %q, status %v; want large and small, completed with warnings", warned, s.Status)
+	}
+	target := t.TempDir()
+	if _, err := Restore(ctx, r, s, RestoreOptions{Target: target, Verify: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"small", "large", "same"} {
+		want, _ := os.ReadFile(filepath.Join(src, name))
+		if got, _ := os.ReadFile(filepath.Join(target, src, name)); !bytes.Equal(got, want) {
+			t.Errorf("%s: restored %d bytes, want what was read: %d", name, len(got), len(want))
 		}
 	}
 }
