@@ -69,3 +69,30 @@ func TestCoreBackupLimitUpload(t *testing.T) {
 	r := e.expectCode(2, "backup", "--limit-upload", "-1", src)
 	coreOneLine(t, r.stderr, "--limit-upload")
 }
+
+// TestCorePatternsKeepCommasAndSpaces: a pattern is one value whatever it
+// holds (urfave/cli split them at commas and trimmed spaces: --exclude
+// '/x/a,b' excluded every file named b), and an empty pattern (an unset
+// shell variable) is wrong usage, not a pattern that matches everything.
+func TestCorePatternsKeepCommasAndSpaces(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	for _, name := range []string{"a,b", "b", "sp ace ", "sp ace", "keep"} {
+		coreWrite(t, filepath.Join(src, name), []byte(name), 0o644)
+	}
+	e.mustRun("backup", "--exclude", filepath.Join(src, "a,b"), "--exclude", "sp ace ", src)
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	if got, want := coreFiles(t, coreRestored(target, src)), []string{"b", "keep", "sp ace"}; !slices.Equal(got, want) {
+		t.Errorf("backed up %q, want %q", got, want)
+	}
+	target2 := filepath.Join(e.dir, "restore2")
+	e.mustRun("restore", "--target", target2, "--include", filepath.Join(src, "sp ace"), "--include", "nosuch, keep", "latest")
+	if got, want := coreFiles(t, coreRestored(target2, src)), []string{"sp ace"}; !slices.Equal(got, want) {
+		t.Errorf("restored %q, want %q", got, want)
+	}
+	for _, args := range [][]string{{"backup", "--exclude", "", src}, {"restore", "--target", target, "--exclude", "", "latest"}} {
+		r := e.expectCode(2, args...)
+		coreOneLine(t, r.stderr, "empty pattern")
+	}
+}

@@ -43,7 +43,7 @@ Example (move ann's settings to a new laptop, straight from a mount):
 }
 
 func catalogFlag() cli.Flag {
-	return &cli.StringSliceFlag{Name: "catalog", Usage: "add the entries of catalog `FILE` (repeatable; *.json in your config folder's cabinet/persona are always read)"}
+	return &cli.StringSliceFlag{Name: "catalog", KeepSpace: true, Usage: "add the entries of catalog `FILE` (repeatable; *.json in your config folder's cabinet/persona are always read)"}
 }
 
 func selectFlags() []cli.Flag {

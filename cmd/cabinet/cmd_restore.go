@@ -29,8 +29,8 @@ Example:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "device", Usage: "pick the session among those of device `NAME`"},
 			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "restore below `DIR` (default: the original locations)"},
-			&cli.StringSliceFlag{Name: "include", Aliases: []string{"i"}, Usage: "restore only paths matching `PATTERN` (repeatable)"},
-			&cli.StringSliceFlag{Name: "exclude", Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable)"},
+			&cli.StringSliceFlag{Name: "include", KeepSpace: true, Aliases: []string{"i"}, Usage: "restore only paths matching `PATTERN` (repeatable)"},
+			&cli.StringSliceFlag{Name: "exclude", KeepSpace: true, Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable)"},
 			&cli.StringFlag{Name: "overwrite", Value: engine.OverwriteIfChanged, Usage: "what to do with existing files, `MODE`: never, if-changed (restore those that differ) or always"},
 			&cli.BoolFlag{Name: "verify", Usage: "re-read every restored file and compare it with the repository"},
 			&cli.StringFlag{Name: "source", Value: snapshot.SourceFiles, Usage: "data `SOURCE` of the session: files or persona"},

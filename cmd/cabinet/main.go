@@ -63,7 +63,10 @@ func newApp() *cli.App {
 		Name:    "cabinet",
 		Usage:   "back up files and settings; restore them; mount every session read-only",
 		Version: version,
-		Flags:   globalFlags(),
+		// A pattern or file name with a comma is one value, not two:
+		// --exclude '/x/a,b' excluded every file named b.
+		DisableSliceFlagSeparator: true,
+		Flags:                     globalFlags(),
 		Commands: []*cli.Command{
 			newInitCommand(),
 			newBackupCommand(),

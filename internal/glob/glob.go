@@ -25,8 +25,13 @@ type Pattern struct {
 }
 
 // Compile splits a slash-separated pattern into names and checks each.
-// A leading "/" anchors it; a trailing "/" is ignored.
+// A leading "/" anchors it; a trailing "/" is ignored. An empty pattern is
+// refused: it would be the root and match everything (an --exclude of an
+// unset shell variable backed up nothing).
 func Compile(pattern string) (Pattern, error) {
+	if pattern == "" {
+		return Pattern{}, fmt.Errorf("%w: an empty pattern would match everything", path.ErrBadPattern)
+	}
 	p := Pattern{parts: Split(pattern)}
 	p.anchored = p.parts[0] == ""
 	p.fixed = true
@@ -54,7 +59,7 @@ func (p Pattern) Match(names []string) bool {
 	if p.anchored {
 		return match(p.parts, names, true, false)
 	}
-	for i := range names {
+	for i := firstName(names); i < len(names); i++ {
 		if match(p.parts, names[i:], true, false) {
 			return true
 		}
@@ -72,14 +77,24 @@ func (p Pattern) MatchLast(names []string) bool {
 	}
 	if p.fixed { // the one run that ends at the last name
 		i := len(names) - len(p.parts)
-		return i >= 0 && match(p.parts, names[i:], false, false)
+		return i >= firstName(names) && match(p.parts, names[i:], false, false)
 	}
-	for i := range names {
+	for i := firstName(names); i < len(names); i++ {
 		if match(p.parts, names[i:], false, false) {
 			return true
 		}
 	}
 	return false
+}
+
+// firstName is where a pattern that is not anchored may start matching
+// names: past the root's empty name, which "*" would match ("*/cache"
+// is a folder, then cache, not /cache).
+func firstName(names []string) int {
+	if len(names) > 0 && names[0] == "" {
+		return 1
+	}
+	return 0
 }
 
 // MayMatchBelow reports whether p may match paths inside the folder dir:

@@ -32,6 +32,13 @@ func TestMatch(t *testing.T) {
 		{"src/**/*.go", "/home/ann/src/main.c", false},
 		{"/", "/anything", true},
 		{"C:/Users/*/AppData", "C:/Users/ann/AppData/x", true},
+		// A pattern that is not anchored starts at a name, never at the
+		// root: "*/cache" is a folder, then cache.
+		{"*/cache", "/cache/x", false},
+		{"*/cache", "/var/cache/x", true},
+		{"*/tmp", "/tmp", false},
+		{"*", "/", false},
+		{"**/cache", "/cache", true},
 	} {
 		p, err := Compile(tc.pattern)
 		if err != nil {
@@ -88,6 +95,9 @@ func TestMayMatchBelow(t *testing.T) {
 }
 
 func TestCompileRefusesMalformed(t *testing.T) {
+	if _, err := Compile(""); !errors.Is(err, path.ErrBadPattern) {
+		t.Errorf(`Compile(""): %v, want ErrBadPattern (an empty pattern would match everything)`, err)
+	}
 	for _, s := range []string{"[", "a/[b", "**/x[", `a\`} {
 		if _, err := Compile(s); !errors.Is(err, path.ErrBadPattern) || !strings.Contains(err.Error(), s) {
 			t.Errorf("Compile(%q): %v, want ErrBadPattern naming the pattern", s, err)
