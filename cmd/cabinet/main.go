@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
+	"strings"
 	"syscall"
 
 	"github.com/urfave/cli/v2"
@@ -98,7 +99,7 @@ func addCommonFlags(c *cli.Command) {
 			have[n] = true
 		}
 	}
-	for _, f := range globalFlags() {
+	for _, f := range commandCopies(globalFlags()) {
 		if !have[f.Names()[0]] {
 			c.Flags = append(c.Flags, f)
 		}
@@ -107,6 +108,23 @@ func addCommonFlags(c *cli.Command) {
 	for _, sc := range c.Subcommands {
 		addCommonFlags(sc)
 	}
+}
+
+// commandCopies strips the environment variables from the copies of the
+// global flags that follow a command name. A copy that read them counted
+// as set, and being nearer the command it beat the global flag written
+// before the command: "CABINET_REPOSITORY=B cabinet --repo A sessions"
+// listed B. Without them a value is, in order, the flag after the
+// command, the flag before it, then the environment (the global flag's).
+// The help still names the variable.
+func commandCopies(flags []cli.Flag) []cli.Flag {
+	for _, f := range flags {
+		if sf, ok := f.(*cli.StringFlag); ok && len(sf.EnvVars) > 0 {
+			sf.Usage += " [$" + strings.Join(sf.EnvVars, ", $") + "]"
+			sf.EnvVars = nil
+		}
+	}
+	return flags
 }
 
 func onUsageError(c *cli.Context, err error, isSubcommand bool) error {
