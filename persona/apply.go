@@ -225,7 +225,7 @@ func Apply(ctx context.Context, opts ApplyOptions) (*ApplyReport, error) {
 		return rep, fmt.Errorf("persona apply: home %s is not a folder", opts.Home)
 	}
 	a := &applier{
-		opts: &opts, m: m, rep: rep,
+		opts: &opts, m: m, rep: rep, realHome: realDir(opts.Home),
 		remap: NewRemapper(m.OS.Family, m.Home, opts.Home, m.User, opts.User, m.HardwareUUID, opts.System.HardwareUUID),
 	}
 	// 1. Plan every selected entry; this reads and verifies the persona folder.
@@ -272,11 +272,19 @@ func Apply(ctx context.Context, opts ApplyOptions) (*ApplyReport, error) {
 }
 
 type applier struct {
-	opts  *ApplyOptions
-	m     *Manifest
-	rep   *ApplyReport
-	remap *Remapper
-	undo  *undoWriter
+	opts     *ApplyOptions
+	m        *Manifest
+	rep      *ApplyReport
+	remap    *Remapper
+	undo     *undoWriter
+	realHome string // the home with its own symbolic links resolved
+}
+
+// checkLinks refuses a path of the home that leads through a symbolic
+// link out of the home (see checkHomeLinks). It runs when planning and
+// again right before each write.
+func (a *applier) checkLinks(p string, self bool) error {
+	return checkHomeLinks(a.opts.Home, a.realHome, p, self)
 }
 
 type entryPlan struct {
@@ -508,6 +516,10 @@ func (a *applier) planDir(p *entryPlan, f FileRecord) error {
 	if r := p.ruleFor(f); r != nil && r.DirMode != "" {
 		mode, _ = parseMode(r.DirMode)
 	}
+	if err := a.checkLinks(dst, true); err != nil {
+		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: dst, Reason: err.Error()})
+		return nil
+	}
 	st, err := os.Lstat(dst)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -527,6 +539,10 @@ func (a *applier) planFile(p *entryPlan, f FileRecord) error {
 	op := &fileOp{rec: f, src: src, dst: a.target(f.Base, f.Path), mode: fs.FileMode(f.Mode).Perm(), sum: f.SHA256, modTime: f.ModTime, op: "write"}
 	if r := p.ruleFor(f); r != nil && r.FileMode != "" {
 		op.mode, _ = parseMode(r.FileMode)
+	}
+	if err := a.checkLinks(op.dst, false); err != nil {
+		p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: op.dst, Reason: err.Error()})
+		return nil
 	}
 	if f.Size <= maxRemapSize && !a.remap.Identity() {
 		data, err := os.ReadFile(src)

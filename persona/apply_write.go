@@ -50,6 +50,10 @@ func (a *applier) execute(ctx context.Context, p *entryPlan) error {
 			}
 			continue
 		}
+		if err := a.checkLinks(d.dst, true); err != nil {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: d.dst, Reason: err.Error()})
+			continue
+		}
 		if err := a.undo.record(undoRecord{Op: "chmod", Path: d.dst, Mode: uint32(d.oldMode)}); err != nil {
 			return err
 		}
@@ -99,8 +103,17 @@ func (a *applier) execute(ctx context.Context, p *entryPlan) error {
 	return nil
 }
 
-// mkdirAll creates dst and missing parents, journaling each created folder.
+// mkdirAll creates dst and missing parents, journaling each created
+// folder. A path of the home that leads through a symbolic link out of
+// the home is refused.
 func (a *applier) mkdirAll(dst string, mode fs.FileMode, owner *fileOwner) (bool, error) {
+	if err := a.checkLinks(dst, true); err != nil {
+		return false, err
+	}
+	return a.mkdirParents(dst, mode, owner)
+}
+
+func (a *applier) mkdirParents(dst string, mode fs.FileMode, owner *fileOwner) (bool, error) {
 	st, err := os.Stat(dst)
 	if err == nil {
 		if !st.IsDir() {
@@ -110,7 +123,7 @@ func (a *applier) mkdirAll(dst string, mode fs.FileMode, owner *fileOwner) (bool
 	}
 	parent := filepath.Dir(dst)
 	if parent != dst {
-		if _, err := a.mkdirAll(parent, 0o755, owner); err != nil {
+		if _, err := a.mkdirParents(parent, 0o755, owner); err != nil {
 			return false, err
 		}
 	}
@@ -132,6 +145,9 @@ func (a *applier) mkdirAll(dst string, mode fs.FileMode, owner *fileOwner) (bool
 
 func (a *applier) writeFile(f *fileOp, owner *fileOwner) (*Action, error) {
 	if f.op == "chmod" {
+		if err := a.checkLinks(f.dst, true); err != nil {
+			return nil, err
+		}
 		if err := a.undo.record(undoRecord{Op: "chmod", Path: f.dst, Mode: uint32(f.oldMode)}); err != nil {
 			return nil, err
 		}
@@ -141,7 +157,7 @@ func (a *applier) writeFile(f *fileOp, owner *fileOwner) (*Action, error) {
 		return &Action{Op: "chmod", Path: f.dst, Detail: fmt.Sprintf("%04o", f.mode)}, nil
 	}
 	err := a.writeTo(f.dst, f, owner)
-	if err == nil || isUndoErr(err) || !f.rec.PST {
+	if err == nil || isUndoErr(err) || !f.rec.PST || errors.Is(err, errLinkOutsideHome) {
 		if err != nil {
 			return nil, err
 		}
