@@ -3,6 +3,7 @@
 package gofuse
 
 import (
+	"container/list"
 	"sync"
 
 	"github.com/hanwen/go-fuse/v2/fuse"
@@ -21,8 +22,20 @@ import (
 // Without OPENDIR the kernel keeps every listing in its cache
 // (FOPEN_CACHE_DIR), so listings that must not stay there (volatile
 // folders, lean listings) are dropped from it when they end (dirHandle's
-// Releasedir). A folder listed by two programs at once shares one handle;
-// go-fuse seeks it to each request's offset.
+// Releasedir).
+//
+// A folder listed by two programs at once has one handle. It serves a
+// request only where its last reply ended (next); any other offset gets a
+// new handle, which go-fuse seeks exactly. Shared as it was, go-fuse took
+// a request at an offset inside the other program's last reply for one
+// interrupted and replayed that reply: a program with a smaller buffer
+// then went on from where the other was, and lost a range of entries
+// (357 of 10,000 in one folder listed by a Go program beside ls).
+//
+// Without RELEASEDIR a listing a program leaves before its end (ls | head,
+// find -empty) keeps its handle, up to a few thousand decoded entries,
+// until the kernel forgets the folder: at most maxOpenListings stay open,
+// the least recently used are released.
 type opendirless struct {
 	fuse.RawFileSystem
 	a *adapter
@@ -30,13 +43,20 @@ type opendirless struct {
 	srv  *fuse.Server
 	mu   sync.Mutex
 	open map[uint64]*openListing // by node ID
+	lru  list.List               // of the *openListing with a handle, most recently used first
 }
 
 // openListing is go-fuse's handle of one folder's listing.
 type openListing struct {
-	mu sync.Mutex
-	fh uint64 // 0 when none is open
+	node uint64
+	mu   sync.Mutex
+	fh   uint64        // 0 when none is open
+	next uint64        // the offset where the handle's last reply ended
+	elem *list.Element // in lru while fh is open; guarded by opendirless.mu
 }
+
+// maxOpenListings is how many listing handles stay open at most.
+const maxOpenListings = 32
 
 // listingRequests wraps go-fuse's node file system in opendirless.
 func listingRequests(inner fuse.RawFileSystem, a *adapter) fuse.RawFileSystem {
@@ -80,15 +100,23 @@ func (r *opendirless) list(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.Di
 	r.mu.Lock()
 	l := r.open[in.NodeId]
 	if l == nil {
-		l = &openListing{}
+		l = &openListing{node: in.NodeId}
 		r.open[in.NodeId] = l
 	}
 	r.mu.Unlock()
 
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if in.Offset == 0 && l.fh != 0 {
-		r.release(in.NodeId, l) // a new listing: the folder decides afresh
+	// The kernel sizes a request by the caller's buffer, which takes all
+	// of the reply's entries (a listing entry is several times the size
+	// of a reply's): a request that does not go on where the last reply
+	// ended is another program's, or one repeated after an interrupt.
+	// The request's process cannot tell: threads of one process listing
+	// a folder side by side have the same.
+	if l.fh != 0 && (in.Offset == 0 || in.Offset != l.next) {
+		// A new listing (the folder decides afresh), or another lister's
+		// request: a new handle, which go-fuse seeks exactly.
+		r.release(in.NodeId, l)
 	}
 	if l.fh == 0 {
 		var opened fuse.OpenOut
@@ -96,11 +124,20 @@ func (r *opendirless) list(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.Di
 			return st
 		}
 		l.fh = opened.Fh
+		r.mu.Lock()
+		l.elem = r.lru.PushFront(l)
+		r.mu.Unlock()
+		r.releaseOldest(l)
+	} else {
+		r.mu.Lock()
+		r.lru.MoveToFront(l.elem)
+		r.mu.Unlock()
 	}
 	withHandle := *in
 	withHandle.Fh = l.fh
 	st := read(cancel, &withHandle, out)
-	if st == fuse.OK && out.Offset == in.Offset {
+	l.next = out.Offset
+	if st != fuse.OK || out.Offset == in.Offset {
 		r.release(in.NodeId, l)
 	}
 	return st
@@ -108,8 +145,43 @@ func (r *opendirless) list(cancel <-chan struct{}, in *fuse.ReadIn, out *fuse.Di
 
 // release closes l's handle; l.mu is held.
 func (r *opendirless) release(node uint64, l *openListing) {
+	r.mu.Lock()
+	if l.elem != nil {
+		r.lru.Remove(l.elem)
+		l.elem = nil
+	}
+	r.mu.Unlock()
 	r.RawFileSystem.ReleaseDir(&fuse.ReleaseIn{InHeader: fuse.InHeader{NodeId: node}, Fh: l.fh})
 	l.fh = 0
+}
+
+// releaseOldest releases the least recently used listings (not keep, nor
+// one in use: TryLock, as its holder may be waiting for keep's lock) until
+// at most maxOpenListings are open.
+func (r *opendirless) releaseOldest(keep *openListing) {
+	for {
+		r.mu.Lock()
+		var victim *openListing
+		for e := r.lru.Back(); e != nil && r.lru.Len() > maxOpenListings; e = e.Prev() {
+			if l := e.Value.(*openListing); l != keep && l.mu.TryLock() {
+				victim = l
+				break
+			}
+		}
+		r.mu.Unlock()
+		if victim == nil {
+			return
+		}
+		if victim.fh != 0 {
+			r.release(victim.node, victim)
+		} else { // not expected: in lru only while open
+			r.mu.Lock()
+			r.lru.Remove(victim.elem)
+			victim.elem = nil
+			r.mu.Unlock()
+		}
+		victim.mu.Unlock()
+	}
 }
 
 // Forget drops the open listing of a folder the kernel forgets (one

@@ -12,10 +12,13 @@ import (
 	"os/signal"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/cabinetbackup/cabinet/fs"
 	"github.com/cabinetbackup/cabinet/fs/fstest"
@@ -333,4 +336,69 @@ func mountFolders(t *testing.T, dirs, perDir int, folder func(i int) string, env
 	mp := filepath.Join(base, "mnt")
 	c := startServer(t, mount.GoFuse, repoDir, mp, env...)
 	return c, filepath.Join(mp, "laptop", "files", "latest", src)
+}
+
+// TestInterleavedListings: two programs listing one folder at once, with
+// different buffer sizes, each get every entry. With one go-fuse handle
+// shared, a request inside the other program's last reply was replayed
+// from it, and the program with the smaller buffer lost a range of
+// entries.
+func TestInterleavedListings(t *testing.T) {
+	if _, err := os.Stat("/dev/fuse"); err != nil {
+		t.Skip("no /dev/fuse")
+	}
+	const perDir = 3000
+	c, session := mountFolders(t, 1, perDir, func(int) string { return "big" })
+	defer c.Stop(t)
+	dir := filepath.Join(session, "big")
+	// Each lister on its own thread, as two programs would be.
+	onThread := func(f func()) {
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			f()
+		}()
+		<-done
+	}
+	lister := func(size int) (read func(batches int) int, close func()) {
+		var fd int
+		var err error
+		onThread(func() { fd, err = unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY, 0) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		buf := make([]byte, size)
+		read = func(batches int) int {
+			n := 0
+			onThread(func() {
+				for i := 0; batches < 0 || i < batches; i++ {
+					got, err := unix.Getdents(fd, buf)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					if got == 0 {
+						return
+					}
+					_, entries, _ := unix.ParseDirent(buf[:got], -1, nil) // leaves out . and ..
+					n += entries
+				}
+			})
+			return n
+		}
+		return read, func() { unix.Close(fd) }
+	}
+	readA, closeA := lister(1 << 10)
+	defer closeA()
+	readB, closeB := lister(64 << 10)
+	defer closeB()
+	a := readA(1)
+	b := readB(1)
+	a += readA(-1)
+	b += readB(-1)
+	if a != perDir || b != perDir {
+		t.Errorf("listed %d and %d entries side by side, want %d each", a, b, perDir)
+	}
 }
