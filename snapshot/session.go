@@ -203,8 +203,70 @@ func TimeNames(ss []*Session, loc *time.Location) []string {
 	return names
 }
 
+// GroupTimeNames gives each session of ss (sorted by time) the time name
+// that 'cabinet sessions' prints and the mount shows: TimeNames over the
+// sessions of its own device and data source, so that " (2)" counts only
+// the sessions of that device and source in the same second.
+func GroupTimeNames(ss []*Session, loc *time.Location) []string {
+	type key struct{ device, source string }
+	groups := map[key][]int{}
+	var order []key
+	for i, s := range ss {
+		k := key{s.Device, s.Source}
+		if _, ok := groups[k]; !ok {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	names := make([]string, len(ss))
+	for _, k := range order {
+		idx := groups[k]
+		sub := make([]*Session, len(idx))
+		for j, i := range idx {
+			sub[j] = ss[i]
+		}
+		for j, n := range TimeNames(sub, loc) {
+			names[idx[j]] = n
+		}
+	}
+	return names
+}
+
+// AmbiguousError is a time name that names sessions of several devices or
+// data sources: each has its own time names.
+type AmbiguousError struct {
+	Spec     string
+	Sessions []*Session // every session the name names, oldest first
+}
+
+func (e *AmbiguousError) Error() string {
+	return fmt.Sprintf("session time %q names %d sessions (%s)", e.Spec, len(e.Sessions), e.Where())
+}
+
+// Where lists the devices and sources of the sessions named.
+func (e *AmbiguousError) Where() string {
+	var parts []string
+	for _, s := range e.Sessions {
+		parts = append(parts, fmt.Sprintf("%s of device %q", s.Source, s.Device))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Devices reports whether the sessions named are of more than one device
+// (else of one device's several data sources).
+func (e *AmbiguousError) Devices() bool {
+	for _, s := range e.Sessions[1:] {
+		if s.Device != e.Sessions[0].Device {
+			return true
+		}
+	}
+	return false
+}
+
 // Find picks one session from ss (sorted by time) by spec: "latest", an ID
-// prefix, or a time name as TimeNames shows it.
+// prefix, or a time name as GroupTimeNames gives it (per device and data
+// source). A time name of sessions of several devices or sources is an
+// *AmbiguousError.
 func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
 	if len(ss) == 0 {
 		return nil, errors.New("the repository has no sessions yet: run 'cabinet backup' first")
@@ -212,11 +274,18 @@ func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
 	if spec == "latest" {
 		return ss[len(ss)-1], nil
 	}
-	names := TimeNames(ss, loc)
-	for i, n := range names {
+	var named []*Session
+	for i, n := range GroupTimeNames(ss, loc) {
 		if n == spec {
-			return ss[i], nil
+			named = append(named, ss[i])
 		}
+	}
+	switch len(named) {
+	case 1:
+		return named[0], nil
+	case 0:
+	default:
+		return nil, &AmbiguousError{Spec: spec, Sessions: named}
 	}
 	var match []*Session
 	for _, s := range ss {

@@ -3,6 +3,7 @@ package snapshot
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -252,5 +253,59 @@ func TestCanonicalVarintLengths(t *testing.T) {
 		if got, want := uvarintLen(zigzag(-s)), len(binary.AppendVarint(nil, -s)); got != want {
 			t.Errorf("varint length of %d = %d, want %d", -s, got, want)
 		}
+	}
+}
+
+// TestFindTimeNamesPerDevice: time names are given per device and data
+// source, as 'cabinet sessions' and the mount show them. Find named them
+// over every device: with two devices backing up in the same second,
+// "... (2)" picked the other device's session, and "... (3)" resolved
+// though no device lists it.
+func TestFindTimeNamesPerDevice(t *testing.T) {
+	base := time.Date(2026, 11, 21, 10, 30, 5, 0, time.UTC)
+	ss := []*Session{
+		{Device: "alpha", Source: SourceFiles, Time: base.Add(100 * time.Millisecond), Ref: repo.SessionRef{Name: "a1"}},
+		{Device: "beta", Source: SourceFiles, Time: base.Add(200 * time.Millisecond), Ref: repo.SessionRef{Name: "b1"}},
+		{Device: "alpha", Source: SourceFiles, Time: base.Add(300 * time.Millisecond), Ref: repo.SessionRef{Name: "a2"}},
+		{Device: "alpha", Source: SourcePersona, Time: base.Add(400 * time.Millisecond), Ref: repo.SessionRef{Name: "p1"}},
+		{Device: "beta", Source: SourceFiles, Time: base.Add(time.Hour), Ref: repo.SessionRef{Name: "b2"}},
+	}
+	const x = "2026-11-21 10.30.05"
+	names := GroupTimeNames(ss, time.UTC)
+	want := []string{x, x, x + " (2)", x, "2026-11-21 11.30.05"}
+	if strings.Join(names, "|") != strings.Join(want, "|") {
+		t.Fatalf("names %q, want %q", names, want)
+	}
+	s, err := Find(ss, x+" (2)", time.UTC)
+	if err != nil || s.Ref.Name != "a2" {
+		t.Fatalf("Find(%q) = %v, %v; want a2", x+" (2)", s, err)
+	}
+	if s, err := Find(ss, x+" (3)", time.UTC); err == nil {
+		t.Fatalf("Find(%q) = %s, want an error: no device lists it", x+" (3)", s.Ref.Name)
+	}
+	_, err = Find(ss, x, time.UTC)
+	var ae *AmbiguousError
+	if !errors.As(err, &ae) || len(ae.Sessions) != 3 || !ae.Devices() {
+		t.Fatalf("Find(%q) = %v, want an AmbiguousError naming 3 sessions of 2 devices", x, err)
+	}
+	// Among one device's sessions of one source, the name is one session.
+	var alphaFiles []*Session
+	for _, s := range ss {
+		if s.Device == "alpha" && s.Source == SourceFiles {
+			alphaFiles = append(alphaFiles, s)
+		}
+	}
+	if s, err := Find(alphaFiles, x, time.UTC); err != nil || s.Ref.Name != "a1" {
+		t.Fatalf("Find(alpha files, %q) = %v, %v; want a1", x, s, err)
+	}
+	// One device, two sources: ambiguous, but not between devices.
+	_, err = Find(ss[2:4], x+" (2)", time.UTC)
+	if err == nil {
+		// ss[2:4] are a2 (files) and p1 (persona), each the first of its group.
+		t.Fatal("found a name no group lists")
+	}
+	_, err = Find(ss[2:4], x, time.UTC)
+	if !errors.As(err, &ae) || ae.Devices() {
+		t.Fatalf("Find(a2+p1, %q) = %v, want an AmbiguousError of one device", x, err)
 	}
 }

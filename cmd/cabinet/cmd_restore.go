@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
@@ -20,7 +21,9 @@ func newRestoreCommand() *cli.Command {
 		Description: `Restores SESSION ('latest', an ID prefix, or a time as 'cabinet sessions'
 shows it, e.g. "2026-11-21 10.30.05") below --target, where the backed-up
 absolute paths are recreated (/home/ann/x goes to TARGET/home/ann/x).
-Without --target, files go back to their original locations.
+Without --target, files go back to their original locations. Each device
+names its own sessions: where two devices back up in the same second, a
+time names a session of each, and --device picks one.
 
 Example:
   cabinet restore --target /tmp/r --include '/home/ann/Documents' latest
@@ -54,7 +57,17 @@ func findSession(c *cli.Context, r *repo.Repository, device, source, spec string
 			picked = append(picked, s)
 		}
 	}
-	return snapshot.Find(picked, spec, time.Local)
+	found, err := snapshot.Find(picked, spec, time.Local)
+	var ae *snapshot.AmbiguousError
+	if errors.As(err, &ae) {
+		// Each device (and source) names its sessions on its own: the
+		// same time name can be one of each.
+		if ae.Devices() {
+			return nil, usagef("session time %q names sessions of several devices (%s): pick one with --device", spec, ae.Where())
+		}
+		return nil, usagef("session time %q names sessions of several data sources (%s): pick one with --source", spec, ae.Where())
+	}
+	return found, err
 }
 
 func runRestore(c *cli.Context) error {

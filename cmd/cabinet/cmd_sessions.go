@@ -46,8 +46,8 @@ func runSessions(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	names := timeNamesPerDevice(ss) // of all sessions: the names the mount shows
-	listed := len(ss)               // before the tag filter
+	names := snapshot.GroupTimeNames(ss, time.Local) // of all sessions: the names the mount shows
+	listed := len(ss)                                // before the tag filter
 	if tags := c.StringSlice("tag"); len(tags) > 0 {
 		var keptS []*snapshot.Session
 		var keptN []string
@@ -108,25 +108,4 @@ func hasTags(s *snapshot.Session, tags []string) bool {
 		}
 	}
 	return true
-}
-
-// timeNamesPerDevice gives the time names the mount shows: per device
-// and data source, with (2) for sessions in the same second.
-func timeNamesPerDevice(ss []*snapshot.Session) []string {
-	groups := map[string][]int{}
-	for i, s := range ss {
-		k := s.Device + "\x00" + s.Source
-		groups[k] = append(groups[k], i)
-	}
-	names := make([]string, len(ss))
-	for _, idx := range groups {
-		sub := make([]*snapshot.Session, len(idx))
-		for j, i := range idx {
-			sub[j] = ss[i]
-		}
-		for j, n := range snapshot.TimeNames(sub, time.Local) {
-			names[idx[j]] = n
-		}
-	}
-	return names
 }
