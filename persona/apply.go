@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -430,6 +431,11 @@ func (a *applier) plan(ctx context.Context, rec *EntryRecord, running map[string
 				Reason: "system file not named by this device's catalog entry " + e.ID + "; not applied"})
 			continue
 		}
+		if f.Base != BaseSystem && a.inUndoDir(a.target(f.Base, f.Path)) {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: a.target(f.Base, f.Path),
+				Reason: "inside the folder of persona undo sets; not applied"})
+			continue
+		}
 		if f.Dir {
 			if err := a.planDir(p, f); err != nil {
 				return nil, err
@@ -467,6 +473,25 @@ func orDefault(s, d string) string {
 	}
 	return d
 }
+
+// inUndoDir reports whether p is the folder of undo sets (this apply's
+// and the default one) or lies inside it: a persona must not plant an
+// undo journal that a later 'apply --undo' would replay.
+func (a *applier) inUndoDir(p string) bool {
+	for _, d := range []string{a.opts.UndoDir, DefaultUndoDir(a.opts.System.OS.Family, a.opts.Home)} {
+		d, err := filepath.Abs(d)
+		if err != nil {
+			continue
+		}
+		if insideDir(d, p) || caseInsensitiveFS && insideDir(strings.ToLower(d), strings.ToLower(p)) {
+			return true
+		}
+	}
+	return false
+}
+
+// caseInsensitiveFS: the usual file systems of Windows and macOS ignore case.
+const caseInsensitiveFS = runtime.GOOS == "windows" || runtime.GOOS == "darwin"
 
 // trustedSystem reports whether this device's catalog entry id has a
 // system rule covering the absolute path p.

@@ -50,7 +50,12 @@
 // plans every selected entry, and only then writes. Before a file is
 // overwritten its old content, mode and time go into an undo set
 // (<UndoDir>/<time>/journal.jsonl plus saved/), written ahead of each
-// change; Undo replays it backwards. Files already identical in content
+// change; Undo replays it backwards. An undo set lives in the user's home
+// and is not trusted: a persona file is never written into the undo folder,
+// and Undo refuses a set made for another home and any record that would
+// touch a path outside the home (unless this device's catalog names that
+// system file), go through a symbolic link out of the home, or read a saved
+// copy outside the set (ErrUntrustedUndo). Files already identical in content
 // and mode are left alone, so a second apply changes nothing and creates
 // no undo set. Text settings files are remapped (Remapper): the source
 // home and user name become the target's; binary files are copied as they

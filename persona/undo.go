@@ -184,6 +184,14 @@ type UndoOptions struct {
 	Set string
 	// Runner runs the import tools; default ExecRunner.
 	Runner Runner
+	// Home is the home the apply wrote to; an undo set made for another
+	// home is refused. Default: the home the undo set names, which must
+	// then be an absolute folder other than the root.
+	Home string
+	// Catalog is this device's catalog (default BuiltinCatalog()): a
+	// record outside the home is only replayed when one of its entries
+	// names that system file, defaults domain or fstab.
+	Catalog *Catalog
 }
 
 // UndoReport lists what Undo put back.
@@ -276,13 +284,27 @@ func Undo(ctx context.Context, opts UndoOptions) (*UndoReport, error) {
 	if err := sc.Err(); err != nil {
 		return nil, fmt.Errorf("persona undo: %s: %w", f.Name(), err)
 	}
+	home, err := undoHome(opts.Home, h.Home)
+	if err != nil {
+		return nil, fmt.Errorf("persona undo: %s: %w", f.Name(), err)
+	}
+	if opts.Catalog == nil {
+		if opts.Catalog, err = BuiltinCatalog(); err != nil {
+			return nil, err
+		}
+	}
+	chk := undoChecker{home: home, realHome: realDir(home), cat: opts.Catalog}
 	rep := &UndoReport{Set: dir}
 	for i := len(recs) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
 		r := recs[i]
-		if err := undoOne(ctx, opts.Runner, dir, h.Home, r, rep); err != nil {
+		err := chk.check(r)
+		if err == nil {
+			err = undoOne(ctx, opts.Runner, dir, home, r, rep)
+		}
+		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s%s: %v", r.Op, r.Path, r.Key, err))
 		}
 	}
@@ -407,6 +429,104 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 	default:
 		return fmt.Errorf("unknown undo record %q", r.Op)
 	}
-	_ = home
 	return nil
+}
+
+// ErrUntrustedUndo is wrapped when an undo set names a home other than
+// the one being undone, or a record would touch something outside it
+// that this device's catalog does not name.
+var ErrUntrustedUndo = errors.New("undo record not trusted")
+
+// undoHome returns the home to undo: want (when given) must be the home
+// the undo set was made for.
+func undoHome(want, got string) (string, error) {
+	if want != "" {
+		w, err := filepath.Abs(want)
+		if err != nil {
+			return "", err
+		}
+		if filepath.Clean(got) != w {
+			return "", fmt.Errorf("%w: the undo set was made for home %q, not %s", ErrUntrustedUndo, got, w)
+		}
+		return w, nil
+	}
+	if !filepath.IsAbs(got) || filepath.Clean(got) != got || filepath.Dir(got) == got {
+		return "", fmt.Errorf("%w: the undo set names home %q", ErrUntrustedUndo, got)
+	}
+	return got, nil
+}
+
+// undoChecker vets each record of an undo set before it is replayed: an
+// undo set is a file in the user's home, not trusted input.
+type undoChecker struct {
+	home, realHome string
+	cat            *Catalog
+}
+
+func (c undoChecker) check(r undoRecord) error {
+	if r.Saved != "" {
+		if err := checkRelative(r.Saved); err != nil || !strings.HasPrefix(r.Saved, "saved/") {
+			return fmt.Errorf("%w: saved copy %q is not inside the undo set", ErrUntrustedUndo, r.Saved)
+		}
+	}
+	switch r.Op {
+	case "file", "mkdir", "chmod":
+		if !filepath.IsAbs(r.Path) || filepath.Clean(r.Path) != r.Path {
+			return fmt.Errorf("%w: path %q is not absolute and clean", ErrUntrustedUndo, r.Path)
+		}
+		if r.Path != c.home && insideDir(c.home, r.Path) {
+			// Never through a symbolic link out of the home.
+			return checkHomeLinks(c.home, c.realHome, r.Path, r.Op == "chmod")
+		}
+		if !c.systemPath(r.Op, r.Path) {
+			return fmt.Errorf("%w: %s is outside the home %s and not a system file of this device's catalog", ErrUntrustedUndo, r.Path, c.home)
+		}
+	case "dconf":
+		if r.Path != c.home {
+			return fmt.Errorf("%w: dconf database of %q, not of the home %s", ErrUntrustedUndo, r.Path, c.home)
+		}
+	case "reg":
+		k := strings.ToUpper(r.Key)
+		if !strings.HasPrefix(k, `HKEY_CURRENT_USER\`) && !strings.HasPrefix(k, `HKCU\`) {
+			return fmt.Errorf("%w: registry key %q is not under HKCU", ErrUntrustedUndo, r.Key)
+		}
+	case "defaults":
+		if strings.ContainsAny(r.Key, `/\`) && !c.hasExport(ExportDefaults, r.Key) {
+			return fmt.Errorf("%w: defaults domain %q is not named by this device's catalog", ErrUntrustedUndo, r.Key)
+		}
+	}
+	return nil
+}
+
+// systemPath reports whether p is a system file (or, for mkdir, a
+// folder leading to one) named by a catalog entry: a file of a system
+// rule, or /etc/fstab of an fstab export.
+func (c undoChecker) systemPath(op, p string) bool {
+	sp := filepath.ToSlash(p)
+	for _, e := range c.cat.Entries {
+		for _, r := range e.Files {
+			if r.Base != BaseSystem {
+				continue
+			}
+			if sp == r.Path || strings.HasPrefix(sp, r.Path+"/") {
+				return true
+			}
+			if op == "mkdir" && strings.HasPrefix(r.Path, sp+"/") {
+				return true // an emptied parent folder apply created
+			}
+		}
+		if sp == "/etc/fstab" && op == "file" && entryHasExport(&e, ExportFstab, "") {
+			return true
+		}
+	}
+	return false
+}
+
+func (c undoChecker) hasExport(kind, key string) bool {
+	for i := range c.cat.Entries {
+		if entryHasExport(&c.cat.Entries[i], kind, key) {
+			return true
+		}
+	}
+	return false
 }

@@ -305,8 +305,10 @@ func runPersonaApply(c *cli.Context) error {
 
 func runPersonaUndo(c *cli.Context) error {
 	dir := c.String("undo-dir")
+	// The undo set must have been made for this home: a journal found in
+	// a home is not trusted to name another one.
+	home := c.String("home")
 	if dir == "" {
-		home := c.String("home")
 		if home == "" {
 			h, err := os.UserHomeDir()
 			if err != nil {
@@ -316,7 +318,11 @@ func runPersonaUndo(c *cli.Context) error {
 		}
 		dir = persona.DefaultUndoDir(persona.HostFamily(), home)
 	}
-	rep, err := persona.Undo(c.Context, persona.UndoOptions{Dir: dir})
+	cat, err := loadCatalog(c)
+	if err != nil {
+		return err
+	}
+	rep, err := persona.Undo(c.Context, persona.UndoOptions{Dir: dir, Home: home, Catalog: cat})
 	if err != nil {
 		return err
 	}
