@@ -235,7 +235,7 @@ func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen
 	names := slices.Concat(indexFiles, r.begun)
 	slices.Sort(names)
 	names = slices.Compact(names)
-	return r.db.Update(func(tx *bolt.Tx) error {
+	err := r.db.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(metaBucket)
 		if metaUint(m, metaStarted) != r.run {
 			return errors.New("another run started") // cannot happen: the database is locked
@@ -268,6 +268,13 @@ func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen
 		}
 		return m.Put(metaCompleted, binary.AppendUvarint(nil, r.run))
 	})
+	if err != nil {
+		return err
+	}
+	// Commits do not sync (NoSync: a killed process loses nothing, its
+	// writes are in the page cache); the completed run does, once, so a
+	// power loss finds the file as one run left it, not pages of several.
+	return r.db.Sync()
 }
 
 // trusts says whether an entry of generation gen needs no index look-up.

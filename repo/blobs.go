@@ -584,6 +584,9 @@ func (r *Repository) VerifyBlob(id blob.ID, loc index.Location, sealed, dst []by
 }
 
 func (r *Repository) decodeBlob(id blob.ID, loc index.Location, sealed, dst []byte, rehash bool) ([]byte, error) {
+	if len(sealed) < crypto.Overhead+1 { // an index entry too short for any sealed blob
+		return nil, fmt.Errorf("%w: %s blob %s in cabinet %s: %d bytes, shorter than any sealed blob", ErrDamaged, loc.Type, id.Short(), loc.Pack, len(sealed))
+	}
 	ad := blobAD(loc.Type, id)
 	plain, err := r.key.OpenBound(sealed[crypto.NonceSize:crypto.NonceSize], sealed, ad[:])
 	if err != nil {

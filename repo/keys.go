@@ -61,7 +61,24 @@ func DecodeKeyFile(data []byte) (*KeyFile, error) {
 	if len(kf.Salt) < 16 || len(kf.Master) != crypto.MasterKeySize+crypto.Overhead {
 		return nil, fmt.Errorf("%w: key file: salt or wrapped key has the wrong size", ErrDamaged)
 	}
+	if err := checkKDF(kf.Params); err != nil {
+		// A crafted key file must not make every open spend gigabytes and
+		// minutes before it fails.
+		return nil, fmt.Errorf("%w: key file: %v", ErrDamaged, err)
+	}
 	return &kf, nil
+}
+
+// The largest argon2id costs a key file may ask for: 33x and 32x the
+// defaults' (crypto.DefaultKDF).
+const maxKDFTime, maxKDFMemory = 100, 1 << 20
+
+func checkKDF(p crypto.KDFParams) error {
+	if p.Time < 1 || p.Time > maxKDFTime || p.Memory < 8 || p.Memory > maxKDFMemory || p.Threads < 1 {
+		return fmt.Errorf("argon2id costs time %d, memory %d KiB, threads %d out of bounds (time 1-%d, memory 8-%d KiB, threads 1 or more)",
+			p.Time, p.Memory, p.Threads, maxKDFTime, maxKDFMemory)
+	}
+	return nil
 }
 
 // unwrap returns the master key if password opens kf.
@@ -82,6 +99,9 @@ func (kf *KeyFile) unwrap(password []byte, idHash crypto.IDHash) (*crypto.Key, e
 func wrapKey(key *crypto.Key, password []byte, o KeyOptions) ([]byte, string, error) {
 	if o.KDF == (crypto.KDFParams{}) {
 		o.KDF = crypto.DefaultKDF()
+	}
+	if err := checkKDF(o.KDF); err != nil {
+		return nil, "", err
 	}
 	kf := KeyFile{KDF: "argon2id", Params: o.KDF, Salt: make([]byte, 32), Created: o.Now.UTC(), Hostname: o.Hostname, Username: o.Username}
 	if _, err := rand.Read(kf.Salt); err != nil {

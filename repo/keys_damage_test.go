@@ -2,12 +2,14 @@ package repo
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
 )
 
 // init stopped after its key file and before the config, then run again
@@ -99,5 +101,35 @@ func TestDamagedKeyListedAndRemoved(t *testing.T) {
 				o.Close()
 			}
 		})
+	}
+}
+
+// A key file asking argon2id for more than 1 GiB or 100 passes is refused
+// as damaged before any work: a crafted one made every open spend them.
+func TestKeyFileKDFBounds(t *testing.T) {
+	for _, tc := range []struct {
+		time, memory uint32
+		threads      uint8
+		ok           bool
+	}{
+		{3, 32 << 10, 2, true},
+		{maxKDFTime, maxKDFMemory, 4, true},
+		{maxKDFTime + 1, 32 << 10, 2, false},
+		{3, maxKDFMemory + 1, 2, false},
+		{0, 32 << 10, 2, false},
+		{3, 4, 2, false},
+		{3, 32 << 10, 0, false},
+	} {
+		kdf := crypto.KDFParams{Time: tc.time, Memory: tc.memory, Threads: tc.threads}
+		data, err := json.Marshal(KeyFile{KDF: "argon2id", Params: kdf, Salt: make([]byte, 32), Master: make([]byte, crypto.MasterKeySize+crypto.Overhead)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = DecodeKeyFile(data)
+		if ok := err == nil; ok != tc.ok {
+			t.Errorf("%+v: %v, want ok %v", kdf, err, tc.ok)
+		} else if !ok && !errors.Is(err, ErrDamaged) {
+			t.Errorf("%+v: %v, want damage", kdf, err)
+		}
 	}
 }

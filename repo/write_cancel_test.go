@@ -11,6 +11,8 @@ import (
 
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
+	"github.com/cabinetbackup/cabinet/repo/index"
 )
 
 // Ctrl-C while a cabinet fills: the cabinet the last blob filled is
@@ -58,6 +60,18 @@ func TestWriteCancelledKeepsFullCabinet(t *testing.T) {
 	for i, id := range ids {
 		if !o.Index().Has(id) {
 			t.Errorf("blob %d of %d, saved before the cancel returned, is in no index", i+1, len(ids))
+		}
+	}
+}
+
+// An index entry shorter than any sealed blob (only a faulty writer makes
+// one: index files are sealed) is damage, not a slice out of range.
+func TestDecodeBlobTooShort(t *testing.T) {
+	r, _ := newTestRepo(t)
+	for n := range crypto.Overhead + 1 {
+		_, err := r.decodeBlob(blob.ID{1}, index.Location{Type: blob.Data, Length: uint32(n)}, make([]byte, n), nil, false)
+		if !errors.Is(err, ErrDamaged) {
+			t.Errorf("%d bytes: %v, want damage", n, err)
 		}
 	}
 }

@@ -294,8 +294,23 @@ func (b *Backend) mkdir(dir, name string) error {
 	if made {
 		return nil
 	}
+	// Made folders are made durable in their parents, as files are in
+	// theirs: after a power loss an index must not name a cabinet whose
+	// folder entry never reached the disk.
+	var created []string
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Lstat(d); err == nil || d == filepath.Dir(d) {
+			break
+		}
+		created = append(created, d)
+	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create folder for %s: %w", name, err)
+	}
+	for _, d := range created {
+		if err := syncDir(filepath.Dir(d)); err != nil {
+			return fmt.Errorf("create folder for %s: %w", name, err)
+		}
 	}
 	b.mu.Lock()
 	b.madeDir[dir] = true
