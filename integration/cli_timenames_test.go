@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,4 +110,66 @@ func TestCLITimeNamesPerDevice(t *testing.T) {
 	// A name both devices list: one line asking for --device, usage exit.
 	r = e.expectCode(2, "restore", "--target", t.TempDir(), x)
 	coreOneLine(t, r.stderr, "--device", "alpha", "beta")
+}
+
+// TestCLIBackupTimeNameSameSecond: a backup that begins in the same second
+// as an earlier session of its device prints the time name 'sessions'
+// lists for it, "(2)" included. It printed its time alone, the name of the
+// other session.
+func TestCLIBackupTimeNameSameSecond(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "f"), []byte("0"), 0o644)
+	coreBackup(t, e, 0, src)
+	// sameSecond moves the newest session to the start of the next second
+	// and runs backup args in that second; false if the backup began later.
+	sameSecond := func(args ...string) (base string, r result, ok bool) {
+		ss := coreSessions(t, e)
+		next := time.Now().Truncate(time.Second).Add(time.Second)
+		retimeSessions(t, e, map[string]time.Time{ss[len(ss)-1].ID: next})
+		time.Sleep(time.Until(next) + 20*time.Millisecond)
+		coreWrite(t, filepath.Join(src, "f"), []byte(next.String()), 0o644)
+		r = e.mustRun(append([]string{"backup"}, append(args, src)...)...)
+		return next.Format(snapshot.TimeLayout), r, time.Now().Before(next.Add(time.Second))
+	}
+	lastListed := func() coreSession {
+		ss := coreSessions(t, e)
+		return ss[len(ss)-1]
+	}
+	for try := 0; ; try++ {
+		if try == 5 {
+			t.Skip("no backup began within a second of the previous one")
+		}
+		base, r, ok := sameSecond("--json")
+		if !ok {
+			continue
+		}
+		var s coreSession
+		if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
+			t.Fatalf("backup --json: %v\n%s", err, r)
+		}
+		if s.TimeName != base+" (2)" {
+			t.Fatalf("backup --json time_name %q, want %q", s.TimeName, base+" (2)")
+		}
+		if l := lastListed(); l.ID != s.ID || l.TimeName != s.TimeName {
+			t.Fatalf("sessions names session %s %q, backup named %s %q", l.ID, l.TimeName, s.ID, s.TimeName)
+		}
+		break
+	}
+	for try := 0; ; try++ {
+		if try == 5 {
+			t.Skip("no backup began within a second of the previous one")
+		}
+		base, r, ok := sameSecond()
+		if !ok {
+			continue
+		}
+		if want := "saved (" + base + " (2))"; !strings.Contains(r.stdout, want) {
+			t.Fatalf("backup printed %q, want it to contain %q", r.stdout, want)
+		}
+		if l := lastListed(); !strings.Contains(r.stdout, l.ShortID) || l.TimeName != base+" (2)" {
+			t.Fatalf("sessions names the last session %s %q; backup printed %s", l.ShortID, l.TimeName, r.stdout)
+		}
+		return
+	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cabinetbackup/cabinet/engine"
 	"github.com/cabinetbackup/cabinet/internal/memlimit"
+	"github.com/cabinetbackup/cabinet/repo"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -148,13 +149,16 @@ func runBackup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	name := savedTimeName(c, r, s)
 	if jsonOut {
-		if err := printJSON(sessionJSON(s, time.Local)); err != nil {
+		out := sessionJSON(s, time.Local)
+		out["time_name"] = name
+		if err := printJSON(out); err != nil {
 			return err
 		}
 	} else {
 		sm := s.Summary
-		fmt.Printf("session %s of %s saved (%s)\n", s.ShortID(), s.Device, s.Time.Local().Format(snapshot.TimeLayout))
+		fmt.Printf("session %s of %s saved (%s)\n", s.ShortID(), s.Device, name)
 		fmt.Printf("files: %d new, %d changed, %d unchanged; %s read, %s added to the repository in %.1fs\n",
 			sm.FilesNew, sm.FilesChanged, sm.FilesUnchanged, humanBytes(sm.BytesRead), humanBytes(sm.BytesAdded), sm.DurationSecs)
 	}
@@ -163,6 +167,25 @@ func runBackup(c *cli.Context) error {
 		return errWarnings
 	}
 	return nil
+}
+
+// savedTimeName is the time name of the session just saved as 'cabinet
+// sessions' and the mount show it: named among the sessions of its device
+// and data source, it has " (2)" when another one began in the same
+// second. (Formatting its time alone led to that other session.)
+func savedTimeName(c *cli.Context, r *repo.Repository, s *snapshot.Session) string {
+	name := s.Time.In(time.Local).Format(snapshot.TimeLayout)
+	ss, err := snapshot.ListSessions(c.Context, r, s.Device, nil)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "warning: list the sessions of %s to name this one: %v\n", s.Device, err)
+		return name
+	}
+	for i, n := range snapshot.GroupTimeNames(ss, time.Local) {
+		if ss[i].ID() == s.ID() {
+			return n
+		}
+	}
+	return name
 }
 
 func currentUserName() string {
