@@ -141,7 +141,7 @@ func Capture(ctx context.Context, opts CaptureOptions) (*Report, error) {
 	for k, v := range sys.Apps {
 		m.Apps[k] = v
 	}
-	c := &capturer{opts: &opts, home: home, staging: opts.Staging, rep: &Report{Staging: opts.Staging, Manifest: m}}
+	c := &capturer{opts: &opts, home: home, realHome: realDir(home), staging: opts.Staging, rep: &Report{Staging: opts.Staging, Manifest: m}}
 	running := map[string]bool{}
 	if names, err := opts.Processes(ctx); err == nil {
 		for _, n := range names {
@@ -219,10 +219,17 @@ func prepareStaging(dir string) error {
 }
 
 type capturer struct {
-	opts    *CaptureOptions
-	home    string
-	staging string
-	rep     *Report
+	opts     *CaptureOptions
+	home     string
+	realHome string // home with its own symbolic links resolved
+	staging  string
+	rep      *Report
+}
+
+// linkProblem records a path of the home not captured because a symbolic
+// link leads out of the home.
+func linkProblem(rec *EntryRecord, err error) {
+	rec.Problems = append(rec.Problems, "not captured: "+err.Error())
 }
 
 func (c *capturer) entry(ctx context.Context, rec *EntryRecord, running string) error {
@@ -320,6 +327,14 @@ func storedPath(id, base, p string) string {
 
 func (c *capturer) rule(ctx context.Context, rec *EntryRecord, r FileRule, seen map[string]bool) error {
 	root := c.rulePath(r.Base, r.Path)
+	// A symbolic link is followed only when it stays inside the home:
+	// ~/.bashrc -> /etc/shadow or ~/.ssh -> /root/.ssh is not captured.
+	if r.Base != BaseSystem {
+		if err := checkHomeLinks(c.home, c.realHome, root, true); err != nil {
+			linkProblem(rec, err)
+			return nil
+		}
+	}
 	st, err := os.Stat(root)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
@@ -392,7 +407,13 @@ func (c *capturer) rule(ctx context.Context, rec *EntryRecord, r FileRule, seen 
 		if len(r.Include) > 0 && !include.matchInside(rel) {
 			return nil
 		}
-		info, err := os.Stat(p) // follows a link to a file
+		if d.Type()&fs.ModeSymlink != 0 && r.Base != BaseSystem {
+			if err := checkHomeLinks(c.realHome, c.realHome, p, true); err != nil { // p is under the resolved root
+				linkProblem(rec, err)
+				return nil
+			}
+		}
+		info, err := os.Stat(p) // follows a link to a file (inside the home)
 		if err != nil {
 			rec.Problems = append(rec.Problems, fmt.Sprintf("%s: %v", p, err))
 			return nil

@@ -16,7 +16,7 @@ func TestCaptureDetails(t *testing.T) {
 	}
 	base := t.TempDir()
 	home := filepath.Join(base, "home", "ann")
-	dotfiles := filepath.Join(base, "dotfiles")
+	dotfiles := filepath.Join(home, "dotfiles") // links are followed only inside the home
 	writeFile(t, filepath.Join(dotfiles, "bashrc"), "from the dotfiles repo\n", 0o644)
 	writeFile(t, filepath.Join(dotfiles, "kde", "kwinrc"), "[Windows]\n", 0o644)
 	mkdir(t, filepath.Join(home, ".config"), 0o755)

@@ -34,7 +34,9 @@
 // home are captured through rules added to the manifest's copy of the
 // entry. Files are copied, never
 // linked (a symbolic link to a file is captured as the file; links to
-// folders are not followed). Every file record carries its mode, time,
+// folders are not followed; a link of the home, or a folder leading to a
+// rule's path, is followed only when it resolves inside the home, and
+// otherwise is noted as a problem of its entry and not captured). Every file record carries its mode, time,
 // size and SHA-256; Apply verifies all of them before it writes anything
 // (ErrMissingFile). Machine-bound secrets (Chrome/DPAPI logins, keyrings,
 // Internet Accounts tokens) are never copied; they are listed per entry

@@ -197,3 +197,79 @@ func symlink(t *testing.T, target, link string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCaptureDoesNotFollowLinksOutOfHome: a symbolic link of the home is
+// captured (as a file, or walked as a folder) only when it resolves
+// inside the home; otherwise the entry records why it was not captured.
+func TestCaptureDoesNotFollowLinksOutOfHome(t *testing.T) {
+	tests := []struct {
+		name    string
+		only    string
+		link    string // path of the link, relative to the home
+		target  func(home, outside string) string
+		stored  string // the file that must (not) be in the persona
+		capture bool   // true: the link stays inside the home and is captured
+	}{
+		{name: "rule file links outside", only: "bash", link: ".bashrc",
+			target: func(home, outside string) string { return filepath.Join(outside, "shadow") },
+			stored: "files/linux/bash/home/.bashrc"},
+		{name: "file in a rule folder links outside", only: "git", link: ".config/git/config",
+			target: func(home, outside string) string { return filepath.Join(outside, "shadow") },
+			stored: "files/linux/git/home/.config/git/config"},
+		{name: "relative link climbing out", only: "git", link: ".config/git/config",
+			target: func(home, outside string) string { return "../../../../outside/shadow" },
+			stored: "files/linux/git/home/.config/git/config"},
+		{name: "rule folder links outside", only: "ssh", link: ".ssh",
+			target: func(home, outside string) string { return outside },
+			stored: "files/linux/ssh/home/.ssh/shadow"},
+		{name: "parent of a rule file links outside", only: "git", link: ".config",
+			target: func(home, outside string) string { return outside },
+			stored: "files/linux/git/home/.config/git/config"},
+		{name: "link inside the home is captured", only: "bash", link: ".bashrc", capture: true,
+			target: func(home, outside string) string { return filepath.Join(home, "dotfiles", "bashrc") },
+			stored: "files/linux/bash/home/.bashrc"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			home := filepath.Join(base, "home", "ann")
+			outside := filepath.Join(base, "outside")
+			mkdir(t, home, 0o755)
+			writeFile(t, filepath.Join(outside, "shadow"), "root:$6$secret-hash:19000:0:99999:7:::\n", 0o600)
+			writeFile(t, filepath.Join(outside, "git", "config"), "secret-hash\n", 0o600)
+			writeFile(t, filepath.Join(home, "dotfiles", "bashrc"), "from the dotfiles repo\n", 0o644)
+			if tt.link != ".config" {
+				mkdir(t, filepath.Join(home, ".config", "git"), 0o755)
+			}
+			symlink(t, tt.target(home, outside), filepath.Join(home, filepath.FromSlash(tt.link)))
+			staging := filepath.Join(base, "staging")
+			rep, err := Capture(context.Background(), CaptureOptions{Staging: staging, System: linuxSystem("ann", home), Root: boolPtr(true),
+				Now: fixedClock, Select: Selector{Only: []string{tt.only}}, Processes: noProcesses})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(filepath.Join(staging, filepath.FromSlash(tt.stored)))
+			rec, _ := rep.Manifest.Entry("linux/" + tt.only)
+			if tt.capture {
+				if err != nil || string(b) != "from the dotfiles repo\n" {
+					t.Errorf("%s (link inside the home) = %q, %v", tt.stored, b, err)
+				}
+				return
+			}
+			if err == nil {
+				t.Errorf("capture copied %s through a link out of the home: %q", tt.stored, b)
+			}
+			for _, f := range rec.Files {
+				if strings.Contains(f.Path, "shadow") || f.Path == ".config/git/config" || f.Path == ".bashrc" {
+					t.Errorf("manifest records %s", f.Path)
+				}
+			}
+			if !strings.Contains(strings.Join(rec.Problems, "\n"), "symbolic link") {
+				t.Errorf("entry does not say why the link was not captured: %+v", rec)
+			}
+			if rec.Status == StatusCaptured || rec.Status == StatusNotFound {
+				t.Errorf("status %q hides the skipped link", rec.Status)
+			}
+		})
+	}
+}
