@@ -114,7 +114,8 @@ type FS struct {
 	refreshMu sync.Mutex
 	cur       atomic.Pointer[view]
 	known     map[string]*snapshot.Session // by session object name
-	failed    map[string]bool              // session objects already reported
+	failed    map[string]bool              // session objects damaged: not read again
+	reported  map[string]bool              // session objects whose failure was logged
 }
 
 // New returns the tree of r's sessions. It reads the session list once (so
@@ -125,7 +126,7 @@ func New(ctx context.Context, r *repo.Repository, o Options) (*FS, error) {
 	o.applyDefaults()
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	f := &FS{r: r, opts: o, bg: bg, cancel: cancel, start: o.Now().UnixNano(),
-		known: map[string]*snapshot.Session{}, failed: map[string]bool{}}
+		known: map[string]*snapshot.Session{}, failed: map[string]bool{}, reported: map[string]bool{}}
 	f.slices = newSliceCache(bg, o.CacheSize)
 	f.sealed.max = 16 << 20 // a few slices per parallel load
 	f.trees = newLRU[blob.ID, *loadedTree](o.TreeCacheSize, func(t *loadedTree) int64 { return t.cost })
@@ -317,8 +318,14 @@ func (f *FS) load(ctx context.Context) (*view, error) {
 					if ctx.Err() != nil {
 						return nil, ctx.Err()
 					}
-					f.failed[ref.Name] = true
-					f.opts.Logf("mount: skipping session %s: %v", ref.Path(), err)
+					if !f.reported[ref.Name] {
+						f.opts.Logf("mount: skipping session %s: %v", ref.Path(), err)
+						f.reported[ref.Name] = true
+					}
+					// Damage stays: the session is not read again. Another
+					// error (the disk or network for a moment) is tried again
+					// at the next refresh, not hidden until a remount.
+					f.failed[ref.Name] = errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrVersion)
 					continue
 				}
 				f.known[ref.Name] = s

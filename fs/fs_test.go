@@ -8,6 +8,7 @@ import (
 	"math/rand"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -466,5 +467,46 @@ func TestConcurrentReadsSmallCache(t *testing.T) {
 	}
 	if st := f.Stats(); st.CachedBytes > 256<<10+512<<10 {
 		t.Errorf("cache holds %d bytes, budget 256 KiB", st.CachedBytes)
+	}
+}
+
+// A session the mount could not read for a moment (here a link to nothing
+// in its file's place: not damage) is read again at the next refresh, not hidden
+// until a remount; a damaged one is not read again.
+func TestSessionUnreadableForAMoment(t *testing.T) {
+	fx := newFixture(t)
+	files := walk(t, fx.f, "laptop/files")
+	before := len(names(t, files))
+	w := fstest.OpenRepo(t, fx.repoDir)
+	dir := filepath.Join(fx.repoDir, repo.SessionsDir, "laptop")
+	old, _ := os.ReadDir(dir)
+	fstest.Backup(t, w, "laptop", snapshot.SourceFiles, time.Date(2026, 11, 23, 8, 0, 0, 0, time.UTC), filepath.Join(fx.src, "docs"))
+	all, _ := os.ReadDir(dir)
+	if len(all) != len(old)+1 {
+		t.Fatalf("%d session files, want %d", len(all), len(old)+1)
+	}
+	var p string
+	for _, e := range all {
+		if !slices.ContainsFunc(old, func(o os.DirEntry) bool { return o.Name() == e.Name() }) {
+			p = filepath.Join(dir, e.Name())
+		}
+	}
+	if err := os.Rename(p, p+".aside"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(p+".gone", p); err != nil { // listed, then not found
+		t.Fatal(err)
+	}
+	fx.clk.Add(fs.DefaultRefresh + time.Second)
+	if n := len(names(t, files)); n != before {
+		t.Fatalf("%d entries with the new session unreadable, want %d", n, before)
+	}
+	os.Remove(p)
+	if err := os.Rename(p+".aside", p); err != nil {
+		t.Fatal(err)
+	}
+	fx.clk.Add(fs.DefaultRefresh + time.Second)
+	if n := len(names(t, files)); n != before+1 {
+		t.Fatalf("%d entries once the session is readable again, want %d", n, before+1)
 	}
 }
