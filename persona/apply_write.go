@@ -209,6 +209,9 @@ func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 			in.Close()
 		}
 	}
+	if err == nil {
+		err = syncFile(tmp) // the content is on disk before it replaces dst
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -228,5 +231,19 @@ func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 	if err := os.Rename(tmpName, dst); err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
+	syncDir(filepath.Dir(dst))
 	return nil
 }
+
+// syncFile flushes a file to disk; syncDir flushes a folder's entries
+// (a rename), ignoring errors where folders cannot be synced (Windows).
+// Tests replace them to check the order of writes.
+var (
+	syncFile = func(f *os.File) error { return f.Sync() }
+	syncDir  = func(dir string) {
+		if d, err := os.Open(dir); err == nil {
+			_ = d.Sync()
+			d.Close()
+		}
+	}
+)

@@ -86,6 +86,8 @@ func newUndoWriter(root string, now time.Time, h undoHeader) (*undoWriter, error
 	if err != nil {
 		return nil, &undoError{err}
 	}
+	syncDir(dir)
+	syncDir(root)
 	h.Created = now.UTC()
 	u := &undoWriter{dir: dir, f: f}
 	if err := u.line(h); err != nil {
@@ -127,9 +129,10 @@ func (u *undoWriter) nextSaved() (string, string) {
 // saveData keeps bytes in the undo set and returns their name.
 func (u *undoWriter) saveData(data []byte) (string, error) {
 	rel, p := u.nextSaved()
-	if err := os.WriteFile(p, data, 0o600); err != nil {
+	if err := writeSynced(p, data); err != nil {
 		return "", &undoError{err}
 	}
+	syncDir(filepath.Dir(p))
 	return rel, nil
 }
 
@@ -154,6 +157,7 @@ func (u *undoWriter) saveBefore(dst string) error {
 	if err := copyPlain(dst, p); err != nil {
 		return &undoError{err}
 	}
+	syncDir(filepath.Dir(p))
 	r.Saved = rel
 	r.Xattrs, _ = readXattrs(dst)
 	return u.record(r)
@@ -170,6 +174,25 @@ func copyPlain(src, dst string) error {
 		return err
 	}
 	_, err = io.Copy(out, in)
+	if err == nil {
+		err = syncFile(out) // on disk before its journal record, or before it is renamed into place
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// writeSynced creates p (it must not exist) with data, synced to disk.
+func writeSynced(p string, data []byte) error {
+	out, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = out.Write(data)
+	if err == nil {
+		err = syncFile(out)
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -363,6 +386,7 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 			os.Remove(tmp)
 			return err
 		}
+		syncDir(filepath.Dir(r.Path))
 		rep.Restored = append(rep.Restored, r.Path)
 	case "mkdir":
 		if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
