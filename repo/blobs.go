@@ -130,6 +130,7 @@ func (w *Writer) SaveBlobID(ctx context.Context, t blob.Type, id blob.ID, data [
 	} else {
 		var err error
 		if p, err = w.newPacker(t); err != nil {
+			delete(w.inflight, id) // not stored: a later save must not skip it
 			w.mu.Unlock()
 			return id, true, err
 		}
@@ -139,6 +140,7 @@ func (w *Writer) SaveBlobID(ctx context.Context, t blob.Type, id blob.ID, data [
 	w.mu.Lock()
 	if err != nil {
 		w.idle[t] = append(w.idle[t], p) // flush fails on it and drops its file
+		delete(w.inflight, id)
 		w.mu.Unlock()
 		return id, true, fmt.Errorf("write cabinet: %w", err)
 	}
