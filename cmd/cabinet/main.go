@@ -45,6 +45,9 @@ func run(args []string) int {
 	defer stop()
 	app := newApp()
 	err := app.RunContext(ctx, args)
+	if nf, ok := app.Metadata[notFoundKey].(error); ok && err == nil {
+		err = nf
+	}
 	if err == nil {
 		return exitOK
 	}
@@ -87,7 +90,35 @@ func newApp() *cli.App {
 	for _, c := range app.Commands {
 		addCommonFlags(c)
 	}
+	// An unknown command (or subcommand) is wrong usage. urfave/cli looks
+	// it up as a help topic and, with no CommandNotFound, ends with
+	// "No help topic" and exit code 3, "finished with warnings".
+	app.Metadata = map[string]any{}
+	app.CommandNotFound = func(c *cli.Context, name string) {
+		app.Metadata[notFoundKey] = unknownCommand(c, name)
+	}
 	return app
+}
+
+// notFoundKey keeps in the app's Metadata the error CommandNotFound, which
+// cannot return one, found.
+const notFoundKey = "cabinet.commandNotFound"
+
+// unknownCommand is the usage error for name, given where a command or
+// subcommand of c was expected.
+func unknownCommand(c *cli.Context, name string) error {
+	cmds, path, of := c.App.Commands, name, ""
+	if c.Command != nil && c.Command.Subcommands != nil && c.Command.Name != c.App.Name {
+		parent := strings.TrimPrefix(c.Command.FullName(), c.App.Name+" ")
+		cmds, path, of = c.Command.Subcommands, parent+" "+name, " of "+parent
+	}
+	var names []string
+	for _, x := range cmds {
+		if !x.Hidden && x.Name != "help" {
+			names = append(names, x.Name)
+		}
+	}
+	return usagef("unknown command %q: the commands%s are %s", path, of, strings.Join(names, ", "))
 }
 
 // addCommonFlags lets the global flags also follow the command name
