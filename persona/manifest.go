@@ -254,6 +254,24 @@ func checkStored(p string, seen map[string]bool) error {
 	return nil
 }
 
+// Incomplete reports whether something selected could not be read: an
+// entry failed or needed a permission, or one of its items had a problem
+// (unreadable, mid-write, a link out of the home). Machine-bound items
+// and settings not on the device do not count. The CLI turns it into the
+// warnings exit code.
+func (m *Manifest) Incomplete() bool {
+	for _, e := range m.Entries {
+		switch e.Status {
+		case StatusFailed, StatusPermission:
+			return true
+		}
+		if len(e.Problems) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
 // Entry returns the record of one entry ID.
 func (m *Manifest) Entry(id string) (*EntryRecord, bool) {
 	for i := range m.Entries {

@@ -208,7 +208,9 @@ func runPersonaCapture(c *cli.Context) error {
 			s.Time.Local().Format(snapshot.TimeLayout), plural(rep.Files, "file"), humanBytes(rep.Bytes), plural(rep.Exports, "export"))
 		printManifestEntries(rep.Manifest)
 	}
-	if s.Status == snapshot.StatusCompletedWithWarnings {
+	// Exit code 3 when a file could not be read: by the engine, or by
+	// the capture itself (failed, permission, problems of an entry).
+	if s.Status == snapshot.StatusCompletedWithWarnings || rep.Manifest.Incomplete() {
 		return errWarnings
 	}
 	return nil
