@@ -112,9 +112,16 @@ func password(c *cli.Context, isDefault, creating bool) (pw []byte, source strin
 		return pw, "in " + f, err
 	}
 	if cmd := flagString(c, "password-command"); cmd != "" {
-		out, err := exec.CommandContext(c.Context, "sh", "-c", cmd).Output()
+		pc := exec.CommandContext(c.Context, "sh", "-c", cmd)
+		// Its messages (why gpg or pass failed) go to our standard error,
+		// and a pinentry reads the terminal: Output kept the former only
+		// in the error, which does not print it.
+		pc.Stdin, pc.Stderr = os.Stdin, os.Stderr
+		out, err := pc.Output()
 		if err != nil {
-			return nil, "", fmt.Errorf("password command %q failed: %w", cmd, err)
+			// %v: an *exec.ExitError is a cli.ExitCoder, and the
+			// command's exit status became cabinet's (2, wrong usage).
+			return nil, "", fmt.Errorf("password command %q failed: %v", cmd, err)
 		}
 		pw, err := trimPassword(out, "password command")
 		return pw, fmt.Sprintf("that %q printed", cmd), err
