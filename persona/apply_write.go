@@ -14,9 +14,13 @@ func (a *applier) ensureUndo() error {
 	if a.undo != nil {
 		return nil
 	}
+	// The undo folder is usually in the home: never through a link out of it.
+	if err := a.checkLinks(a.opts.UndoDir, true); err != nil {
+		return &undoError{err}
+	}
 	u, err := newUndoWriter(a.opts.UndoDir, a.opts.Now(), undoHeader{
 		Format: FormatVersion, Home: a.opts.Home, Persona: a.m.Summary(), From: a.opts.From,
-	})
+	}, homeOwner(a.opts.Home, *a.opts.Root))
 	if err != nil {
 		return err
 	}

@@ -63,8 +63,11 @@ func isUndoErr(err error) bool {
 	return errors.As(err, &u)
 }
 
-func newUndoWriter(root string, now time.Time, h undoHeader) (*undoWriter, error) {
-	if err := os.MkdirAll(root, 0o700); err != nil {
+// newUndoWriter starts an undo set in root; missing folders leading to
+// it are created for owner (the home's owner when root applies to another
+// user's home: a root-owned ~/.local would lock the user out).
+func newUndoWriter(root string, now time.Time, h undoHeader, owner *fileOwner) (*undoWriter, error) {
+	if err := mkdirOwned(root, 0o700, owner); err != nil {
 		return nil, &undoError{err}
 	}
 	name := now.UTC().Format("20060102T150405Z")
@@ -95,6 +98,30 @@ func newUndoWriter(root string, now time.Time, h undoHeader) (*undoWriter, error
 		return nil, err
 	}
 	return u, nil
+}
+
+// mkdirOwned creates dir and its missing parents with mode, each given
+// to owner.
+func mkdirOwned(dir string, mode fs.FileMode, owner *fileOwner) error {
+	if st, err := os.Stat(dir); err == nil {
+		if !st.IsDir() {
+			return fmt.Errorf("%s: %w", dir, errNotDir)
+		}
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirOwned(parent, mode, owner); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, mode); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return nil
+		}
+		return err
+	}
+	owner.chown(dir)
+	return nil
 }
 
 func (u *undoWriter) line(v any) error {
