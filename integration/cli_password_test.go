@@ -3,8 +3,16 @@
 package integration
 
 import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestCLIPasswordCommandStderr: what a failing password command prints on
@@ -23,4 +31,92 @@ func TestCLIPasswordCommandStderr(t *testing.T) {
 	e.extraEnv = []string{"CABINET_PASSWORD_FILE=", "CABINET_PASSWORD_COMMAND=echo noise >&2; cat " + e.pwFile}
 	r = e.mustRun("sessions")
 	coreOneLine(t, r.stderr, "noise")
+}
+
+// openPTY opens a pseudo-terminal: its controlling side and the terminal.
+func openPTY(t *testing.T) (ptm, pts *os.File) {
+	t.Helper()
+	ptm, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	if err := unix.IoctlSetPointerInt(int(ptm.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		ptm.Close()
+		t.Skipf("unlock pseudo-terminal: %v", err)
+	}
+	n, err := unix.IoctlGetInt(int(ptm.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		ptm.Close()
+		t.Skipf("pseudo-terminal number: %v", err)
+	}
+	pts, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		ptm.Close()
+		t.Skipf("open pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { ptm.Close(); pts.Close() })
+	return ptm, pts
+}
+
+// TestCLIPasswordPromptInterrupt: Ctrl-C at the password prompt ends
+// cabinet at once, exit 130, with the terminal's echo back on. The
+// interrupt only cancelled a context while the read went on: nothing
+// happened until Enter.
+func TestCLIPasswordPromptInterrupt(t *testing.T) {
+	e := newEnv(t)
+	ptm, pts := openPTY(t)
+	e.extraEnv = []string{"CABINET_PASSWORD_FILE="}
+	cmd := e.command("sessions")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var out bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptm.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	shown := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(shown(), "repository password:") {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no prompt: %q", shown())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(100 * time.Millisecond) // into the read
+	cmd.Process.Signal(os.Interrupt)
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		}
+		if code != 130 {
+			t.Fatalf("exit %d after Ctrl-C at the prompt, want 130; shown: %q", code, shown())
+		}
+	case <-time.After(5 * time.Second):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("Ctrl-C at the prompt did not end cabinet; shown: %q", shown())
+	}
+	tio, err := unix.IoctlGetTermios(int(pts.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&unix.ECHO == 0 {
+		t.Fatal("the terminal's echo is left off")
+	}
 }

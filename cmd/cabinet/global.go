@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -142,14 +143,14 @@ func password(c *cli.Context, isDefault, creating bool) (pw []byte, source strin
 	}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
 		fmt.Fprint(os.Stderr, "repository password: ")
-		pw, err := term.ReadPassword(int(os.Stdin.Fd()))
+		pw, err := readPassword(c.Context, int(os.Stdin.Fd()))
 		fmt.Fprintln(os.Stderr)
 		if err != nil {
 			return nil, "", err
 		}
 		if creating {
 			fmt.Fprint(os.Stderr, "repeat the password: ")
-			again, err := term.ReadPassword(int(os.Stdin.Fd()))
+			again, err := readPassword(c.Context, int(os.Stdin.Fd()))
 			fmt.Fprintln(os.Stderr)
 			if err != nil {
 				return nil, "", err
@@ -162,6 +163,37 @@ func password(c *cli.Context, isDefault, creating bool) (pw []byte, source strin
 		return pw, "typed at the prompt", err
 	}
 	return nil, "", usagef("no password given: set CABINET_PASSWORD_FILE or CABINET_PASSWORD_COMMAND, or use --password-file")
+}
+
+// readPassword reads a password from the terminal fd until ctx is done.
+// signal.NotifyContext takes SIGINT, so Ctrl-C at the prompt did nothing
+// until Enter: the read runs in a goroutine (left blocked, the process is
+// ending), and an interrupt restores the terminal's echo and returns the
+// context's error (exit code 130).
+func readPassword(ctx context.Context, fd int) ([]byte, error) {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	state, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	type result struct {
+		pw  []byte
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		pw, err := term.ReadPassword(fd)
+		done <- result{pw, err}
+	}()
+	select {
+	case r := <-done:
+		return r.pw, r.err
+	case <-ctx.Done():
+		term.Restore(fd, state)
+		return nil, ctx.Err()
+	}
 }
 
 // generateDefaultPassword creates a random password for the default
