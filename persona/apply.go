@@ -52,7 +52,7 @@ type ApplyOptions struct {
 	// its entry is skipped (0: do not wait).
 	Wait time.Duration
 	// Catalog is this device's catalog (default BuiltinCatalog()). Files
-	// outside the home and fstab lines are only applied when an entry of
+	// outside the home and native exports are only applied when an entry of
 	// this catalog with the same ID names them: a persona folder cannot
 	// make root write system files its own catalog did not vouch for.
 	Catalog *Catalog
@@ -450,8 +450,11 @@ func (a *applier) plan(ctx context.Context, rec *EntryRecord, running map[string
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		if x.Kind == ExportFstab && !a.trustedExport(e.ID, x) {
-			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: "fstab",
+		// Every export (system-wide defaults domains, CUPS queues, fstab
+		// lines, and user exports too) is applied only when this device's
+		// catalog entry with the same ID names it.
+		if !a.trustedExport(e.ID, x) {
+			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: strings.TrimSpace(x.Kind + " " + x.Key),
 				Reason: "not named by this device's catalog entry " + e.ID + "; not applied"})
 			continue
 		}

@@ -67,8 +67,9 @@
 // (format version, every path inside the home or its entry's rule paths,
 // every stored file inside files/ or exports/, registry keys under HKCU
 // only, no commands), and files outside the home (NetworkManager, autofs,
-// macOS network preferences) and fstab lines are applied only when this
-// device's catalog has an entry with the same ID naming them.
+// macOS network preferences) and native exports (system-wide defaults
+// domains, CUPS queues, fstab lines, and the rest) are applied only when
+// this device's catalog has an entry with the same ID naming them.
 //
 // # Platform code
 //
