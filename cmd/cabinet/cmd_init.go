@@ -1,11 +1,13 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/cabinetbackup/cabinet/repo"
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
@@ -33,18 +35,34 @@ func runInit(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	pw, _, err := password(c, isDefault, true)
+	be := local.New(loc)
+	// Refuse an existing repository before a password is asked for or
+	// generated: init run twice on the default repository wrote a new
+	// password file, which every later command then used, wrongly.
+	if _, err := repo.ReadConfig(c.Context, be); err == nil {
+		return fmt.Errorf("create repository at %s: it already holds a cabinet repository", loc)
+	} else if !errors.Is(err, repo.ErrNoRepository) {
+		return fmt.Errorf("create repository at %s: %w", loc, err)
+	}
+	pw, savePw, err := initPassword(c, isDefault)
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
-	r, err := repo.Create(c.Context, local.New(loc), pw, repo.CreateOptions{
+	r, err := repo.Create(c.Context, be, pw, repo.CreateOptions{
 		Key: repo.KeyOptions{Hostname: host, Username: currentUserName(), Now: time.Now()},
 	}, repo.Options{})
 	if err != nil {
 		return fmt.Errorf("create repository at %s: %w", loc, err)
 	}
 	defer r.Close()
+	if savePw != "" {
+		// Only now: a file left by a failed init would shadow the
+		// password of the repository created later.
+		if err := saveDefaultPassword(savePw, pw); err != nil {
+			return fmt.Errorf("created the repository at %s, but could not keep its generated password in %s (%v): remove %s and run init again", loc, savePw, err, loc)
+		}
+	}
 	if flagBool(c, "json") {
 		return printJSON(map[string]any{"repository": loc, "id": r.Config().ID, "format_version": repo.FormatVersion})
 	}
@@ -57,4 +75,23 @@ func runInit(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// initPassword is the new repository's password: as password() finds it,
+// or, for the default repository with none given and no terminal to ask
+// on, a generated one that init keeps in the file save names once the
+// repository is created.
+func initPassword(c *cli.Context, isDefault bool) (pw []byte, save string, err error) {
+	if isDefault && flagString(c, "password-file") == "" && flagString(c, "password-command") == "" && !term.IsTerminal(int(os.Stdin.Fd())) {
+		pf, err := defaultPasswordFile()
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := os.Stat(pf); errors.Is(err, os.ErrNotExist) {
+			pw, err := generateDefaultPassword()
+			return pw, pf, err
+		}
+	}
+	pw, _, err = password(c, isDefault, true)
+	return pw, "", err
 }

@@ -98,8 +98,8 @@ func defaultPasswordFile() (string, error) {
 	return filepath.Join(d, "cabinet", "default-repository.password"), nil
 }
 
-// password finds the password: flag or environment, then a terminal prompt,
-// then (for the default repository) its generated password file. source
+// password finds the password: flag or environment, then (for the default
+// repository) its generated password file, then a terminal prompt. source
 // says where it came from, for an error that names it: a user with a
 // password file in the environment and a prompt in mind looks in the wrong
 // place otherwise.
@@ -134,10 +134,6 @@ func password(c *cli.Context, isDefault, creating bool) (pw []byte, source strin
 		}
 		if data, err := os.ReadFile(pf); err == nil {
 			pw, err := trimPassword(data, "password file "+pf)
-			return pw, "in " + pf, err
-		}
-		if creating && !term.IsTerminal(int(os.Stdin.Fd())) {
-			pw, err := generateDefaultPassword(pf)
 			return pw, "in " + pf, err
 		}
 	}
@@ -196,21 +192,38 @@ func readPassword(ctx context.Context, fd int) ([]byte, error) {
 	}
 }
 
-// generateDefaultPassword creates a random password for the default
-// repository and keeps it (mode 0600) beside it.
-func generateDefaultPassword(pf string) ([]byte, error) {
+// generateDefaultPassword makes a random password for the default
+// repository; init keeps it with saveDefaultPassword once the repository
+// is created.
+func generateDefaultPassword() ([]byte, error) {
 	var raw [24]byte
 	if _, err := rand.Read(raw[:]); err != nil {
 		return nil, err
 	}
-	pw := []byte(base64.RawURLEncoding.EncodeToString(raw[:]))
+	return []byte(base64.RawURLEncoding.EncodeToString(raw[:])), nil
+}
+
+// saveDefaultPassword writes pw to pf (mode 0600), which must not exist:
+// a file there is some repository's password.
+func saveDefaultPassword(pf string, pw []byte) error {
 	if err := os.MkdirAll(filepath.Dir(pf), 0o700); err != nil {
-		return nil, err
+		return err
 	}
-	if err := os.WriteFile(pf, append(pw, '\n'), 0o600); err != nil {
-		return nil, fmt.Errorf("save the default repository's password: %w", err)
+	f, err := os.OpenFile(pf, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
 	}
-	return pw, nil
+	if _, err := f.Write(append(pw, '\n')); err != nil {
+		f.Close()
+		os.Remove(pf)
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(pf)
+		return err
+	}
+	return f.Close()
 }
 
 func trimPassword(data []byte, what string) ([]byte, error) {
