@@ -147,6 +147,23 @@ type hardlink struct {
 // written outside the restore target.
 var ErrUnsafePath = errors.New("unsafe entry name in tree")
 
+// localName reports why name, valid in a session (snapshot.ValidName),
+// cannot be a name in a folder of this system: on Windows a Linux file
+// named `..\..\evil` went through filepath.Join to a path outside the
+// target, and one with ':' names an alternate data stream or a drive
+// (`C:x`). Such an entry is skipped with a warning.
+func localName(name string) error {
+	if !filepath.IsLocal(name) || name == "." {
+		return fmt.Errorf("name %q is not a plain file name on %s; skipped", name, runtime.GOOS)
+	}
+	for i := 0; i < len(name); i++ {
+		if os.IsPathSeparator(name[i]) || (runtime.GOOS == "windows" && name[i] == ':') {
+			return fmt.Errorf("name %q contains %q, which %s reads as part of a path; skipped", name, name[i], runtime.GOOS)
+		}
+	}
+	return nil
+}
+
 // ErrNothingRestored is returned when the restore wrote nothing and warned
 // (every folder or file failed: a read-only target, say).
 var ErrNothingRestored = errors.New("nothing could be restored")
@@ -278,6 +295,10 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		origPath := strings.TrimSuffix(orig, "/") + "/" + n.Name
 		take, descend := rr.selected(origPath, n.Type == snapshot.TypeDir)
 		if !take && !descend {
+			continue
+		}
+		if err := localName(n.Name); err != nil {
+			rr.warn(origPath, err)
 			continue
 		}
 		rr.selectedSome = rr.selectedSome || take
