@@ -6,7 +6,7 @@ SHELL := /bin/bash
 GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 APT_TEST_PACKAGES := fuse3 libfuse-dev gcc pkg-config dconf-cli dbus-daemon attr acl
-APT_DEMO_PACKAGES := fuse3
+APT_DEMO_PACKAGES := fuse3 dconf-cli
 
 .DEFAULT_GOAL := demo
 .PHONY: demo test build deps-demo deps-test unit race integration cross fuzz-seeds vet

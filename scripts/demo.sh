@@ -65,7 +65,10 @@ if "$BIN" mount --help >/dev/null 2>&1; then
   "$BIN" mount "$MNT" &
   MOUNT_PID=$!
   for _ in $(seq 1 100); do grep -q " $MNT " /proc/self/mountinfo 2>/dev/null && break; sleep 0.1; done
-  DEV=$(ls "$MNT" | head -1)
+  # The device whose latest session holds the sample (a default repository
+  # used before may hold other devices too).
+  DEV=
+  for d in "$MNT"/*; do [ -e "$d/files/latest$S" ] && DEV=$(basename "$d"); done
   echo "devices: $(ls "$MNT")"
   echo "sessions of $DEV:"; ls -1 "$MNT/$DEV/files"
   ls -la "$MNT/$DEV/files/latest$S/docs" | head -8
