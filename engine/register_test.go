@@ -69,6 +69,23 @@ func (e *trustEnv) backup() (*snapshot.Session, bool) {
 	return s, loaded
 }
 
+// prune removes every session, index file and cabinet, and the cache's
+// copies, as forgetting every session and a prune would.
+func (e *trustEnv) prune() {
+	for _, dir := range []string{repo.IndexDir, repo.DataDir, repo.SessionsDir} {
+		if err := os.RemoveAll(filepath.Join(e.repoDir, dir)); err != nil {
+			e.t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Join(e.repoDir, dir), 0o700)
+	}
+	caches, _ := filepath.Glob(filepath.Join(e.cacheDir, "*", "*"))
+	for _, c := range caches {
+		if fi, err := os.Stat(c); err == nil && fi.IsDir() {
+			os.RemoveAll(c)
+		}
+	}
+}
+
 func (e *trustEnv) indexFiles() []string {
 	names, _ := filepath.Glob(filepath.Join(e.repoDir, repo.IndexDir, "*"))
 	for i := range names {
@@ -121,18 +138,7 @@ func TestRegisterTrust(t *testing.T) {
 			// and slices are gone. (A session left behind would miss its
 			// root tree whenever a folder above the source, the temporary
 			// folder, changed meanwhile: other tests make folders there.)
-			for _, dir := range []string{repo.IndexDir, repo.DataDir, repo.SessionsDir} {
-				if err := os.RemoveAll(filepath.Join(e.repoDir, dir)); err != nil {
-					t.Fatal(err)
-				}
-				os.MkdirAll(filepath.Join(e.repoDir, dir), 0o700)
-			}
-			caches, _ := filepath.Glob(filepath.Join(e.cacheDir, "*", "*"))
-			for _, c := range caches {
-				if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-					os.RemoveAll(c)
-				}
-			}
+			e.prune()
 		}, false, true, false},
 		{"a run that did not complete wrote an entry", func(t *testing.T, e *trustEnv) {
 			// A killed run (its generation started, never completed) left
@@ -359,21 +365,7 @@ func TestRegisterIndexRemovedDuringRun(t *testing.T) {
 	}
 	o := e.opts
 	o.Paths = []string{other}
-	o.Processing = func() {
-		// The prune: the first session and what only it used are gone.
-		for _, dir := range []string{repo.IndexDir, repo.DataDir, repo.SessionsDir} {
-			if err := os.RemoveAll(filepath.Join(e.repoDir, dir)); err != nil {
-				t.Fatal(err)
-			}
-			os.MkdirAll(filepath.Join(e.repoDir, dir), 0o700)
-		}
-		caches, _ := filepath.Glob(filepath.Join(e.cacheDir, "*", "*"))
-		for _, c := range caches {
-			if fi, err := os.Stat(c); err == nil && fi.IsDir() {
-				os.RemoveAll(c)
-			}
-		}
-	}
+	o.Processing = e.prune // the first session and what only it used are gone
 	if _, err := Backup(context.Background(), e.open(), o); err != nil {
 		t.Fatal(err)
 	}

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cabinetbackup/cabinet/repo"
-	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -21,15 +19,7 @@ import (
 func retimeSessions(t *testing.T, e *env, times map[string]time.Time) {
 	t.Helper()
 	ctx := context.Background()
-	pw, err := os.ReadFile(e.pwFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, local.New(e.repo), []byte(strings.TrimSpace(string(pw))), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := e.openRepo(t)
 	ss, err := snapshot.ListSessions(ctx, r, "", nil)
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/cabinetbackup/cabinet/repo"
-	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
@@ -22,20 +21,12 @@ import (
 func coreCraftSession(t *testing.T, e *env, mk func(ctx context.Context, w *repo.Writer, file func(name string, data []byte) snapshot.Node) (blob.ID, error)) {
 	t.Helper()
 	ctx := context.Background()
-	pw, err := os.ReadFile(e.pwFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := repo.Open(ctx, local.New(e.repo), []byte(strings.TrimSpace(string(pw))), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := e.openRepo(t)
 	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var root blob.ID
-	_, err = r.Write(ctx, func(ctx context.Context, w *repo.Writer) error {
+	_, err := r.Write(ctx, func(ctx context.Context, w *repo.Writer) error {
 		var ferr error
 		file := func(name string, data []byte) snapshot.Node {
 			id, _, err := w.SaveBlob(ctx, blob.Data, data)

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io/fs"
 	"math/rand"
@@ -17,6 +18,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -254,4 +257,20 @@ func coreFor(t testing.TB, e *env) *env {
 	c := *e
 	c.t = t
 	return &c
+}
+
+// openRepo opens the env's repository through the library (to craft or
+// damage what the binary reads), closed when the test ends.
+func (e *env) openRepo(t testing.TB) *repo.Repository {
+	t.Helper()
+	pw, err := os.ReadFile(e.pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := repo.Open(context.Background(), local.New(e.repo), bytes.TrimSpace(pw), repo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
 }

@@ -3,7 +3,6 @@
 package integration
 
 import (
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -14,8 +13,6 @@ import (
 	"time"
 
 	"github.com/cabinetbackup/cabinet/fs/fstest"
-	"github.com/cabinetbackup/cabinet/repo"
-	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
@@ -134,16 +131,8 @@ func mountBackup(t *testing.T, e *env, paths ...string) string {
 // backed up) in the newest session of device.
 func mountCorrupt(t *testing.T, e *env, device, path string) {
 	t.Helper()
-	pw, err := os.ReadFile(e.pwFile)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := t.Context()
-	r, err := repo.Open(ctx, local.New(e.repo), bytes.TrimSpace(pw), repo.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
+	r := e.openRepo(t)
 	if err := r.LoadIndex(ctx); err != nil {
 		t.Fatal(err)
 	}
