@@ -43,6 +43,11 @@ func TestCoreUsageErrors(t *testing.T) {
 		{[]string{"key", "remove"}, 2, []string{"key"}},
 		{[]string{"key", "add"}, 2, []string{"new-password-file"}},
 		{[]string{"init"}, 1, []string{e.repo}},
+		// Commands that take no arguments refuse one: urfave/cli stops
+		// reading flags at it, so --json here was taken for an argument.
+		{[]string{"sessions", "latest", "--json"}, 2, []string{"sessions takes no arguments", "latest"}},
+		{[]string{"check", "extra"}, 2, []string{"check takes no arguments"}},
+		{[]string{"key", "list", "extra"}, 2, []string{"key list takes no arguments"}},
 	}
 	for _, c := range cases {
 		r := e.expectCode(c.code, c.args...)

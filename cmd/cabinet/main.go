@@ -89,6 +89,7 @@ func newApp() *cli.App {
 	}
 	for _, c := range app.Commands {
 		addCommonFlags(c)
+		refuseArgs(c, "")
 	}
 	// An unknown command (or subcommand) is wrong usage. urfave/cli looks
 	// it up as a help topic and, with no CommandNotFound, ends with
@@ -193,5 +194,26 @@ func startProfiles() func() {
 		for _, s := range stops {
 			s()
 		}
+	}
+}
+
+// refuseArgs makes the commands below c that take no arguments (no
+// ArgsUsage) refuse any. urfave/cli stops reading flags at the first
+// argument, so 'cabinet sessions latest --json' listed every session in
+// text, --json taken for an argument, and exited 0.
+func refuseArgs(c *cli.Command, parent string) {
+	name := strings.TrimSpace(parent + " " + c.Name)
+	for _, sub := range c.Subcommands {
+		refuseArgs(sub, name)
+	}
+	if c.ArgsUsage != "" || c.Action == nil || len(c.Subcommands) > 0 {
+		return
+	}
+	action := c.Action
+	c.Action = func(ctx *cli.Context) error {
+		if ctx.NArg() > 0 {
+			return usagef("%s takes no arguments, got %q (flags go before arguments)", name, ctx.Args().First())
+		}
+		return action(ctx)
 	}
 }
