@@ -120,3 +120,54 @@ func TestCLIPasswordPromptInterrupt(t *testing.T) {
 		t.Fatal("the terminal's echo is left off")
 	}
 }
+
+// TestCLIKeyAddPrompt: on a terminal, key add asks for the new password
+// under its own label, twice, and the key it adds opens the repository.
+// It asked "repository password:" as for the one in use.
+func TestCLIKeyAddPrompt(t *testing.T) {
+	e := newEnv(t)
+	ptm, pts := openPTY(t)
+	cmd := e.command("key", "add")
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var out bytes.Buffer
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptm.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	shown := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	for _, prompt := range []string{"new password:", "repeat the new password:"} {
+		deadline := time.Now().Add(10 * time.Second)
+		for !strings.Contains(shown(), prompt) {
+			if time.Now().After(deadline) {
+				cmd.Process.Kill()
+				t.Fatalf("no %q prompt: %q", prompt, shown())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		ptm.Write([]byte("a second password\n"))
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("key add: %v; shown: %q", err, shown())
+	}
+	if strings.Contains(shown(), "repository password:") {
+		t.Errorf("key add asked for the repository password, the one in use came from a file: %q", shown())
+	}
+	second := e.dir + "/second-password"
+	if err := os.WriteFile(second, []byte("a second password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.extraEnv = []string{"CABINET_PASSWORD_FILE=" + second}
+	e.mustRun("sessions")
+}

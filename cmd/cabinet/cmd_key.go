@@ -50,9 +50,8 @@ func newPassword(c *cli.Context) ([]byte, error) {
 	if !isTerminal() {
 		return nil, usagef("give the new password with --new-password-file")
 	}
-	// password() prompts twice when creating.
-	pw, _, err := password(&cli.Context{Context: c.Context}, false, true)
-	return pw, err
+	// Its own label: the repository's password was asked for just before.
+	return promptPassword(c.Context, "new password", true)
 }
 
 func keyOptions() repo.KeyOptions {

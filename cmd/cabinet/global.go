@@ -138,27 +138,33 @@ func password(c *cli.Context, isDefault, creating bool) (pw []byte, source strin
 		}
 	}
 	if term.IsTerminal(int(os.Stdin.Fd())) {
-		fmt.Fprint(os.Stderr, "repository password: ")
-		pw, err := readPassword(c.Context, int(os.Stdin.Fd()))
-		fmt.Fprintln(os.Stderr)
-		if err != nil {
-			return nil, "", err
-		}
-		if creating {
-			fmt.Fprint(os.Stderr, "repeat the password: ")
-			again, err := readPassword(c.Context, int(os.Stdin.Fd()))
-			fmt.Fprintln(os.Stderr)
-			if err != nil {
-				return nil, "", err
-			}
-			if !bytes.Equal(pw, again) {
-				return nil, "", errors.New("the passwords differ: try again")
-			}
-		}
-		pw, err = trimPassword(pw, "password")
+		pw, err := promptPassword(c.Context, "repository password", creating)
 		return pw, "typed at the prompt", err
 	}
 	return nil, "", usagef("no password given: set CABINET_PASSWORD_FILE or CABINET_PASSWORD_COMMAND, or use --password-file")
+}
+
+// promptPassword asks for a password on the terminal under label, twice
+// when twice (a new one).
+func promptPassword(ctx context.Context, label string, twice bool) ([]byte, error) {
+	fmt.Fprintf(os.Stderr, "%s: ", label)
+	pw, err := readPassword(ctx, int(os.Stdin.Fd()))
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return nil, err
+	}
+	if twice {
+		fmt.Fprintf(os.Stderr, "repeat the %s: ", label)
+		again, err := readPassword(ctx, int(os.Stdin.Fd()))
+		fmt.Fprintln(os.Stderr)
+		if err != nil {
+			return nil, err
+		}
+		if !bytes.Equal(pw, again) {
+			return nil, errors.New("the passwords differ: try again")
+		}
+	}
+	return trimPassword(pw, label)
 }
 
 // readPassword reads a password from the terminal fd until ctx is done.
