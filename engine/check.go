@@ -120,15 +120,18 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 	}
 	res.Sessions = len(sessions)
 	seen := map[blob.ID]bool{}
+	treesLost := false // a tree that could not be read may name damaged blobs
 	for _, s := range sessions {
 		label := fmt.Sprintf("%s %s", s.Device, s.Time.Local().Format(snapshot.TimeLayout))
 		var walk func(id blob.ID, path string)
 		walk = func(id blob.ID, path string) {
 			if obj, ok := bad[id]; ok {
+				treesLost = true
 				affected[obj] = append(affected[obj], label+" "+path+"/")
 				return
 			}
 			if !r.Index().Has(id) {
+				treesLost = true
 				report(Finding{Error: true, Object: "tree " + id.String(), Message: "tree blob is missing from the index", Files: []string{label + " " + path + "/"}})
 				return
 			}
@@ -139,6 +142,7 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 			res.Trees++
 			t, err := snapshot.LoadTree(ctx, r, id)
 			if err != nil {
+				treesLost = true
 				report(Finding{Error: true, Object: "tree " + id.String(), Message: err.Error(), Files: []string{label + " " + path + "/"}})
 				return
 			}
@@ -176,14 +180,19 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 		if strings.HasPrefix(obj, "blob ") {
 			msg = "blob is missing from the index"
 		}
-		if len(files) == 0 {
+		lost := false
+		if len(files) == 0 && treesLost {
+			// Not "unused": the trees that would name it could not be read.
+			msg += "; no readable tree names it, but a damaged tree (above) may"
+			lost = true
+		} else if len(files) == 0 {
 			msg += "; no session uses it"
 		} else if len(files) == 1 {
 			msg += "; 1 file affected"
 		} else {
 			msg += fmt.Sprintf("; %d files affected", len(files))
 		}
-		report(Finding{Error: len(files) > 0, Object: obj, Message: msg, Files: files})
+		report(Finding{Error: len(files) > 0 || lost, Object: obj, Message: msg, Files: files})
 	}
 	return res, nil
 }
