@@ -58,15 +58,10 @@ func openPTY(t *testing.T) (ptm, pts *os.File) {
 	return ptm, pts
 }
 
-// TestCLIPasswordPromptInterrupt: Ctrl-C at the password prompt ends
-// cabinet at once, exit 130, with the terminal's echo back on. The
-// interrupt only cancelled a context while the read went on: nothing
-// happened until Enter.
-func TestCLIPasswordPromptInterrupt(t *testing.T) {
-	e := newEnv(t)
-	ptm, pts := openPTY(t)
-	e.extraEnv = []string{"CABINET_PASSWORD_FILE="}
-	cmd := e.command("sessions")
+// startOnPTY starts cmd with the terminal pts as its standard input and
+// outputs, and returns what it has shown so far (read from ptm).
+func startOnPTY(t *testing.T, cmd *exec.Cmd, ptm, pts *os.File) (shown func() string) {
+	t.Helper()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -85,15 +80,34 @@ func TestCLIPasswordPromptInterrupt(t *testing.T) {
 			}
 		}
 	}()
-	shown := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	return func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+}
+
+// waitShown waits up to 10 s for cmd to show want, and fails (killing it)
+// if it does not.
+func waitShown(t *testing.T, cmd *exec.Cmd, shown func() string, want string) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(shown(), "repository password:") {
+	for !strings.Contains(shown(), want) {
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("no prompt: %q", shown())
+			t.Fatalf("no %q shown: %q", want, shown())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// TestCLIPasswordPromptInterrupt: Ctrl-C at the password prompt ends
+// cabinet at once, exit 130, with the terminal's echo back on. The
+// interrupt only cancelled a context while the read went on: nothing
+// happened until Enter.
+func TestCLIPasswordPromptInterrupt(t *testing.T) {
+	e := newEnv(t)
+	ptm, pts := openPTY(t)
+	e.extraEnv = []string{"CABINET_PASSWORD_FILE="}
+	cmd := e.command("sessions")
+	shown := startOnPTY(t, cmd, ptm, pts)
+	waitShown(t, cmd, shown, "repository password:")
 	time.Sleep(100 * time.Millisecond) // into the read
 	cmd.Process.Signal(os.Interrupt)
 	exited := make(chan error, 1)
@@ -128,34 +142,9 @@ func TestCLIKeyAddPrompt(t *testing.T) {
 	e := newEnv(t)
 	ptm, pts := openPTY(t)
 	cmd := e.command("key", "add")
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = pts, pts, pts
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var out bytes.Buffer
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptm.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	shown := func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	shown := startOnPTY(t, cmd, ptm, pts)
 	for _, prompt := range []string{"new password:", "repeat the new password:"} {
-		deadline := time.Now().Add(10 * time.Second)
-		for !strings.Contains(shown(), prompt) {
-			if time.Now().After(deadline) {
-				cmd.Process.Kill()
-				t.Fatalf("no %q prompt: %q", prompt, shown())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
+		waitShown(t, cmd, shown, prompt)
 		ptm.Write([]byte("a second password\n"))
 	}
 	if err := cmd.Wait(); err != nil {
