@@ -34,7 +34,8 @@ func (f *FS) loadSlice(ctx context.Context, id blob.ID, dst []byte) ([]byte, err
 		}
 	}
 	ra, ok := r.Backend().(backend.ReaderAtBackend)
-	if !ok {
+	if !ok || loc.Bundled {
+		// LoadBlob keeps decoded bundles for the next small file.
 		return r.LoadBlob(ctx, id, dst)
 	}
 	ra2, err := ra.OpenReaderAt(ctx, repo.PackName(loc.Pack))

@@ -18,13 +18,18 @@ import (
 )
 
 // FormatVersion is the repository format this package creates. It reads
-// and writes formats 2 and 3 as well: format 3 names cabinets with SHA-256
-// instead of BLAKE3, format 2 also names blobs with HMAC-SHA-256 instead
-// of keyed BLAKE3.
-const FormatVersion = 4
+// and writes formats 2 to 4 as well: format 4 stores every blob sealed on
+// its own (no bundles), format 3 also names cabinets with SHA-256 instead
+// of BLAKE3, format 2 also names blobs with HMAC-SHA-256 instead of keyed
+// BLAKE3.
+const FormatVersion = 5
 
 // readsVersion reports whether this package reads format version v.
-func readsVersion(v int) bool { return v >= 2 && v <= 4 }
+func readsVersion(v int) bool { return v >= 2 && v <= 5 }
+
+// bundlesIn reports whether format version v stores small data blobs in
+// bundles.
+func bundlesIn(v int) bool { return v >= 5 }
 
 // cabinetHashOf is the hash that names cabinets in format version v.
 // BLAKE3 hashes 3.9 GB/s a core here against SHA-256's 2.0 (SHA-NI, 1 MiB

@@ -69,6 +69,7 @@ type Repository struct {
 
 	sealedBufs chan []byte // free list of read buffers, see getSealed
 	trees      cabinetMemo // whole tree cabinets, see treeCabinet
+	bundles    bundleMemo  // recently decoded bundles, see LoadBlob
 	// uncachedTrees: tree cabinets are read from the repository, not the
 	// local cache (set by CheckStructure).
 	uncachedTrees atomic.Bool
@@ -164,7 +165,13 @@ func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, 
 	}
 	// A 2 MiB window keeps each encoder's history small (slices average
 	// 1 MiB); the ratio on the benchmark corpus is unchanged.
-	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderCRC(false), zstd.WithWindowSize(2<<20),
+	// Format 5 compresses small files in bundles, where the fastest level
+	// still stores less than the default level did for each file alone.
+	level := zstd.SpeedDefault
+	if bundlesIn(cfg.FormatVersion) {
+		level = zstd.SpeedFastest
+	}
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level), zstd.WithEncoderCRC(false), zstd.WithWindowSize(2<<20),
 		zstd.WithEncoderConcurrency(runtime.GOMAXPROCS(0)), zstd.WithLowerEncoderMem(true))
 	if err != nil {
 		return nil, err

@@ -105,7 +105,7 @@ func TestFormatVersions(t *testing.T) {
 		version int
 		hash    crypto.IDHash
 		name    func([]byte) blob.ID
-	}{{2, crypto.IDHMACSHA256, sha}, {3, crypto.IDBLAKE3, sha}, {4, crypto.IDBLAKE3, func(b []byte) blob.ID { return blake3.Sum256(b) }}} {
+	}{{2, crypto.IDHMACSHA256, sha}, {3, crypto.IDBLAKE3, sha}, {4, crypto.IDBLAKE3, func(b []byte) blob.ID { return blake3.Sum256(b) }}, {5, crypto.IDBLAKE3, func(b []byte) blob.ID { return blake3.Sum256(b) }}} {
 		t.Run(fmt.Sprint(tc.version), func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "repo")
 			r, err := Create(ctx, local.New(dir), []byte("pw"), CreateOptions{Key: KeyOptions{KDF: cheapKDF}, formatVersion: tc.version}, Options{})
@@ -209,7 +209,8 @@ func TestBitFlipInCabinetIsNamed(t *testing.T) {
 func TestDamagedCabinetHeader(t *testing.T) {
 	ctx := context.Background()
 	r, dir := newTestRepo(t)
-	ids := saveBlobs(t, r, bytes.Repeat([]byte("a"), 5000), bytes.Repeat([]byte("b"), 5000))
+	// Too large for a bundle: each blob is sealed alone.
+	ids := saveBlobs(t, r, bytes.Repeat([]byte("a"), BundleBlobMax), bytes.Repeat([]byte("b"), BundleBlobMax))
 	loc, _ := r.Index().Lookup(ids[1])
 	p := filepath.Join(dir, filepath.FromSlash(PackName(loc.Pack)))
 	data, _ := os.ReadFile(p)
@@ -448,7 +449,9 @@ func TestLooksRandom(t *testing.T) {
 // blob), and VerifyBlob re-hashes what opens.
 func TestBlobSealBindsIDAndType(t *testing.T) {
 	r, dir := newTestRepo(t)
-	ids := saveBlobs(t, r, []byte("first blob"), []byte("second blob"))
+	// Too large for a bundle: each blob is sealed alone.
+	pad := bytes.Repeat([]byte{'.'}, BundleBlobMax)
+	ids := saveBlobs(t, r, append([]byte("first blob"), pad...), append([]byte("second blob"), pad...))
 	locA, _ := r.Index().Lookup(ids[0])
 	locB, _ := r.Index().Lookup(ids[1])
 	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(PackName(locB.Pack))))
@@ -456,11 +459,11 @@ func TestBlobSealBindsIDAndType(t *testing.T) {
 		t.Fatal(err)
 	}
 	sealedB := func() []byte { return bytes.Clone(data[locB.Offset : locB.Offset+locB.Length]) }
-	if got, err := r.DecodeBlob(ids[1], locB, sealedB(), nil); err != nil || string(got) != "second blob" {
-		t.Fatalf("DecodeBlob of the right ID: %q %v", got, err)
+	if got, err := r.DecodeBlob(ids[1], locB, sealedB(), nil); err != nil || !bytes.HasPrefix(got, []byte("second blob.")) {
+		t.Fatalf("DecodeBlob of the right ID: %.20q %v", got, err)
 	}
-	if got, err := r.VerifyBlob(ids[1], locB, sealedB(), nil); err != nil || string(got) != "second blob" {
-		t.Fatalf("VerifyBlob of the right ID: %q %v", got, err)
+	if got, err := r.VerifyBlob(ids[1], locB, sealedB(), nil); err != nil || !bytes.HasPrefix(got, []byte("second blob.")) {
+		t.Fatalf("VerifyBlob of the right ID: %.20q %v", got, err)
 	}
 	wrongID := locB
 	wrongID.RawLength = locA.RawLength
@@ -499,7 +502,7 @@ func TestWillLoadAsksForRuns(t *testing.T) {
 	defer r.Close()
 	blobs := make([][]byte, 4)
 	for i := range blobs {
-		blobs[i] = make([]byte, 1000+i)
+		blobs[i] = make([]byte, BundleBlobMax+i) // not bundled
 		rand.Read(blobs[i])
 	}
 	ids := saveBlobs(t, r, blobs...)

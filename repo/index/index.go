@@ -44,6 +44,9 @@ type Location struct {
 	Offset    uint32
 	Length    uint32
 	RawLength uint32
+	// Bundled: the blob is one of the small data blobs of the sealed
+	// bundle at Offset, Length (docs/FORMAT.md, "Bundle").
+	Bundled bool
 }
 
 // PackEntries lists the blobs of one cabinet, as written to an index file.
@@ -65,7 +68,7 @@ func Encode(packs []PackEntries) []byte {
 		buf = append(buf, p.Pack[:]...)
 		buf = binary.AppendUvarint(buf, uint64(len(p.Entries)))
 		for _, e := range p.Entries {
-			buf = append(buf, byte(e.Type))
+			buf = append(buf, e.TypeByte())
 			buf = binary.LittleEndian.AppendUint32(buf, e.Offset)
 			buf = binary.LittleEndian.AppendUint32(buf, e.Length)
 			buf = binary.LittleEndian.AppendUint32(buf, e.RawLength)
@@ -109,8 +112,7 @@ func Decode(data []byte) ([]PackEntries, error) {
 				return nil, fmt.Errorf("%w: truncated in cabinet %d", ErrFormat, i)
 			}
 			e := &p.Entries[j]
-			e.Type = blob.Type(rec[0])
-			if !e.Type.Valid() {
+			if !e.SetTypeByte(rec[0]) {
 				return nil, fmt.Errorf("%w: unknown blob type %d", ErrFormat, rec[0])
 			}
 			e.Offset = binary.LittleEndian.Uint32(rec[1:])
@@ -160,15 +162,22 @@ type entry struct {
 const typeBits = 2
 
 func makeEntry(pack uint32, e *pack.Entry) entry {
-	return entry{key: KeyOf(e.ID), packType: pack<<typeBits | uint32(e.Type), offset: e.Offset, length: e.Length, rawLength: e.RawLength}
+	return entry{key: KeyOf(e.ID), packType: pack<<typeBits | uint32(e.TypeByte()), offset: e.Offset, length: e.Length, rawLength: e.RawLength}
 }
 
 func (e *entry) pack() uint32 { return e.packType >> typeBits }
 
-func (e *entry) typ() blob.Type { return blob.Type(e.packType & (1<<typeBits - 1)) }
+func (e *entry) typ() blob.Type {
+	if e.bundled() {
+		return blob.Data
+	}
+	return blob.Type(e.packType & (1<<typeBits - 1))
+}
+
+func (e *entry) bundled() bool { return e.packType&(1<<typeBits-1) == pack.TypeBundled }
 
 func (e *entry) location(packs []blob.ID) Location {
-	return Location{Pack: packs[e.pack()], Type: e.typ(), Offset: e.offset, Length: e.length, RawLength: e.rawLength}
+	return Location{Pack: packs[e.pack()], Type: e.typ(), Offset: e.offset, Length: e.length, RawLength: e.rawLength, Bundled: e.bundled()}
 }
 
 // Index is the in-memory index. Safe for concurrent use.

@@ -27,9 +27,36 @@ const trailerSize = 4 + len(Magic)
 type Entry struct {
 	Type      blob.Type
 	ID        blob.ID
-	Offset    uint32 // start of the sealed blob in the cabinet
-	Length    uint32 // sealed length
+	Offset    uint32 // start of the sealed blob (or of its bundle) in the cabinet
+	Length    uint32 // sealed length (of the bundle when Bundled)
 	RawLength uint32 // plaintext length before compression
+	// Bundled data blobs are stored with other small ones in one sealed
+	// bundle (docs/FORMAT.md, "Bundle"): Offset and Length are the
+	// bundle's, shared by all of its blobs.
+	Bundled bool
+}
+
+// Type bytes of header and index entries: a blob.Type, or TypeBundled for
+// a data blob inside a bundle (repository format 5).
+const TypeBundled = 2
+
+// TypeByte is the entry's type byte in a header or an index file.
+func (e *Entry) TypeByte() byte {
+	if e.Bundled {
+		return TypeBundled
+	}
+	return byte(e.Type)
+}
+
+// SetTypeByte sets Type and Bundled from a type byte and reports whether
+// the byte is a known type.
+func (e *Entry) SetTypeByte(b byte) bool {
+	if b == TypeBundled {
+		e.Type, e.Bundled = blob.Data, true
+		return true
+	}
+	e.Type, e.Bundled = blob.Type(b), false
+	return e.Type.Valid()
 }
 
 // ErrFormat is wrapped by errors about malformed cabinets.
@@ -89,6 +116,17 @@ func (w *Writer) Add(t blob.Type, id blob.ID, sealed []byte, rawLength int) (Ent
 	return e, w.err
 }
 
+// AddBundle appends a sealed bundle holding the data blobs ids, whose
+// plaintext lengths are rawLengths. An error means the sink failed.
+func (w *Writer) AddBundle(ids []blob.ID, rawLengths []int, sealed []byte) error {
+	for i, id := range ids {
+		w.entries = append(w.entries, Entry{Type: blob.Data, ID: id, Offset: uint32(w.size), Length: uint32(len(sealed)), RawLength: uint32(rawLengths[i]), Bundled: true})
+	}
+	w.write(sealed)
+	w.size += len(sealed)
+	return w.err
+}
+
 // Size is the bytes added so far.
 func (w *Writer) Size() int { return w.size }
 
@@ -102,9 +140,13 @@ func (w *Writer) Entries() []Entry { return w.entries }
 // bytes (nil when streamed) and its name (the NameHash of the bytes).
 func (w *Writer) Finish(key *crypto.Key) ([]byte, blob.ID, error) {
 	hdr := make([]byte, 0, len(w.entries)*HeaderEntrySize)
-	for _, e := range w.entries {
-		hdr = append(hdr, byte(e.Type))
-		hdr = binary.LittleEndian.AppendUint32(hdr, e.Length)
+	for i, e := range w.entries {
+		hdr = append(hdr, e.TypeByte())
+		length := e.Length
+		if e.Bundled && i > 0 && w.entries[i-1].Bundled && w.entries[i-1].Offset == e.Offset {
+			length = 0 // the bundle of the entry before
+		}
+		hdr = binary.LittleEndian.AppendUint32(hdr, length)
 		hdr = binary.LittleEndian.AppendUint32(hdr, e.RawLength)
 		hdr = append(hdr, e.ID[:]...)
 	}
@@ -164,14 +206,23 @@ func DecodeHeader(hdr []byte, headerOffset int64) ([]Entry, error) {
 	var off int64
 	for p := 0; p < len(hdr); p += HeaderEntrySize {
 		e := Entry{
-			Type:      blob.Type(hdr[p]),
 			Length:    binary.LittleEndian.Uint32(hdr[p+1:]),
 			RawLength: binary.LittleEndian.Uint32(hdr[p+5:]),
 			Offset:    uint32(off),
 		}
 		copy(e.ID[:], hdr[p+9:p+41])
-		if !e.Type.Valid() {
+		if !e.SetTypeByte(hdr[p]) {
 			return nil, fmt.Errorf("%w: entry %d has unknown type %d", ErrFormat, len(entries), hdr[p])
+		}
+		if e.Bundled && e.Length == 0 {
+			// Another blob of the bundle before.
+			if len(entries) == 0 || !entries[len(entries)-1].Bundled {
+				return nil, fmt.Errorf("%w: entry %d continues a bundle, but no bundle comes before it", ErrFormat, len(entries))
+			}
+			prev := entries[len(entries)-1]
+			e.Offset, e.Length = prev.Offset, prev.Length
+			entries = append(entries, e)
+			continue
 		}
 		if e.Length < crypto.Overhead+1 {
 			return nil, fmt.Errorf("%w: entry %d has impossible length %d", ErrFormat, len(entries), e.Length)

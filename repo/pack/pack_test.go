@@ -7,6 +7,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 
 	"github.com/zeebo/blake3"
@@ -122,6 +123,44 @@ func TestDamagedCabinetsAreRefused(t *testing.T) {
 	}
 }
 
+// TestBundleEntries: the blobs of a bundle share its offset and length in
+// the header; a header entry that continues a bundle must follow one.
+func TestBundleEntries(t *testing.T) {
+	k := testKey(t)
+	w := NewWriter(0, sha256.New)
+	w.Add(blob.Data, blob.ID{9}, k.Seal(nil, []byte("alone")), 5)
+	sealed := k.Seal(nil, []byte("bundle of three"))
+	w.AddBundle([]blob.ID{{1}, {2}, {3}}, []int{10, 20, 30}, sealed)
+	w.AddBundle([]blob.ID{{4}}, []int{40}, k.Seal(nil, []byte("bundle of one")))
+	w.Add(blob.Tree, blob.ID{5}, k.Seal(nil, []byte("tree")), 4)
+	data, _, err := w.Finish(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := readHeader(k, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, w.Entries()) {
+		t.Fatalf("decoded %+v\nwant %+v", got, w.Entries())
+	}
+	if got[1].Offset != got[3].Offset || got[3].Length != uint32(len(sealed)) || !got[3].Bundled || got[4].Offset == got[3].Offset || got[5].Bundled {
+		t.Fatalf("bundle entries: %+v", got)
+	}
+	// A continuation (bundled, length 0) first, or after a lone blob.
+	for _, first := range []byte{TypeBundled, byte(blob.Data)} {
+		hdr := make([]byte, 2*HeaderEntrySize)
+		hdr[0], hdr[1] = first, 100
+		hdr[HeaderEntrySize] = TypeBundled
+		if first == TypeBundled {
+			hdr = hdr[HeaderEntrySize:]
+		}
+		if _, err := DecodeHeader(hdr, 100); !errors.Is(err, ErrFormat) {
+			t.Fatalf("continuation after type %d: got %v, want ErrFormat", first, err)
+		}
+	}
+}
+
 func TestDecodeHeaderRejectsInconsistentLengths(t *testing.T) {
 	hdr := make([]byte, HeaderEntrySize)
 	hdr[1] = 100
@@ -141,13 +180,25 @@ func FuzzDecodeHeader(f *testing.F) {
 	}
 	f.Add(hdr, int64(w.Size()))
 	f.Add([]byte{}, int64(0))
+	b := NewWriter(0, sha256.New)
+	b.AddBundle([]blob.ID{{1}, {2}}, []int{3, 4}, k.Seal(nil, []byte("bundle")))
+	bundled, _, err := b.Finish(k)
+	if err != nil {
+		f.Fatal(err)
+	}
+	hoff, hl, _ := HeaderLocation(bundled[len(bundled)-TrailerSize():], int64(len(bundled)))
+	plainHdr, _ := k.Open(nil, bundled[hoff:hoff+int64(hl)])
+	f.Add(plainHdr, hoff)
 	f.Fuzz(func(t *testing.T, data []byte, off int64) {
 		entries, err := DecodeHeader(data, off)
 		if err != nil {
 			return
 		}
 		var sum int64
-		for _, e := range entries {
+		for i, e := range entries {
+			if i > 0 && e.Bundled && entries[i-1].Bundled && entries[i-1].Offset == e.Offset {
+				continue // the same bundle
+			}
 			sum += int64(e.Length)
 		}
 		if sum != off {

@@ -1,0 +1,201 @@
+package repo
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
+	"github.com/cabinetbackup/cabinet/repo/blob"
+)
+
+// smallBlobs returns n distinct compressible blobs of about size bytes.
+func smallBlobs(n, size int) [][]byte {
+	out := make([][]byte, n)
+	for i := range out {
+		line := fmt.Sprintf("static int file_%d_line(void) { return %d; }\n", i, i*7)
+		out[i] = bytes.Repeat([]byte(line), (size+i)/len(line)+1)[:size+i]
+	}
+	return out
+}
+
+// TestBundles: small data blobs are stored in bundles of about BundleSize
+// (several blobs share one sealed range), read back one by one, from the
+// bundle memo and without it (a new process), and pass a reading check;
+// large blobs and trees are sealed alone.
+func TestBundles(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	blobs := smallBlobs(200, 9000) // ~1.8 MB: several bundles
+	large := bytes.Repeat([]byte("large "), BundleBlobMax/6+1)
+	all := append(append([][]byte{}, blobs...), large)
+	ids := saveBlobs(t, r, all...)
+	ranges := map[[2]uint32]int{}
+	for i, id := range ids {
+		loc, ok := r.Index().Lookup(id)
+		if !ok {
+			t.Fatalf("blob %d not indexed", i)
+		}
+		if want := i < len(blobs); loc.Bundled != want {
+			t.Fatalf("blob %d of %d bytes: bundled %v", i, len(all[i]), loc.Bundled)
+		}
+		if loc.Bundled {
+			ranges[[2]uint32{loc.Offset, loc.Length}]++
+		}
+	}
+	if n := len(ranges); n < 5 || n > 9 {
+		t.Fatalf("%d bundles for 1.8 MB of small blobs, want about 7", n)
+	}
+	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if err := o.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, repo := range []*Repository{r, o} {
+		// Twice: the second round reads from the bundle memo or decodes again.
+		for round := 0; round < 2; round++ {
+			for i, id := range ids {
+				got, err := repo.LoadBlob(ctx, id, nil)
+				if err != nil || !bytes.Equal(got, all[i]) {
+					t.Fatalf("round %d, blob %d: %d bytes, %v", round, i, len(got), err)
+				}
+			}
+		}
+	}
+	for _, p := range o.Index().Packs() {
+		if damaged, err := o.ReadCabinet(ctx, p); err != nil || len(damaged) > 0 {
+			t.Fatalf("ReadCabinet %s: %v %v", p.Short(), damaged, err)
+		}
+	}
+}
+
+// TestBundleDamage: a flipped byte in a bundle damages its blobs, named
+// by LoadBlob and ReadCabinet, and no blob of another bundle.
+func TestBundleDamage(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	blobs := smallBlobs(80, 9000)
+	ids := saveBlobs(t, r, blobs...)
+	hit, _ := r.Index().Lookup(ids[0])
+	p := filepath.Join(dir, filepath.FromSlash(PackName(hit.Pack)))
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[hit.Offset+hit.Length/2] ^= 0x10
+	os.Chmod(p, 0o600)
+	if err := os.WriteFile(p, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if err := o.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[blob.ID]bool{}
+	for i, id := range ids {
+		loc, _ := o.Index().Lookup(id)
+		_, err := o.LoadBlob(ctx, id, nil)
+		if loc.Offset == hit.Offset {
+			want[id] = true
+			if !errors.Is(err, ErrDamaged) || !bytes.Contains([]byte(err.Error()), []byte(hit.Pack.String())) {
+				t.Fatalf("blob %d in the damaged bundle: %v", i, err)
+			}
+		} else if err != nil {
+			t.Fatalf("blob %d in another bundle: %v", i, err)
+		}
+	}
+	if len(want) < 2 || len(want) == len(ids) {
+		t.Fatalf("%d of %d blobs in the damaged bundle", len(want), len(ids))
+	}
+	damaged, err := o.ReadCabinet(ctx, hit.Pack)
+	if err == nil || len(damaged) != len(want) {
+		t.Fatalf("ReadCabinet: %d damaged (%v), want %d", len(damaged), err, len(want))
+	}
+	for _, id := range damaged {
+		if !want[id] {
+			t.Fatalf("ReadCabinet named %s, not in the damaged bundle", id.Short())
+		}
+	}
+}
+
+// TestBundleBindsIDs: a bundle opens only for the blobs its member table
+// lists, and with their lengths: an index entry that points a blob at
+// another bundle, or gives it another length, reads as damage.
+func TestBundleBindsIDs(t *testing.T) {
+	r, dir := newTestRepo(t)
+	blobs := smallBlobs(60, 9000)
+	ids := saveBlobs(t, r, blobs...)
+	first, _ := r.Index().Lookup(ids[0])
+	var other blob.ID
+	for _, id := range ids {
+		if loc, _ := r.Index().Lookup(id); loc.Offset != first.Offset {
+			other = id
+			break
+		}
+	}
+	if other == (blob.ID{}) {
+		t.Fatal("all blobs in one bundle")
+	}
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(PackName(first.Pack))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealed := func() []byte { return bytes.Clone(data[first.Offset : first.Offset+first.Length]) }
+	if got, err := r.VerifyBlob(ids[0], first, sealed(), nil); err != nil || !bytes.Equal(got, blobs[0]) {
+		t.Fatalf("VerifyBlob of a member: %v", err)
+	}
+	if _, err := r.DecodeBlob(other, first, sealed(), nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("blob of another bundle read from this one: %v", err)
+	}
+	wrongLength := first
+	wrongLength.RawLength++
+	if _, err := r.DecodeBlob(ids[0], wrongLength, sealed(), nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("member read with another length: %v", err)
+	}
+	asBlob := first
+	asBlob.Bundled = false
+	if _, err := r.DecodeBlob(ids[0], asBlob, sealed(), nil); !errors.Is(err, ErrDamaged) {
+		t.Fatalf("bundle opened as a lone blob: %v", err)
+	}
+}
+
+// TestFormat4WritesNoBundles: a repository of format 4 (read by older
+// releases) keeps sealing every blob alone.
+func TestFormat4WritesNoBundles(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "repo")
+	r, err := Create(context.Background(), local.New(dir), []byte("pw"), CreateOptions{Key: KeyOptions{KDF: cheapKDF}, formatVersion: 4}, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, id := range saveBlobs(t, r, smallBlobs(10, 1000)...) {
+		if loc, _ := r.Index().Lookup(id); loc.Bundled {
+			t.Fatal("format 4 repository got a bundle")
+		}
+	}
+}
+
+// FuzzBundleMember: the member table of any decoded bundle is parsed
+// without panics, and a member found lies inside the bundle.
+func FuzzBundleMember(f *testing.F) {
+	ids := []blob.ID{{1}, {2}}
+	f.Add(appendBundleTable([]byte("onetwo"), ids, []int{3, 3}), byte(2))
+	f.Add([]byte{}, byte(1))
+	f.Fuzz(func(t *testing.T, plain []byte, which byte) {
+		m, err := bundleMember(plain, blob.ID{which})
+		if err == nil && len(m) > len(plain) {
+			t.Fatalf("member of %d bytes from %d", len(m), len(plain))
+		}
+	})
+}
