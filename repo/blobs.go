@@ -215,7 +215,8 @@ func (w *Writer) addToBundle(ctx context.Context, id blob.ID, data []byte) error
 	b.ids = append(b.ids, id)
 	b.lengths = append(b.lengths, len(data))
 	b.data = append(b.data, data...)
-	if len(b.data) < BundleSize {
+	// The table counts: a bundle of one-byte files is not 9 MiB of table.
+	if len(b.data)+len(b.ids)*bundleEntrySize < BundleSize {
 		w.mu.Unlock()
 		return nil
 	}

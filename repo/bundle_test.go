@@ -199,3 +199,28 @@ func FuzzBundleMember(f *testing.F) {
 		}
 	})
 }
+
+// TestBundleOfTinyBlobs: the member table counts toward a bundle's size,
+// so a bundle of tiny files stays about BundleSize decoded, not a table of
+// megabytes that every read of one of its files decodes and searches.
+func TestBundleOfTinyBlobs(t *testing.T) {
+	r, _ := newTestRepo(t)
+	blobs := make([][]byte, 20000)
+	for i := range blobs {
+		blobs[i] = []byte(fmt.Sprintf("%08d", i))
+	}
+	ids := saveBlobs(t, r, blobs...)
+	members := map[uint32]int{}
+	for _, id := range ids {
+		loc, _ := r.Index().Lookup(id)
+		members[loc.Offset]++
+	}
+	for off, n := range members {
+		if n*(8+bundleEntrySize) > BundleSize+BundleBlobMax {
+			t.Fatalf("bundle at %d has %d members", off, n)
+		}
+	}
+	if got, err := r.LoadBlob(context.Background(), ids[12345], nil); err != nil || string(got) != "00012345" {
+		t.Fatalf("LoadBlob: %q %v", got, err)
+	}
+}
