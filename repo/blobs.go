@@ -85,11 +85,11 @@ func (r *Repository) Write(ctx context.Context, fn func(ctx context.Context, w *
 	w := &Writer{r: r, ctx: context.WithoutCancel(ctx), uploads: g, inflight: map[blob.ID]struct{}{}}
 	w.bufs = make(chan []byte, 4*runtime.GOMAXPROCS(0))
 	ferr := fn(gctx, w)
-	flushCtx := ctx
-	if ferr != nil {
-		flushCtx = context.WithoutCancel(ctx)
-	}
-	err := w.flush(flushCtx)
+	// Not cancelled either when fn returned nil: a Ctrl-C that came after
+	// its last save (while a backup saved its last trees) stopped the
+	// index file after the cabinets were committed, which left them, and
+	// the pending bundle's blobs, in no index.
+	err := w.flush(context.WithoutCancel(ctx))
 	r.idx.Compact()
 	if ferr != nil {
 		return w.stats, ferr

@@ -75,3 +75,71 @@ func TestDecodeBlobTooShort(t *testing.T) {
 		}
 	}
 }
+
+// Ctrl-C while small blobs wait in an open bundle, with fn failing on the
+// cancel or returning nil (the cancel came after its last save, as when it
+// lands while a backup saves its last trees): the bundle's blobs end in a
+// cabinet and an index. Before, a Write whose fn returned nil flushed on
+// the cancelled context: the cabinets were committed (a commit does not
+// look at the context) but their index file was not written, so they were
+// in no index.
+func TestWriteCancelledKeepsPendingBundle(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fnErr bool
+	}{
+		{"fn fails", true},
+		{"fn returns nil", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, dir := newTestRepo(t)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			blobs := smallBlobs(40, 3000) // one bundle, not full
+			var ids []blob.ID
+			_, err := r.Write(ctx, func(ctx context.Context, w *Writer) error {
+				for _, b := range blobs {
+					id, _, err := w.SaveBlob(ctx, blob.Data, b)
+					if err != nil {
+						return err
+					}
+					ids = append(ids, id)
+				}
+				cancel() // Ctrl-C
+				if tc.fnErr {
+					return ctx.Err()
+				}
+				return nil
+			})
+			t.Logf("Write: %v", err)
+			o, err := Open(context.Background(), local.New(dir), []byte("pw"), Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer o.Close()
+			if err := o.LoadIndex(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			indexed := map[blob.ID]bool{}
+			for _, p := range o.Index().Packs() {
+				indexed[p] = true
+			}
+			cabs, err := o.Cabinets(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			for c := range cabs {
+				if !indexed[c] {
+					t.Errorf("cabinet %s is in no index", c.Short())
+				}
+			}
+			for i, id := range ids {
+				if loc, ok := o.Index().Lookup(id); ok && !cabsHas(cabs, loc.Pack) {
+					t.Errorf("blob %d indexed in a missing cabinet", i)
+				}
+			}
+		})
+	}
+}
+
+func cabsHas(cabs map[blob.ID]int64, id blob.ID) bool { _, ok := cabs[id]; return ok }
