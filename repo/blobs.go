@@ -838,6 +838,18 @@ func (m *bundleMemo) buffer() []byte {
 	return make([]byte, 0, BundleSize+BundleBlobMax+32<<10)
 }
 
+// release gives back a buffer from buffer that is not kept (nil: none).
+func (m *bundleMemo) release(b []byte) {
+	if b == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.free) < 4 {
+		m.free = append(m.free, b)
+	}
+}
+
 // put keeps a decoded bundle; it must not be changed afterwards.
 func (m *bundleMemo) put(loc index.Location, content []byte) {
 	m.mu.Lock()

@@ -164,11 +164,16 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 			entries = append(entries, p.Entries...)
 		}
 	}
-	type openedBundle struct {
+	// The bundle being read: a bundle's blobs have consecutive entries, so
+	// one is kept decoded at a time, not all of a cabinet's (16 MiB of
+	// compressible small files sealed are hundreds of MiB decoded).
+	var bundle struct {
+		open    bool
+		offset  uint32
 		content []byte
 		err     error
 	}
-	var bundles map[uint32]openedBundle
+	var member []byte // each blob is only verified: one buffer for all
 	for _, e := range entries {
 		loc, ok := r.idx.Lookup(e.ID)
 		if !ok || loc.Pack != id {
@@ -183,18 +188,17 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 		buf := func() []byte { return append([]byte(nil), data[loc.Offset:end]...) }
 		if loc.Bundled {
 			// Each bundle is opened once for all of its blobs.
-			b, ok := bundles[loc.Offset]
-			if !ok {
-				b.content, b.err = r.openBundle(loc, buf())
-				if bundles == nil {
-					bundles = map[uint32]openedBundle{}
-				}
-				bundles[loc.Offset] = b
+			if !bundle.open || bundle.offset != loc.Offset {
+				r.bundles.release(bundle.content)
+				bundle.content, bundle.err = r.openBundle(loc, buf())
+				bundle.open, bundle.offset = true, loc.Offset
 			}
-			if b.err != nil {
+			if bundle.err != nil {
 				damaged = append(damaged, e.ID)
-			} else if _, err := bundledBlob(r.key, b.content, e.ID, loc, nil, true); err != nil {
+			} else if m, err := bundledBlob(r.key, bundle.content, e.ID, loc, member, true); err != nil {
 				damaged = append(damaged, e.ID)
+			} else {
+				member = m
 			}
 			continue
 		}
@@ -202,6 +206,7 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 			damaged = append(damaged, e.ID)
 		}
 	}
+	r.bundles.release(bundle.content)
 	if len(problems) > 0 || len(damaged) > 0 {
 		msg := fmt.Sprintf("cabinet %s is damaged", id)
 		for _, p := range problems {
