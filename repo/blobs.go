@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/klauspost/compress"
 	"golang.org/x/sync/errgroup"
@@ -252,10 +253,26 @@ func appendBundleTable(data []byte, ids []blob.ID, lengths []int) []byte {
 	return binary.LittleEndian.AppendUint32(data, uint32(len(ids)))
 }
 
-// bundleMember returns the plaintext of blob id from a bundle's decoded
-// plaintext, checking the member table: the table is sealed with the
+// decodedBundle is a bundle's plaintext with its member table read: a
+// bundle of tiny files has thousands of members, and searching the table
+// for each one read made reading them 20 times as slow as reading the
+// same blobs sealed alone.
+type decodedBundle struct {
+	content []byte // the members' plaintexts, then the table
+	members map[blob.ID]memberSpan
+}
+
+// memberSpan is where a member's plaintext lies in its bundle's.
+type memberSpan struct{ start, length uint32 }
+
+// bundleTableScans counts the member tables read (tests).
+var bundleTableScans atomic.Int64
+
+// readBundleTable checks the member table of a bundle's decoded plaintext
+// and returns where each member lies. The table is sealed with the
 // contents, so a blob found there is the one its ID names.
-func bundleMember(plain []byte, id blob.ID) ([]byte, error) {
+func readBundleTable(plain []byte) (map[blob.ID]memberSpan, error) {
+	bundleTableScans.Add(1)
 	if len(plain) < 4 {
 		return nil, errors.New("bundle too short for its member count")
 	}
@@ -265,25 +282,44 @@ func bundleMember(plain []byte, id blob.ID) ([]byte, error) {
 	}
 	tableAt := len(plain) - 4 - n*bundleEntrySize
 	table := plain[tableAt : len(plain)-4]
-	off, found, start, length := 0, false, 0, 0
+	members := make(map[blob.ID]memberSpan, n)
+	off := 0
 	for i := 0; i < n; i++ {
 		e := table[i*bundleEntrySize:]
 		l := int(binary.LittleEndian.Uint32(e[len(blob.ID{}):]))
 		if l > tableAt-off {
 			return nil, errors.New("bundle members run past their table")
 		}
-		if !found && blob.ID(e[:len(blob.ID{})]) == id {
-			found, start, length = true, off, l
+		id := blob.ID(e[:len(blob.ID{})])
+		if _, dup := members[id]; !dup { // the first, as a search would find
+			members[id] = memberSpan{start: uint32(off), length: uint32(l)}
 		}
 		off += l
 	}
 	if off != tableAt {
 		return nil, fmt.Errorf("bundle members cover %d bytes, their table starts at %d", off, tableAt)
 	}
-	if !found {
+	return members, nil
+}
+
+// member returns the plaintext of blob id.
+func (b *decodedBundle) member(id blob.ID) ([]byte, error) {
+	s, ok := b.members[id]
+	if !ok {
 		return nil, errors.New("blob not in the bundle's member table")
 	}
-	return plain[start : start+length], nil
+	return b.content[s.start : s.start+s.length], nil
+}
+
+// bundleMember returns the plaintext of blob id from a bundle's decoded
+// plaintext, checking the member table.
+func bundleMember(plain []byte, id blob.ID) ([]byte, error) {
+	members, err := readBundleTable(plain)
+	if err != nil {
+		return nil, err
+	}
+	b := decodedBundle{content: plain, members: members}
+	return b.member(id)
 }
 
 // bundleAD is the associated data bundles are sealed with: the type byte
@@ -763,18 +799,18 @@ func (r *Repository) decodeBlob(id blob.ID, loc index.Location, sealed, dst []by
 // decodeBundled is decodeBlob for a blob in a bundle: it opens and decodes
 // the whole bundle (keeping it in r.bundles) and copies the blob out.
 func (r *Repository) decodeBundled(id blob.ID, loc index.Location, sealed, dst []byte, rehash bool) ([]byte, error) {
-	content, err := r.openBundle(loc, sealed)
+	b, err := r.openBundle(loc, sealed)
 	if err != nil {
 		return nil, fmt.Errorf("%w: data blob %s in the bundle at %d of cabinet %s: %v", ErrDamaged, id.Short(), loc.Offset, loc.Pack, err)
 	}
-	dst, err = bundledBlob(r.key, content, id, loc, dst, rehash)
-	r.bundles.put(loc, content)
+	dst, err = bundledBlob(r.key, b, id, loc, dst, rehash)
+	r.bundles.put(loc, b)
 	return dst, err
 }
 
 // openBundle authenticates and decodes the sealed bundle read from loc and
-// returns its plaintext: the members' contents and their table.
-func (r *Repository) openBundle(loc index.Location, sealed []byte) ([]byte, error) {
+// reads its member table.
+func (r *Repository) openBundle(loc index.Location, sealed []byte) (*decodedBundle, error) {
 	if len(sealed) < crypto.Overhead+1 {
 		return nil, fmt.Errorf("%d bytes, shorter than any sealed bundle", len(sealed))
 	}
@@ -786,24 +822,29 @@ func (r *Repository) openBundle(loc index.Location, sealed []byte) ([]byte, erro
 	if len(plain) == 0 {
 		return nil, errors.New("the bundle is empty")
 	}
+	var content []byte
 	switch plain[0] {
 	case encodingRaw:
-		return append(r.bundles.buffer(), plain[1:]...), nil
+		content = append(r.bundles.buffer(), plain[1:]...)
 	case encodingZstd:
-		content, err := r.dec.DecodeAll(plain[1:], r.bundles.buffer())
-		if err != nil {
+		if content, err = r.dec.DecodeAll(plain[1:], r.bundles.buffer()); err != nil {
 			return nil, fmt.Errorf("decompress: %v", err)
 		}
-		return content, nil
 	default:
 		return nil, fmt.Errorf("unknown encoding %d", plain[0])
 	}
+	members, err := readBundleTable(content)
+	if err != nil {
+		r.bundles.release(content)
+		return nil, err
+	}
+	return &decodedBundle{content: content, members: members}, nil
 }
 
 // bundledBlob copies blob id out of a decoded bundle into dst[:0],
 // checking its length against loc and, with rehash, its content against id.
-func bundledBlob(key *crypto.Key, content []byte, id blob.ID, loc index.Location, dst []byte, rehash bool) ([]byte, error) {
-	member, err := bundleMember(content, id)
+func bundledBlob(key *crypto.Key, b *decodedBundle, id blob.ID, loc index.Location, dst []byte, rehash bool) ([]byte, error) {
+	member, err := b.member(id)
 	if err == nil && (uint32(len(member)) != loc.RawLength || rehash && key.ID(member) != id) {
 		err = errors.New("content does not match its ID")
 	}
@@ -818,12 +859,12 @@ func bundledBlob(key *crypto.Key, content []byte, id blob.ID, loc index.Location
 type bundleMemo struct {
 	mu      sync.Mutex
 	entries [8]struct {
-		pack    blob.ID
-		offset  uint32
-		content []byte
+		pack   blob.ID
+		offset uint32
+		bundle *decodedBundle
 	}
 	next int
-	free [][]byte // buffers of evicted bundles
+	free [][]byte // content buffers of evicted bundles
 }
 
 // buffer returns an empty buffer to decode a bundle into.
@@ -851,23 +892,23 @@ func (m *bundleMemo) release(b []byte) {
 }
 
 // put keeps a decoded bundle; it must not be changed afterwards.
-func (m *bundleMemo) put(loc index.Location, content []byte) {
+func (m *bundleMemo) put(loc index.Location, b *decodedBundle) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range m.entries {
-		if e.content != nil && e.pack == loc.Pack && e.offset == loc.Offset {
+		if e.bundle != nil && e.pack == loc.Pack && e.offset == loc.Offset {
 			if len(m.free) < 4 {
-				m.free = append(m.free, content) // decoded twice at once
+				m.free = append(m.free, b.content) // decoded twice at once
 			}
 			return
 		}
 	}
 	e := &m.entries[m.next]
 	m.next = (m.next + 1) % len(m.entries)
-	if e.content != nil && len(m.free) < 4 {
-		m.free = append(m.free, e.content)
+	if e.bundle != nil && len(m.free) < 4 {
+		m.free = append(m.free, e.bundle.content)
 	}
-	e.pack, e.offset, e.content = loc.Pack, loc.Offset, content
+	e.pack, e.offset, e.bundle = loc.Pack, loc.Offset, b
 }
 
 // member copies blob id out of a kept bundle; ok is false when the bundle
@@ -876,10 +917,10 @@ func (m *bundleMemo) member(loc index.Location, id blob.ID, dst []byte) (out []b
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, e := range m.entries {
-		if e.content == nil || e.pack != loc.Pack || e.offset != loc.Offset {
+		if e.bundle == nil || e.pack != loc.Pack || e.offset != loc.Offset {
 			continue
 		}
-		out, err := bundledBlob(nil, e.content, id, loc, dst, false)
+		out, err := bundledBlob(nil, e.bundle, id, loc, dst, false)
 		return out, true, err
 	}
 	return nil, false, nil

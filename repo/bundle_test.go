@@ -12,6 +12,7 @@ import (
 
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/blob"
+	"github.com/cabinetbackup/cabinet/repo/index"
 )
 
 // smallBlobs returns n distinct compressible blobs of about size bytes.
@@ -256,5 +257,61 @@ func TestReadCabinetBundleMemory(t *testing.T) {
 	t.Logf("allocated %d bytes", got)
 	if got > limit {
 		t.Fatalf("ReadCabinet of a %d-byte cabinet of %d bytes of blobs allocated %d bytes, want at most %d", fi.Size(), 4000*8000, got, limit)
+	}
+}
+
+// TestBundleTableParsedOnce: a bundle's member table is read once for all
+// of its members, by LoadBlob (the bundle memo) and by ReadCabinet. Each
+// read of a member searched the whole table: a bundle of tiny files has
+// thousands of members, and reading 60,000 tiny blobs took 20 times as
+// long as from a format 4 repository (0.86 s against 0.05 s, and the same
+// for check --read-data).
+func TestBundleTableParsedOnce(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRepo(t)
+	blobs := make([][]byte, 20000)
+	for i := range blobs {
+		blobs[i] = []byte(fmt.Sprintf("%08d", i))
+	}
+	ids := saveBlobs(t, r, blobs...)
+	bundles := map[index.Location]bool{}
+	for _, id := range ids {
+		loc, _ := r.Index().Lookup(id)
+		loc.RawLength = 0
+		bundles[loc] = true
+	}
+	if len(bundles) > 8 {
+		t.Fatalf("%d bundles: more than the memo keeps", len(bundles))
+	}
+	for _, tc := range []struct {
+		name string
+		read func() error
+	}{
+		{"LoadBlob", func() error {
+			for i, id := range ids {
+				if got, err := r.LoadBlob(ctx, id, nil); err != nil || !bytes.Equal(got, blobs[i]) {
+					return fmt.Errorf("blob %d: %q %v", i, got, err)
+				}
+			}
+			return nil
+		}},
+		{"ReadCabinet", func() error {
+			for _, p := range r.Index().Packs() {
+				if damaged, err := r.ReadCabinet(ctx, p); err != nil || len(damaged) > 0 {
+					return fmt.Errorf("%v %v", damaged, err)
+				}
+			}
+			return nil
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := bundleTableScans.Load()
+			if err := tc.read(); err != nil {
+				t.Fatal(err)
+			}
+			if n := bundleTableScans.Load() - before; n > int64(len(bundles)) {
+				t.Errorf("%d member tables read for %d blobs in %d bundles", n, len(ids), len(bundles))
+			}
+		})
 	}
 }

@@ -168,10 +168,10 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 	// one is kept decoded at a time, not all of a cabinet's (16 MiB of
 	// compressible small files sealed are hundreds of MiB decoded).
 	var bundle struct {
-		open    bool
-		offset  uint32
-		content []byte
-		err     error
+		open   bool
+		offset uint32
+		b      *decodedBundle
+		err    error
 	}
 	var member []byte // each blob is only verified: one buffer for all
 	for _, e := range entries {
@@ -189,13 +189,15 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 		if loc.Bundled {
 			// Each bundle is opened once for all of its blobs.
 			if !bundle.open || bundle.offset != loc.Offset {
-				r.bundles.release(bundle.content)
-				bundle.content, bundle.err = r.openBundle(loc, buf())
+				if bundle.b != nil {
+					r.bundles.release(bundle.b.content)
+				}
+				bundle.b, bundle.err = r.openBundle(loc, buf())
 				bundle.open, bundle.offset = true, loc.Offset
 			}
 			if bundle.err != nil {
 				damaged = append(damaged, e.ID)
-			} else if m, err := bundledBlob(r.key, bundle.content, e.ID, loc, member, true); err != nil {
+			} else if m, err := bundledBlob(r.key, bundle.b, e.ID, loc, member, true); err != nil {
 				damaged = append(damaged, e.ID)
 			} else {
 				member = m
@@ -206,7 +208,9 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 			damaged = append(damaged, e.ID)
 		}
 	}
-	r.bundles.release(bundle.content)
+	if bundle.b != nil {
+		r.bundles.release(bundle.b.content)
+	}
 	if len(problems) > 0 || len(damaged) > 0 {
 		msg := fmt.Sprintf("cabinet %s is damaged", id)
 		for _, p := range problems {
