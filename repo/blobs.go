@@ -230,7 +230,7 @@ func (w *Writer) addToBundle(ctx context.Context, id blob.ID, data []byte) error
 func (w *Writer) storeBundle(ctx context.Context, b *openBundle) error {
 	rawBytes := len(b.data)
 	b.data = appendBundleTable(b.data, b.ids, b.lengths)
-	plain := w.r.encodeBlob(w.getBuf(len(b.data)+1), b.data)
+	plain := w.r.encodeBundle(w.getBuf(len(b.data)+1), b.data, rawBytes)
 	w.putBuf(b.data)
 	ad := bundleAD()
 	sealed := w.r.key.SealBound(w.getBuf(len(plain)+crypto.Overhead), plain, ad[:])
@@ -377,6 +377,22 @@ func (r *Repository) encodeBlob(dst, data []byte) []byte {
 	}
 	dst = append(dst[:0], encodingRaw)
 	return append(dst, data...)
+}
+
+// encodeBundle is encodeBlob for the plaintext of a bundle whose members
+// take its first contents bytes: all of them decide whether zstd is
+// tried, not the first and last 32 KiB, which are other files than those
+// between them (a bundle of text files between two photos was stored raw).
+func (r *Repository) encodeBundle(dst, plain []byte, contents int) []byte {
+	if len(plain) >= 64 && !looksRandom(plain[:contents]) {
+		dst = append(dst[:0], encodingZstd)
+		dst = r.enc.EncodeAll(plain, dst)
+		if len(dst)-1 < len(plain)-len(plain)/32 {
+			return dst
+		}
+	}
+	dst = append(dst[:0], encodingRaw)
+	return append(dst, plain...)
 }
 
 func looksRandom(sample []byte) bool {

@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -311,6 +312,46 @@ func TestBundleTableParsedOnce(t *testing.T) {
 			}
 			if n := bundleTableScans.Load() - before; n > int64(len(bundles)) {
 				t.Errorf("%d member tables read for %d blobs in %d bundles", n, len(ids), len(bundles))
+			}
+		})
+	}
+}
+
+// TestBundleOfMixedFilesCompressed: a bundle is compressed unless its
+// contents as a whole look random. Whether to compress was decided on its
+// first and last 32 KiB, as for a large slice: a bundle whose first and
+// last small files were incompressible (photos, archives) was stored raw
+// with the text files between them.
+func TestBundleOfMixedFilesCompressed(t *testing.T) {
+	random := func(n int) []byte {
+		b := make([]byte, n)
+		rand.Read(b)
+		return b
+	}
+	text := smallBlobs(2, 100<<10)
+	cases := []struct {
+		name  string
+		blobs [][]byte
+		max   int // sealed bundle length
+	}{
+		{"random, text, random", [][]byte{random(40 << 10), text[0], text[1], random(40 << 10)}, 100 << 10},
+		{"all random", [][]byte{random(100 << 10), random(100 << 10), random(100 << 10)}, 300<<10 + 1<<10},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r, _ := newTestRepo(t)
+			ids := saveBlobs(t, r, tc.blobs...)
+			loc, _ := r.Index().Lookup(ids[0])
+			for i, id := range ids {
+				if l, _ := r.Index().Lookup(id); !l.Bundled || l.Offset != loc.Offset {
+					t.Fatalf("blob %d not in the first bundle", i)
+				}
+				if got, err := r.LoadBlob(context.Background(), id, nil); err != nil || !bytes.Equal(got, tc.blobs[i]) {
+					t.Fatalf("blob %d: %v", i, err)
+				}
+			}
+			if int(loc.Length) > tc.max {
+				t.Errorf("bundle sealed in %d bytes, want at most %d", loc.Length, tc.max)
 			}
 		})
 	}
