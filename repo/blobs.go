@@ -437,6 +437,13 @@ func (w *Writer) newPacker(t blob.Type) (*openCabinet, error) {
 }
 
 func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) error {
+	forget := func() { // not stored: a later save must not skip them
+		w.mu.Lock()
+		for _, e := range p.pw.Entries() {
+			delete(w.inflight, e.ID)
+		}
+		w.mu.Unlock()
+	}
 	data, name, err := p.pw.Finish(w.r.key)
 	if err == nil && p.bw != nil {
 		err = p.bw.Flush()
@@ -445,6 +452,7 @@ func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) 
 		if p.tf != nil {
 			p.tf.Abort()
 		}
+		forget()
 		return fmt.Errorf("write cabinet: %w", err)
 	}
 	if p.tf != nil {
@@ -453,6 +461,7 @@ func (w *Writer) writeCabinet(ctx context.Context, t blob.Type, p *openCabinet) 
 		err = w.r.be.Put(ctx, PackName(name), data)
 	}
 	if err != nil {
+		forget()
 		return fmt.Errorf("write cabinet %s: %w", name.Short(), err)
 	}
 	if t == blob.Tree {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,3 +144,49 @@ func TestWriteCancelledKeepsPendingBundle(t *testing.T) {
 }
 
 func cabsHas(cabs map[blob.ID]int64, id blob.ID) bool { _, ok := cabs[id]; return ok }
+
+// A cabinet whose upload fails: the blobs in it, a full bundle's too, are
+// no longer taken for stored, so a later save of one of them in the same
+// Write stores it again instead of skipping it. (Write fails in any case:
+// this is about what HasBlob and SaveBlob say meanwhile.) Every folder a
+// cabinet could go to is taken by a file here, so no cabinet is written.
+func TestWriteFailedUploadForgetsBlobs(t *testing.T) {
+	r, dir := newTestRepo(t)
+	if err := os.MkdirAll(filepath.Join(dir, DataDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 256 {
+		p := filepath.Join(dir, DataDir, fmt.Sprintf("%02x", i))
+		os.RemoveAll(p)
+		if err := os.WriteFile(p, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var blobs [][]byte // random, so a cabinet fills with bundles
+	for range (DataCabinetSize + BundleSize) / (100 << 10) {
+		b := make([]byte, 100<<10)
+		rand.Read(b)
+		blobs = append(blobs, b)
+	}
+	_, err := r.Write(context.Background(), func(ctx context.Context, w *Writer) error {
+		for _, b := range blobs {
+			if _, _, err := w.SaveBlob(ctx, blob.Data, b); err != nil {
+				return err
+			}
+		}
+		<-ctx.Done() // the full cabinet's upload failed
+		for i, b := range blobs[:3] {
+			id := r.Key().ID(b)
+			if w.HasBlob(id) {
+				t.Errorf("blob %d of a cabinet not written: HasBlob true", i)
+			}
+			if _, isNew, _ := w.SaveBlob(ctx, blob.Data, b); !isNew {
+				t.Errorf("blob %d of a cabinet not written: saved again as known", i)
+			}
+		}
+		return nil
+	})
+	if err == nil {
+		t.Fatal("Write succeeded without a cabinet written")
+	}
+}
