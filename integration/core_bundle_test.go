@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -168,4 +169,41 @@ func TestMountBundledFiles(t *testing.T) {
 			wg.Wait()
 		})
 	}
+}
+
+// TestCoreDiskFullSmallFiles: a repository's disk fills while thousands of
+// small files are stored in bundles. The backup fails with one line, exit
+// 1; the repository passes a reading check; once the disk grows the same
+// backup succeeds and restores.
+func TestCoreDiskFullSmallFiles(t *testing.T) {
+	base := newEnv(t)
+	mnt := smallDisk(t, filepath.Join(base.dir, "small-disk"), "12m")
+	e := *base
+	e.repo = filepath.Join(mnt, "repo")
+	e.cacheDir = filepath.Join(base.dir, "cache-small")
+	e.mustRun("init")
+	src := filepath.Join(base.dir, "src")
+	for i := range 3000 {
+		coreWrite(t, filepath.Join(src, fmt.Sprintf("d%d/f%04d.bin", i%10, i)), coreRandom(int64(i), 5000+i), 0o644)
+	}
+	r := e.run("backup", "--quiet", src)
+	if r.code != 1 {
+		t.Fatalf("backup of 23 MB of small files into 12 MB: want exit 1, got %s", r)
+	}
+	coreOneLine(t, r.stderr, "disk is full")
+	if n := strings.Count(strings.TrimSpace(r.stderr), "\n"); n != 0 {
+		t.Errorf("want one line on a full disk, got:\n%s", r.stderr)
+	}
+	if ss := coreSessions(t, &e); len(ss) != 0 {
+		t.Errorf("a failed backup left a session: %+v", ss)
+	}
+	e.mustCheck()
+	if out, err := exec.Command("mount", "-o", "remount,size=256m", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("grow the tmpfs: %v: %s", err, out)
+	}
+	coreBackup(t, &e, 0, src)
+	e.mustCheck()
+	target := filepath.Join(base.dir, "restore")
+	e.mustRun("restore", "--verify", "--target", target, "latest")
+	coreDiff(t, src, coreRestored(target, src))
 }
