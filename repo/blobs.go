@@ -265,14 +265,10 @@ type decodedBundle struct {
 // memberSpan is where a member's plaintext lies in its bundle's.
 type memberSpan struct{ start, length uint32 }
 
-// bundleTableScans counts the member tables read (tests).
-var bundleTableScans atomic.Int64
-
 // readBundleTable checks the member table of a bundle's decoded plaintext
 // and returns where each member lies. The table is sealed with the
 // contents, so a blob found there is the one its ID names.
 func readBundleTable(plain []byte) (map[blob.ID]memberSpan, error) {
-	bundleTableScans.Add(1)
 	if len(plain) < 4 {
 		return nil, errors.New("bundle too short for its member count")
 	}
@@ -858,6 +854,7 @@ func (r *Repository) openBundle(loc index.Location, sealed []byte) (*decodedBund
 	default:
 		return nil, fmt.Errorf("unknown encoding %d", plain[0])
 	}
+	r.bundles.tablesRead.Add(1)
 	members, err := readBundleTable(content)
 	if err != nil {
 		r.bundles.release(content)
@@ -890,6 +887,8 @@ type bundleMemo struct {
 	}
 	next int
 	free [][]byte // content buffers of evicted bundles
+	// tablesRead counts the bundles decoded and their tables read.
+	tablesRead atomic.Int64
 }
 
 // buffer returns an empty buffer to decode a bundle into.

@@ -308,11 +308,11 @@ func TestBundleTableParsedOnce(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := bundleTableScans.Load()
+			before := r.bundles.tablesRead.Load()
 			if err := tc.read(); err != nil {
 				t.Fatal(err)
 			}
-			if n := bundleTableScans.Load() - before; n > int64(len(bundles)) {
+			if n := r.bundles.tablesRead.Load() - before; n > int64(len(bundles)) {
 				t.Errorf("%d member tables read for %d blobs in %d bundles", n, len(ids), len(bundles))
 			}
 		})
