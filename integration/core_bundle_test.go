@@ -177,11 +177,7 @@ func TestMountBundledFiles(t *testing.T) {
 // backup succeeds and restores.
 func TestCoreDiskFullSmallFiles(t *testing.T) {
 	base := newEnv(t)
-	mnt := smallDisk(t, filepath.Join(base.dir, "small-disk"), "12m")
-	e := *base
-	e.repo = filepath.Join(mnt, "repo")
-	e.cacheDir = filepath.Join(base.dir, "cache-small")
-	e.mustRun("init")
+	e := smallDiskRepo(t, base, "12m")
 	src := filepath.Join(base.dir, "src")
 	for i := range 3000 {
 		coreWrite(t, filepath.Join(src, fmt.Sprintf("d%d/f%04d.bin", i%10, i)), coreRandom(int64(i), 5000+i), 0o644)
@@ -198,7 +194,7 @@ func TestCoreDiskFullSmallFiles(t *testing.T) {
 		t.Errorf("a failed backup left a session: %+v", ss)
 	}
 	e.mustCheck()
-	if out, err := exec.Command("mount", "-o", "remount,size=256m", mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-o", "remount,size=256m", filepath.Dir(e.repo)).CombinedOutput(); err != nil {
 		t.Fatalf("grow the tmpfs: %v: %s", err, out)
 	}
 	coreBackup(t, &e, 0, src)

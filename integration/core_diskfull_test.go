@@ -17,11 +17,7 @@ import (
 // a full backup succeeds and restores.
 func TestCoreDiskFull(t *testing.T) {
 	base := newEnv(t)
-	mnt := smallDisk(t, filepath.Join(base.dir, "small-disk"), "24m")
-	e := *base
-	e.repo = filepath.Join(mnt, "repo")
-	e.cacheDir = filepath.Join(base.dir, "cache-small")
-	e.mustRun("init")
+	e := smallDiskRepo(t, base, "24m")
 
 	src := filepath.Join(base.dir, "src")
 	for i := range 8 {
@@ -57,7 +53,7 @@ func TestCoreDiskFull(t *testing.T) {
 	e.mustCheck()
 
 	// After the disk grows, the big backup succeeds and restores.
-	if out, err := exec.Command("mount", "-o", "remount,size=256m", mnt).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-o", "remount,size=256m", filepath.Dir(e.repo)).CombinedOutput(); err != nil {
 		t.Fatalf("grow the tmpfs: %v: %s", err, out)
 	}
 	coreBackup(t, &e, 0, src)
@@ -123,6 +119,18 @@ func TestCoreCacheDiskFull(t *testing.T) {
 	e.mustRun("restore", "--target", target, "latest")
 	coreDiff(t, src, coreRestored(target, src))
 	e.mustCheck()
+}
+
+// smallDiskRepo returns base with a new repository (and its own cache) on
+// a small file system of size, initialised.
+func smallDiskRepo(t *testing.T, base *env, size string) env {
+	t.Helper()
+	mnt := smallDisk(t, filepath.Join(base.dir, "small-disk"), size)
+	e := *base
+	e.repo = filepath.Join(mnt, "repo")
+	e.cacheDir = filepath.Join(base.dir, "cache-small")
+	e.mustRun("init")
+	return e
 }
 
 // smallDisk mounts a tmpfs of size at dir for the test (skipping it where

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/cabinetbackup/cabinet/repo/backend/local"
 	"github.com/cabinetbackup/cabinet/repo/blob"
 )
 
@@ -57,14 +56,7 @@ func TestBundlesConcurrent(t *testing.T) {
 	if stats.Blobs != int64(len(blobs)) || stats.Cabinets < 2 {
 		t.Errorf("%d blobs stored in %d cabinets, want %d in several", stats.Blobs, stats.Cabinets, len(blobs))
 	}
-	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	if err := o.LoadIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
+	o := reopenIndexed(t, dir)
 	for _, repo := range []*Repository{r, o} {
 		var wg sync.WaitGroup
 		for g := range 8 {

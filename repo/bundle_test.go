@@ -53,14 +53,7 @@ func TestBundles(t *testing.T) {
 	if n := len(ranges); n < 5 || n > 9 {
 		t.Fatalf("%d bundles for 1.8 MB of small blobs, want about 7", n)
 	}
-	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	if err := o.LoadIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
+	o := reopenIndexed(t, dir)
 	for _, repo := range []*Repository{r, o} {
 		// Twice: the second round reads from the bundle memo or decodes again.
 		for round := 0; round < 2; round++ {
@@ -97,14 +90,7 @@ func TestBundleDamage(t *testing.T) {
 	if err := os.WriteFile(p, data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	if err := o.LoadIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
+	o := reopenIndexed(t, dir)
 	want := map[blob.ID]bool{}
 	for i, id := range ids {
 		loc, _ := o.Index().Lookup(id)

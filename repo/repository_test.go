@@ -38,6 +38,22 @@ func newTestRepo(t *testing.T) (*Repository, string) {
 	return r, dir
 }
 
+// reopenIndexed opens the repository in dir again, as another process
+// would, with its whole index loaded; it is closed when the test ends.
+func reopenIndexed(t *testing.T, dir string) *Repository {
+	t.Helper()
+	ctx := context.Background()
+	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { o.Close() })
+	if err := o.LoadIndex(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
 func saveBlobs(t *testing.T, r *Repository, blobs ...[]byte) []blob.ID {
 	t.Helper()
 	ids := make([]blob.ID, len(blobs))
@@ -162,14 +178,7 @@ func TestBlobsRoundTripDedupAndReopen(t *testing.T) {
 	if ids[0] != ids[3] {
 		t.Fatal("same content got two IDs")
 	}
-	o, err := Open(ctx, local.New(dir), []byte("pw"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer o.Close()
-	if err := o.LoadIndex(ctx); err != nil {
-		t.Fatal(err)
-	}
+	o := reopenIndexed(t, dir)
 	if o.Index().Len() != 3 {
 		t.Fatalf("index has %d blobs, want 3", o.Index().Len())
 	}
