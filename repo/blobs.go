@@ -622,10 +622,22 @@ func (r *Repository) LoadBlob(ctx context.Context, id blob.ID, dst []byte) ([]by
 	}
 	if loc.Bundled {
 		// Restores and mounts read a bundle's small files one after
-		// another: decode it once, not once for each.
-		if out, ok, err := r.bundles.member(loc, id, dst); ok {
-			return out, err
+		// another, and several at once: decode it once, not once for each.
+		for {
+			out, wait, ok, err := r.bundles.memberOrClaim(loc, id, dst)
+			if ok {
+				return out, err
+			}
+			if wait == nil {
+				break // this call decodes it
+			}
+			select {
+			case <-wait:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
 		}
+		defer r.bundles.unclaim(loc)
 	}
 	sealed, err := r.readCabinetRange(ctx, loc)
 	if err != nil {
@@ -887,6 +899,10 @@ type bundleMemo struct {
 	}
 	next int
 	free [][]byte // content buffers of evicted bundles
+	// decoding: the bundles a LoadBlob is decoding, closed when it is
+	// done; other reads of them wait instead of decoding them too (a mount
+	// of 16 readers decoded a bundle up to 16 times).
+	decoding map[bundleKey]chan struct{}
 	// tablesRead counts the bundles decoded and their tables read.
 	tablesRead atomic.Int64
 }
@@ -935,11 +951,46 @@ func (m *bundleMemo) put(loc index.Location, b *decodedBundle) {
 	e.pack, e.offset, e.bundle = loc.Pack, loc.Offset, b
 }
 
-// member copies blob id out of a kept bundle; ok is false when the bundle
-// at loc is not kept.
-func (m *bundleMemo) member(loc index.Location, id blob.ID, dst []byte) (out []byte, ok bool, err error) {
+type bundleKey struct {
+	pack   blob.ID
+	offset uint32
+}
+
+// memberOrClaim copies blob id out of a kept bundle (ok). Otherwise, when
+// another call is decoding the bundle, wait is closed once it is done;
+// when none is, this call must decode it (wait and ok are zero) and then
+// call unclaim.
+func (m *bundleMemo) memberOrClaim(loc index.Location, id blob.ID, dst []byte) (out []byte, wait <-chan struct{}, ok bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if out, ok, err = m.memberLocked(loc, id, dst); ok {
+		return out, nil, ok, err
+	}
+	k := bundleKey{loc.Pack, loc.Offset}
+	if c, busy := m.decoding[k]; busy {
+		return nil, c, false, nil
+	}
+	if m.decoding == nil {
+		m.decoding = map[bundleKey]chan struct{}{}
+	}
+	m.decoding[k] = make(chan struct{})
+	return nil, nil, false, nil
+}
+
+// unclaim ends the decoding memberOrClaim gave this call.
+func (m *bundleMemo) unclaim(loc index.Location) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := bundleKey{loc.Pack, loc.Offset}
+	if c, ok := m.decoding[k]; ok {
+		close(c)
+		delete(m.decoding, k)
+	}
+}
+
+// memberLocked copies blob id out of a kept bundle; ok is false when the
+// bundle at loc is not kept. Called with m.mu held.
+func (m *bundleMemo) memberLocked(loc index.Location, id blob.ID, dst []byte) (out []byte, ok bool, err error) {
 	for _, e := range m.entries {
 		if e.bundle == nil || e.pack != loc.Pack || e.offset != loc.Offset {
 			continue

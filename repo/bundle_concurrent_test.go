@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"sync"
 	"testing"
 
@@ -76,5 +77,46 @@ func TestBundlesConcurrent(t *testing.T) {
 			}()
 		}
 		wg.Wait()
+	}
+}
+
+// TestBundleDecodedOnceByConcurrentReads: readers that want blobs of the
+// same bundle at the same moment (a mount's readers, a restore's workers)
+// wait for one decode of it instead of each decoding it.
+func TestBundleDecodedOnceByConcurrentReads(t *testing.T) {
+	ctx := context.Background()
+	r, dir := newTestRepo(t)
+	blobs := smallBlobs(20, 9000) // one bundle
+	ids := saveBlobs(t, r, blobs...)
+	first, _ := r.Index().Lookup(ids[0])
+	for _, id := range ids {
+		if loc, _ := r.Index().Lookup(id); !loc.Bundled || loc.Offset != first.Offset {
+			t.Fatal("the blobs are not in one bundle")
+		}
+	}
+	for round := 0; round < 5; round++ {
+		o := reopenIndexed(t, dir)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		errs := make(chan error, len(ids))
+		for i, id := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if got, err := o.LoadBlob(ctx, id, nil); err != nil || !bytes.Equal(got, blobs[i]) {
+					errs <- fmt.Errorf("blob %d: %d bytes, %v", i, len(got), err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		if n := o.bundles.tablesRead.Load(); n != 1 {
+			t.Fatalf("round %d: the bundle was decoded %d times by %d concurrent reads", round, n, len(ids))
+		}
 	}
 }
