@@ -370,7 +370,7 @@ func TestCoreFutureFormatVersion(t *testing.T) {
 		if r.code == 0 || r.code == 10 || r.code == 12 {
 			t.Fatalf("%v with format version 99: %s", args, r)
 		}
-		line := coreOneLine(t, r.stderr, "version 99", fmt.Sprintf("version %d", repo.FormatVersion))
+		line := coreOneLine(t, r.stderr, "version 99", fmt.Sprintf("to %d", repo.FormatVersion))
 		if strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 			t.Errorf("want one line, got %q", r.stderr)
 		}

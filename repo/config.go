@@ -24,8 +24,11 @@ import (
 // BLAKE3.
 const FormatVersion = 5
 
+// oldestVersion is the oldest repository format this package reads.
+const oldestVersion = 2
+
 // readsVersion reports whether this package reads format version v.
-func readsVersion(v int) bool { return v >= 2 && v <= 5 }
+func readsVersion(v int) bool { return v >= oldestVersion && v <= FormatVersion }
 
 // bundlesIn reports whether format version v stores small data blobs in
 // bundles.
@@ -100,8 +103,8 @@ func DecodeConfigHeader(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%w: config: %v", ErrDamaged, err)
 	}
 	if !readsVersion(cf.FormatVersion) {
-		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads format version %d and the older version 2: use a cabinet release that supports version %d",
-			ErrVersion, cf.FormatVersion, FormatVersion, cf.FormatVersion)
+		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads format versions %d to %d: use a cabinet release that supports version %d",
+			ErrVersion, cf.FormatVersion, oldestVersion, FormatVersion, cf.FormatVersion)
 	}
 	if len(cf.ID) != 32 {
 		return Config{}, fmt.Errorf("%w: config: repository ID %q is not 32 hex digits", ErrDamaged, cf.ID)

@@ -105,7 +105,7 @@ func TestUnknownVersionIsRefusedNamingBoth(t *testing.T) {
 	os.Chmod(cfg, 0o600)
 	os.WriteFile(cfg, bytes.Replace(data, fmt.Appendf(nil, `"format_version": %d`, FormatVersion), []byte(`"format_version": 7`), 1), 0o600)
 	_, err := Open(context.Background(), local.New(dir), []byte("pw"), Options{})
-	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 7") || !strings.Contains(err.Error(), fmt.Sprintf("version %d", FormatVersion)) {
+	if !errors.Is(err, ErrVersion) || !strings.Contains(err.Error(), "version 7") || !strings.Contains(err.Error(), fmt.Sprintf("versions %d to %d", oldestVersion, FormatVersion)) {
 		t.Fatalf("got %v", err)
 	}
 }
