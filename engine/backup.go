@@ -800,7 +800,11 @@ func (b *backupRun) addEntryTx(ctx context.Context, registered *bolt.Bucket, p *
 	}
 	f.meta.Xattrs = readXattrs(full)
 	if fi.Size() == 0 { // nothing to read
-		b.filesNew.Add(1)
+		if f.changed {
+			b.filesChanged.Add(1)
+		} else {
+			b.filesNew.Add(1)
+		}
 		b.filesDone.Add(1)
 		p.files = append(p.files, f)
 		if b.reg != nil {
