@@ -1029,7 +1029,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	f.opened = nil
 	if fh == nil {
 		var err error
-		if fh, err = openRegular(f.path()); err != nil {
+		if fh, err = openSource(f.path()); err != nil {
 			b.fileFailed(f, err)
 			return
 		}

@@ -1,0 +1,38 @@
+//go:build !windows
+
+package engine
+
+import (
+	"errors"
+	"os"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// openSource opens a file the scan found to be regular, for a backup to
+// read: openRegular (non-blocking, checked with fstat), and without
+// following a symlink put in its place since the scan (O_NOFOLLOW). One
+// followed would put the content of its target, any file the backup can
+// read, into the session under the file's name.
+func openSource(path string) (*os.File, error) {
+	fd, err := openFD(path, syscall.O_RDONLY|syscall.O_NONBLOCK|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, syscall.ELOOP) {
+		return nil, &os.PathError{Op: "open", Path: path, Err: errNotRegular}
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st syscall.Stat_t
+	if err = syscall.Fstat(fd, &st); err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		err = errNotRegular
+	}
+	if err == nil {
+		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0)
+	}
+	if err != nil {
+		syscall.Close(fd)
+		return nil, &os.PathError{Op: "open", Path: path, Err: err}
+	}
+	return os.NewFile(uintptr(fd), path), nil
+}

@@ -1,0 +1,6 @@
+package engine
+
+import "os"
+
+// openSource opens a file the scan found to be regular, for a backup to read.
+func openSource(path string) (*os.File, error) { return openRegular(path) }
