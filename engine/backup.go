@@ -175,6 +175,17 @@ type fileNode struct {
 // path is the file's absolute path on disk.
 func (f *fileNode) path() string { return joinName(f.dir.path, f.meta.Name) }
 
+// top is the path of the outermost folder the scan walked down to the
+// file (a backup path, or the folder of one that is a file): what lies
+// below it the scan saw without symlinks, and a read must see it so too.
+func (f *fileNode) top() string {
+	d := f.dir
+	for d.parent != nil {
+		d = d.parent
+	}
+	return d.path
+}
+
 // fileMeta is what a file keeps of its snapshot.Node until its folder's
 // tree is written: no link target, device number, subtree or owner names
 // (names come from the ID caches when the tree is made). A million queued
@@ -981,7 +992,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 						return
 					}
 					if prefetch {
-						f.opened = prefetchFile(f.path(), int64(f.meta.Size))
+						f.opened = prefetchSource(f.path(), int64(f.meta.Size), f.fp.inode, f.top())
 					}
 					ahead = append(ahead, f)
 					if prefetch && len(ahead) <= prefetchFiles {
@@ -1029,7 +1040,7 @@ func (b *backupRun) readFile(ctx context.Context, f *fileNode, cp *chunker.Param
 	f.opened = nil
 	if fh == nil {
 		var err error
-		if fh, err = openSource(f.path()); err != nil {
+		if fh, err = openSource(f.path(), f.fp.inode, f.top()); err != nil {
 			b.fileFailed(f, err)
 			return
 		}

@@ -10,6 +10,11 @@ const prefetchFiles = 0
 
 func prefetchFile(path string, size int64) *os.File { return nil }
 
+func prefetchSource(path string, size int64, inode uint64, top string) *os.File { return nil }
+
+// noSymlinkBelow checks nothing where openat2 is not at hand.
+func noSymlinkBelow(top, path string, dev, ino uint64) error { return nil }
+
 func adviseSequential(fh *os.File) {}
 
 // ReadsAhead reports whether processing has the kernel read small files

@@ -111,3 +111,51 @@ func TestBackupReviewSymlinkPlantedBeforeRead(t *testing.T) {
 	}
 	e.mustCheck()
 }
+
+// TestBackupReviewFolderSwappedForSymlink: a folder swapped for a symlink
+// between the scan and the reads is not followed either (O_NOFOLLOW covers
+// a path's last name only): its files are warnings, and the session holds
+// nothing of the link's target. A file replaced by another regular file
+// (renamed over it, as editors save) is still read, new content and all.
+func TestBackupReviewFolderSwappedForSymlink(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	outside := filepath.Join(e.dir, "outside")
+	secret := append([]byte("the secret outside the backup\n"), coreRandom(2, 1<<20)...)
+	coreWrite(t, filepath.Join(outside, "large.bin"), secret, 0o600)
+	large := filepath.Join(src, "sub", "large.bin")
+	coreWrite(t, large, coreRandom(1, 1<<20), 0o644)
+	saved := filepath.Join(src, "kept", "saved.bin")
+	coreWrite(t, saved, coreRandom(3, 1<<20), 0o644)
+	newContent := coreRandom(4, 1<<20+5)
+
+	code, stderr := reviewBackupBetween(t, e, func() {
+		if err := os.Rename(filepath.Join(src, "sub"), filepath.Join(e.dir, "sub.moved")); err != nil {
+			t.Error(err)
+		}
+		if err := os.Symlink(outside, filepath.Join(src, "sub")); err != nil {
+			t.Error(err)
+		}
+		coreWrite(t, saved+".new", newContent, 0o644)
+		if err := os.Rename(saved+".new", saved); err != nil {
+			t.Error(err)
+		}
+	}, src)
+	if !strings.Contains(stderr, "paused while a restore runs") {
+		t.Fatalf("the backup never paused: exit %d\n%s", code, stderr)
+	}
+	if code != 3 {
+		t.Errorf("exit %d, want 3\n%s", code, stderr)
+	}
+	coreOneLine(t, stderr, "warning", large)
+
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	if got, err := os.ReadFile(coreRestored(target, large)); err == nil && bytes.Contains(got, []byte("the secret")) {
+		t.Fatalf("the session holds the content of a file outside the backup as %s", large)
+	}
+	if got, err := os.ReadFile(coreRestored(target, saved)); err != nil || !bytes.Equal(got, newContent) {
+		t.Errorf("a file renamed over the scanned one: restored %d bytes (%v), want its new %d bytes", len(got), err, len(newContent))
+	}
+	e.mustCheck()
+}
