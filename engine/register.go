@@ -128,14 +128,20 @@ func openRegister(dir, device, source string) (*register, error) {
 	// open rebuilt it by reading all pages, 170 ms of a cold no-change
 	// backup with 78,000 files.
 	opts := &bolt.Options{Timeout: 500 * time.Millisecond, NoSync: true}
-	db, err := openChecked(p, opts)
+	// Only a register a run left unfinished (killed, or a power loss
+	// before its pages reached the disk) has its pages checked: the check
+	// reads the whole file before the scan can begin, 0.2 s of a 0.5 s
+	// no-change backup of 78,000 files.
+	_, err := os.Stat(unfinishedMarker(p))
+	check := err == nil
+	db, err := openChecked(p, opts, check)
 	if errors.Is(err, bolt.ErrTimeout) {
 		return nil, fmt.Errorf("%w (register %s is locked): wait for it to finish", ErrBusy, p)
 	}
 	if err != nil {
 		// A damaged cache is rebuilt from scratch.
 		os.Remove(p)
-		if db, err = openChecked(p, opts); err != nil {
+		if db, err = openChecked(p, opts, false); err != nil {
 			return nil, fmt.Errorf("open register %s: %w", p, err)
 		}
 	}
@@ -153,15 +159,14 @@ func openRegister(dir, device, source string) (*register, error) {
 	return &register{db: db, path: p}, nil
 }
 
-// openChecked opens the register at p and checks its pages. bbolt trusts
-// its file: a page damaged on disk (a power loss during a run, which
-// writes without syncing, or a bad sector) made it panic in Open (a
-// freelist page) or fault on the first look-up, and every backup of the
-// device crashed until someone deleted the cache. Damage found here is an
-// error, and the caller rebuilds the register: it costs speed only. The
-// check walks every page once, as the scan's look-ups would fault them in
-// anyway (warmPageCache reads the file meanwhile).
-func openChecked(p string, opts *bolt.Options) (db *bolt.DB, err error) {
+// openChecked opens the register at p, with check also its pages. bbolt
+// trusts its file: a page damaged on disk (a power loss during a run,
+// which writes without syncing) made it panic in Open (a freelist page)
+// or fault on the first look-up, and every backup of the device crashed
+// until someone deleted the cache. Damage found here is an error, and the
+// caller rebuilds the register: it costs speed only. A panic in Open is
+// caught either way; the check walks every page once.
+func openChecked(p string, opts *bolt.Options, check bool) (db *bolt.DB, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if r := recover(); r != nil {
@@ -173,6 +178,9 @@ func openChecked(p string, opts *bolt.Options) (db *bolt.DB, err error) {
 	}()
 	if db, err = bolt.Open(p, 0o600, opts); err != nil {
 		return nil, err
+	}
+	if !check {
+		return db, nil
 	}
 	if err = checkRegister(db); err != nil {
 		db.Close()
@@ -225,6 +233,7 @@ func checkRegister(db *bolt.DB) error {
 // file; the next run then trusts nothing older either. Doubted entries are
 // checked against the index and rewritten with the run's generation.
 func (r *register) begin(indexFiles []string) error {
+	markUnfinished(r.path)
 	return r.db.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(metaBucket)
 		started, completed, trusted := metaUint(m, metaStarted), metaUint(m, metaCompleted), metaUint(m, metaTrusted)
@@ -333,7 +342,36 @@ func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen
 	// Commits do not sync (NoSync: a killed process loses nothing, its
 	// writes are in the page cache); the completed run does, once, so a
 	// power loss finds the file as one run left it, not pages of several.
-	return r.db.Sync()
+	if err := r.db.Sync(); err != nil {
+		return err
+	}
+	os.Remove(unfinishedMarker(r.path))
+	return nil
+}
+
+// unfinishedMarker is the file that says a run of the register at p
+// began and has not completed: its pages may be half written.
+func unfinishedMarker(p string) string { return p + ".unfinished" }
+
+// markUnfinished writes the marker of the register at p and makes it
+// durable before the run writes any page: after a power loss, a register
+// without it was last left by a completed (synced) run. A marker that
+// cannot be written leaves the check out, as before.
+func markUnfinished(p string) {
+	m := unfinishedMarker(p)
+	if _, err := os.Stat(m); err == nil {
+		return
+	}
+	f, err := os.OpenFile(m, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	f.Sync()
+	f.Close()
+	if d, err := os.Open(filepath.Dir(m)); err == nil {
+		d.Sync()
+		d.Close()
+	}
 }
 
 // trusts says whether an entry of generation gen needs no index look-up.

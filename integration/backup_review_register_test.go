@@ -65,8 +65,9 @@ func reviewGarblePages(t *testing.T, p string, keepFreelist bool) {
 	}
 }
 
-// TestBackupReviewDamagedRegisterPages: a register whose meta pages are
-// intact but whose other pages are damaged costs speed only: the backup
+// TestBackupReviewDamagedRegisterPages: a register a run left unfinished
+// (its marker there) whose meta pages are intact but whose other pages are
+// damaged costs speed only: the backup
 // reads every file again, exits 0 with a complete session, and the next
 // backup reads nothing. It used to crash: a panic in bbolt's open (a
 // damaged freelist page) or a segmentation fault on the first look-up,
@@ -88,7 +89,16 @@ func TestBackupReviewDamagedRegisterPages(t *testing.T) {
 			}
 			coreBackup(t, e, 0, src)
 			coreBackup(t, e, 0, src)
-			reviewGarblePages(t, reviewRegisterFile(t, e), tc.keepFreelist)
+			reg := reviewRegisterFile(t, e)
+			if _, err := os.Stat(reg + ".unfinished"); !os.IsNotExist(err) {
+				t.Fatalf("a completed run left its unfinished marker: %v", err)
+			}
+			reviewGarblePages(t, reg, tc.keepFreelist)
+			// As a run that a power loss interrupted leaves it: its pages
+			// half written, its marker durable.
+			if err := os.WriteFile(reg+".unfinished", nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
 
 			s, r := coreBackup(t, e, 0, src)
 			if s.Status != "completed" || s.Summary.BytesRead != total || s.Summary.TotalFiles != 40 {
