@@ -453,3 +453,33 @@ func TestCoreDamagedSession(t *testing.T) {
 	coreDiff(t, filepath.Join(src, "keep.bin"), coreRestored(target, filepath.Join(src, "keep.bin")))
 	e.mustRun("backup", src)
 }
+
+// TestCoreWarningForNewlineNameIsOneLine: the warning about a file whose
+// name holds a newline stays one line (the newline escaped as \n), so a
+// script reading warnings line by line gets one per file.
+func TestCoreWarningForNewlineNameIsOneLine(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("drops root's file access capabilities; needs root")
+	}
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("setpriv not found: cannot make a file unreadable for root")
+	}
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "ok.txt"), []byte("readable\n"), 0o644)
+	coreWrite(t, filepath.Join(src, "two\nlines.txt"), []byte("secret\n"), 0o644)
+	os.Chmod(filepath.Join(src, "two\nlines.txt"), 0)
+	cmd := e.command("backup", src)
+	cmd.Args = append([]string{setpriv, "--bounding-set", "-dac_override,-dac_read_search", cabinetBin}, cmd.Args[1:]...)
+	cmd.Path = setpriv
+	r := coreRunCmd(t, cmd)
+	if r.code != 3 {
+		t.Fatalf("backup with an unreadable file: want exit 3, got %s", r)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want the warning and the summary line, got %d lines:\n%s", len(lines), r.stderr)
+	}
+	coreOneLine(t, r.stderr, "warning", filepath.Join(src, `two\nlines.txt`), "permission denied")
+}

@@ -74,13 +74,13 @@ func runCheck(c *cli.Context) error {
 			if f.Error {
 				kind = "error"
 			}
-			fmt.Fprintf(os.Stderr, "%s: %s: %s\n", kind, f.Object, f.Message)
+			fmt.Fprintf(os.Stderr, "%s: %s: %s\n", kind, f.Object, oneLine(f.Message))
 			for i, file := range f.Files {
 				if i == 20 {
 					fmt.Fprintf(os.Stderr, "  ... and %d more files\n", len(f.Files)-20)
 					break
 				}
-				fmt.Fprintf(os.Stderr, "  affects %s\n", file)
+				fmt.Fprintf(os.Stderr, "  affects %s\n", oneLine(file))
 			}
 		},
 	})

@@ -13,7 +13,10 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
@@ -324,8 +327,33 @@ func warnPrinter(prefix string) func(string, error) {
 		if !strings.Contains(msg, path) {
 			msg = path + ": " + msg
 		}
-		fmt.Fprintf(os.Stderr, "warning: %s%s\n", prefix, msg)
+		fmt.Fprintf(os.Stderr, "warning: %s%s\n", prefix, oneLine(msg))
 	}
+}
+
+// oneLine escapes the control characters of s (\n, \t, \x1b...) so that a
+// message naming a file with a newline in its name stays one line, as
+// scripts reading warnings line by line expect. Other bytes, invalid
+// UTF-8 too, are kept.
+func oneLine(s string) string {
+	if !strings.ContainsFunc(s, unicode.IsControl) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b.WriteByte(s[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // limitUploadFlag is --limit-upload of the commands that store much.

@@ -57,7 +57,7 @@ func run(args []string) int {
 	}
 	code, msg := describeError(err)
 	if msg != "" {
-		fmt.Fprintln(os.Stderr, "cabinet: "+msg)
+		fmt.Fprintln(os.Stderr, "cabinet: "+oneLine(msg))
 	}
 	return code
 }
