@@ -345,7 +345,9 @@ func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen
 	if err := r.db.Sync(); err != nil {
 		return err
 	}
-	os.Remove(unfinishedMarker(r.path))
+	if r.path != "" {
+		os.Remove(unfinishedMarker(r.path))
+	}
 	return nil
 }
 
@@ -358,6 +360,9 @@ func unfinishedMarker(p string) string { return p + ".unfinished" }
 // without it was last left by a completed (synced) run. A marker that
 // cannot be written leaves the check out, as before.
 func markUnfinished(p string) {
+	if p == "" { // a register of a test, not a file
+		return
+	}
 	m := unfinishedMarker(p)
 	if _, err := os.Stat(m); err == nil {
 		return
