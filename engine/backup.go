@@ -464,6 +464,15 @@ func (b *backupRun) scanPath(ctx context.Context, root *dirNode, a string) error
 			return fmt.Errorf("backup path %s: %w", cur, err)
 		}
 		last := i == len(parts)-1
+		if !last && fi.Mode()&os.ModeSymlink != 0 {
+			// A folder above the backup path reached through a symlink
+			// (backup /home/me/link/docs): the session holds it as the
+			// folder the path went through. Kept as a symlink, its
+			// children could not be restored (or shown) below it.
+			if fi, err = os.Stat(cur); err != nil {
+				return fmt.Errorf("backup path %s: %w", cur, err)
+			}
+		}
 		if !last || fi.IsDir() {
 			child := d.childDir(name)
 			if child == nil {

@@ -483,3 +483,29 @@ func TestCoreWarningForNewlineNameIsOneLine(t *testing.T) {
 	}
 	coreOneLine(t, r.stderr, "warning", filepath.Join(src, `two\nlines.txt`), "permission denied")
 }
+
+// TestCoreBackupPathThroughSymlink: a backup path that goes through a
+// symlinked folder (backup .../link/sub, link -> real) restores below the
+// path as given, with the content, and a clean exit. The folder was kept
+// as a symlink with children: the restore made the link and could not
+// write beneath it (0 files, exit 3).
+func TestCoreBackupPathThroughSymlink(t *testing.T) {
+	e := newEnv(t)
+	real := filepath.Join(e.dir, "real")
+	coreWrite(t, filepath.Join(real, "sub", "f.txt"), []byte("through the link\n"), 0o644)
+	if err := os.Symlink(real, filepath.Join(e.dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(e.dir, "link", "sub")
+	e.mustRun("backup", src)
+	target := filepath.Join(e.dir, "restore")
+	e.mustRun("restore", "--target", target, "latest")
+	got, err := os.ReadFile(coreRestored(target, filepath.Join(src, "f.txt")))
+	if err != nil || string(got) != "through the link\n" {
+		t.Fatalf("restored %q, %v", got, err)
+	}
+	if fi, err := os.Lstat(coreRestored(target, filepath.Join(e.dir, "link"))); err != nil || !fi.IsDir() {
+		t.Fatalf("the linked folder restored as %v, %v; want a folder", fi.Mode(), err)
+	}
+	e.mustCheck()
+}
