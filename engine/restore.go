@@ -404,6 +404,10 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			rr.applyMeta(path, n)
 		default:
 			if take {
+				if _, err := lstat(path); err == nil && rr.o.Overwrite == OverwriteNever {
+					rr.stats.Skipped++
+					continue
+				}
 				made, err := makeSpecial(path, n)
 				if err != nil {
 					rr.warn(path, err)
