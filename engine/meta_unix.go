@@ -4,6 +4,7 @@ package engine
 
 import (
 	"os"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -50,4 +51,10 @@ func makeSpecial(path string, n *snapshot.Node) (made bool, err error) {
 	}
 	remove(path)
 	return true, inPath(path, func(p string) error { return mknod(p, mode|n.Mode&0o7777, n.Rdev) })
+}
+
+// sameOwner reports whether fi has the owner and group of n.
+func sameOwner(fi os.FileInfo, n *snapshot.Node) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && st.Uid == n.UID && st.Gid == n.GID
 }

@@ -27,3 +27,7 @@ func makeSpecial(path string, n *snapshot.Node) (made bool, err error) {
 	}
 	return false, fmt.Errorf("%w: a %s node cannot be made on Windows; left out", errors.ErrUnsupported, n.Type)
 }
+
+// sameOwner reports whether fi has the owner and group of n: Windows
+// restores no owner.
+func sameOwner(os.FileInfo, *snapshot.Node) bool { return true }

@@ -114,8 +114,11 @@ type restoreRun struct {
 	// selectedSome is set once the include patterns select an entry.
 	selectedSome bool
 
-	files     []*restoreFile
-	dirs      []dirMeta
+	files []*restoreFile
+	dirs  []dirMeta
+	// metaOnly are files if-changed skipped whose metadata may differ
+	// from the session's: it is set after the files are written.
+	metaOnly  []dirMeta
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
@@ -233,6 +236,9 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 			continue
 		}
 		rr.stats.Links++
+	}
+	for _, m := range rr.metaOnly {
+		rr.applyMeta(m.path, m.node)
 	}
 	// Folder metadata last (deepest first), so writing files does not
 	// change folder times and read-only folders can still be filled.
@@ -460,7 +466,17 @@ func (rr *restoreRun) skipExisting(path string, n *snapshot.Node) bool {
 	case OverwriteNever:
 		return true
 	case OverwriteIfChanged:
-		return fi.Mode().IsRegular() && uint64(fi.Size()) == n.Size && fi.ModTime().UnixNano() == n.ModTime
+		if !fi.Mode().IsRegular() || uint64(fi.Size()) != n.Size || fi.ModTime().UnixNano() != n.ModTime {
+			return false
+		}
+		// Its content is taken for the session's, but its mode, owner
+		// and attributes are the session's too: they are set once the
+		// files are written (metaOnly), unless they are so already.
+		if len(n.Xattrs) > 0 || fi.Mode()&(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky) != fileMode(n.Mode) ||
+			(rr.root && !sameOwner(fi, n)) {
+			rr.metaOnly = append(rr.metaOnly, dirMeta{node: n, path: path})
+		}
+		return true
 	}
 	return false
 }
