@@ -3,6 +3,7 @@
 package engine
 
 import (
+	"errors"
 	"os"
 	"syscall"
 
@@ -18,13 +19,22 @@ func (rr *restoreRun) applyMeta(path string, n *snapshot.Node) {
 			rr.warn(path, err)
 		}
 	}
-	if n.Type != snapshot.TypeSymlink {
-		if err := inPath(path, func(p string) error { return os.Chmod(p, fileMode(n.Mode)) }); err != nil {
+	// Attributes before the mode: a user's attributes (user.*) need write
+	// access, which a read-only mode takes away from a user.
+	// A read-only file or folder already there (one restored before) is
+	// made writable for its owner while they are written.
+	if len(n.Xattrs) > 0 {
+		err := writeXattrs(path, n.Xattrs)
+		if errors.Is(err, os.ErrPermission) && n.Type != snapshot.TypeSymlink &&
+			inPath(path, func(p string) error { return os.Chmod(p, fileMode(n.Mode)|0o200) }) == nil {
+			err = writeXattrs(path, n.Xattrs)
+		}
+		if err != nil {
 			rr.warn(path, err)
 		}
 	}
-	if len(n.Xattrs) > 0 {
-		if err := writeXattrs(path, n.Xattrs); err != nil {
+	if n.Type != snapshot.TypeSymlink {
+		if err := inPath(path, func(p string) error { return os.Chmod(p, fileMode(n.Mode)) }); err != nil {
 			rr.warn(path, err)
 		}
 	}

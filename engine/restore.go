@@ -865,6 +865,13 @@ func (rr *restoreRun) createFile(f *restoreFile, sized bool) (*os.File, error) {
 		flag |= os.O_TRUNC // a fresh file is in a folder this restore made
 	}
 	fh, err := openFile(f.path, flag, 0o600)
+	if !f.fresh && errors.Is(err, os.ErrPermission) {
+		// A read-only file of the user's (one restored before, say): it
+		// gets its mode back with its metadata, once written.
+		if inPath(f.path, func(p string) error { return os.Chmod(p, 0o600) }) == nil {
+			fh, err = openFile(f.path, flag, 0o600)
+		}
+	}
 	if err != nil {
 		if errors.Is(err, os.ErrPermission) || errors.Is(err, os.ErrExist) || errors.Is(err, os.ErrInvalid) || errors.Is(err, syscall.ELOOP) {
 			return nil, skipError{err}
