@@ -118,7 +118,11 @@ type restoreRun struct {
 	dirs  []dirMeta
 	// metaOnly are files if-changed skipped whose metadata may differ
 	// from the session's: it is set after the files are written.
-	metaOnly  []dirMeta
+	metaOnly []dirMeta
+	// unlocked are folders already in the target that their owner could
+	// not write (a read-only folder restored before): plan made them
+	// writable, relock gives them their mode back.
+	unlocked  []unlockedDir
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
@@ -224,9 +228,11 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	err = rr.writeFiles(ctx, func(ctx context.Context) error { return rr.plan(ctx, s.Tree, target, "/", false, nil) })
 	stop()
 	if err != nil {
+		rr.relock()
 		return rr.stats, err
 	}
 	if len(include) > 0 && !rr.selectedSome {
+		rr.relock()
 		return rr.stats, fmt.Errorf("%w (%s): nothing restored", ErrNothingSelected, strings.Join(o.Include, ", "))
 	}
 	for _, h := range rr.hardlinks {
@@ -240,6 +246,7 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	for _, m := range rr.metaOnly {
 		rr.applyMeta(m.path, m.node)
 	}
+	rr.relock()
 	// Folder metadata last (deepest first), so writing files does not
 	// change folder times and read-only folders can still be filled.
 	sort.Slice(rr.dirs, func(i, j int) bool { return len(rr.dirs[i].path) > len(rr.dirs[j].path) })
@@ -335,10 +342,12 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			}
 			created := err == nil
 			if !created {
-				if fi, err := lstat(path); err != nil || !fi.IsDir() {
+				fi, err := lstat(path)
+				if err != nil || !fi.IsDir() {
 					rr.warn(path, fmt.Errorf("exists and is not a folder"))
 					continue
 				}
+				rr.unlock(path, fi)
 			}
 			if err := rr.plan(ctx, n.Subtree, path, origPath, created, nil); err != nil {
 				return err
@@ -426,6 +435,36 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 	}
 	return nil
+}
+
+type unlockedDir struct {
+	path string
+	mode os.FileMode
+}
+
+// unlock makes the folder at path, which fi describes, writable for its
+// owner if it is not, so what is missing in it can be restored; relock,
+// once the files are written, gives it its mode back (and the folder's
+// metadata from the session follows). Read-only folders are common in
+// restores over a previous one: a Go module cache, a read-only share.
+func (rr *restoreRun) unlock(path string, fi os.FileInfo) {
+	if fi.Mode().Perm()&0o300 == 0o300 {
+		return
+	}
+	if inPath(path, func(p string) error { return os.Chmod(p, fi.Mode()|0o700) }) == nil {
+		rr.unlocked = append(rr.unlocked, unlockedDir{path: path, mode: fi.Mode()})
+	}
+}
+
+// relock gives the folders unlock changed their modes back, those inside
+// others first (unlock met them after).
+func (rr *restoreRun) relock() {
+	for _, d := range slices.Backward(rr.unlocked) {
+		if err := inPath(d.path, func(p string) error { return os.Chmod(p, d.mode) }); err != nil {
+			rr.warn(d.path, err)
+		}
+	}
+	rr.unlocked = nil
 }
 
 // pendingDir is a folder that plan makes only once something below it is
