@@ -122,7 +122,11 @@ type restoreRun struct {
 	// unlocked are folders already in the target that their owner could
 	// not write (a read-only folder restored before): plan made them
 	// writable, relock gives them their mode back.
-	unlocked  []unlockedDir
+	unlocked []unlockedDir
+	// kept are folders already in the target that plan walked through
+	// without selecting them: they keep their own time, which restoring
+	// into them changes.
+	kept      []keptDir
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
@@ -253,6 +257,11 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	for _, d := range rr.dirs {
 		rr.applyMeta(d.path, d.node)
 	}
+	for _, d := range rr.kept {
+		if err := inPath(d.path, func(p string) error { return os.Chtimes(p, time.Time{}, d.mtime) }); err != nil {
+			rr.warn(d.path, err)
+		}
+	}
 	if o.Verify {
 		rr.verify(ctx)
 	}
@@ -348,6 +357,9 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 					continue
 				}
 				rr.unlock(path, fi)
+				if !take {
+					rr.kept = append(rr.kept, keptDir{path: path, mtime: fi.ModTime()})
+				}
 			}
 			if err := rr.plan(ctx, n.Subtree, path, origPath, created, nil); err != nil {
 				return err
@@ -435,6 +447,11 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 	}
 	return nil
+}
+
+type keptDir struct {
+	path  string
+	mtime time.Time
 }
 
 type unlockedDir struct {
