@@ -241,7 +241,14 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	}
 	for _, h := range rr.hardlinks {
 		remove(h.path)
-		if err := link(h.target, h.path); err != nil {
+		err := link(h.target, h.path)
+		if errors.Is(err, os.ErrExist) && !sameFile(h.target, h.path) {
+			// Made again since the remove: another restore into this
+			// target (the same link, which sameFile sees) or a program.
+			remove(h.path)
+			err = link(h.target, h.path)
+		}
+		if err != nil && !(errors.Is(err, os.ErrExist) && sameFile(h.target, h.path)) {
 			rr.warn(h.path, err)
 			continue
 		}
@@ -341,6 +348,11 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 		if !rr.made(pending) {
 			continue
+		}
+		if pending.existed() {
+			// Another restore made it meanwhile (see made): what is in
+			// it is looked at like what is in any folder already there.
+			fresh = false
 		}
 		switch n.Type {
 		case snapshot.TypeDir:
@@ -484,6 +496,16 @@ func (rr *restoreRun) relock() {
 	rr.unlocked = nil
 }
 
+// sameFile reports whether paths a and b name one file.
+func sameFile(a, b string) bool {
+	fa, err := lstat(a)
+	if err != nil {
+		return false
+	}
+	fb, err := lstat(b)
+	return err == nil && os.SameFile(fa, fb)
+}
+
 // pendingDir is a folder that plan makes only once something below it is
 // restored, with the pending folders above it.
 type pendingDir struct {
@@ -492,6 +514,20 @@ type pendingDir struct {
 	node   *snapshot.Node
 	made   bool
 	failed bool // made failed and was reported
+	// there: it was there when made tried to make it (another restore
+	// into the same target made it since plan looked)
+	there bool
+}
+
+// existed reports whether d or a pending folder above it was there
+// already when made tried to make it.
+func (d *pendingDir) existed() bool {
+	for ; d != nil; d = d.parent {
+		if d.there {
+			return true
+		}
+	}
+	return false
 }
 
 // made makes d and the pending folders above it, once, and reports whether
@@ -504,9 +540,15 @@ func (rr *restoreRun) made(d *pendingDir) bool {
 		return false
 	}
 	if err := mkdir(d.path, 0o700); err != nil {
-		rr.warn(d.path, err)
-		d.failed = true
-		return false
+		if fi, lerr := lstat(d.path); errors.Is(err, os.ErrExist) && lerr == nil && fi.IsDir() {
+			// Made since plan looked: by another restore into this target.
+			d.there = true
+			rr.unlock(d.path, fi)
+		} else {
+			rr.warn(d.path, err)
+			d.failed = true
+			return false
+		}
 	}
 	d.made = true
 	rr.dirs = append(rr.dirs, dirMeta{node: d.node, path: d.path}) // its stored metadata, last
