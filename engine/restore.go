@@ -119,6 +119,9 @@ type restoreRun struct {
 	// metaOnly are files if-changed skipped whose metadata may differ
 	// from the session's: it is set after the files are written.
 	metaOnly []dirMeta
+	// replace are symlinks and other nodes where something is in the
+	// target already: made once plan has succeeded.
+	replace []dirMeta
 	// unlocked are folders already in the target that their owner could
 	// not write (a read-only folder restored before): plan made them
 	// writable, relock gives them their mode back.
@@ -238,6 +241,9 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 	if len(include) > 0 && !rr.selectedSome {
 		rr.relock()
 		return rr.stats, fmt.Errorf("%w (%s): nothing restored", ErrNothingSelected, strings.Join(o.Include, ", "))
+	}
+	for _, d := range rr.replace {
+		rr.makeNode(d.path, d.node, true)
 	}
 	for _, h := range rr.hardlinks {
 		remove(h.path)
@@ -429,36 +435,65 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			if !take {
 				continue
 			}
-			if _, err := lstat(path); err == nil {
-				if rr.o.Overwrite == OverwriteNever {
-					rr.stats.Skipped++
+			if !fresh {
+				if _, err := lstat(path); err == nil {
+					if rr.o.Overwrite == OverwriteNever {
+						rr.stats.Skipped++
+						continue
+					}
+					// Replaced once plan has succeeded, like files.
+					rr.replace = append(rr.replace, dirMeta{node: n, path: path})
 					continue
 				}
-				remove(path)
 			}
-			if err := symlink(n.Target, path); err != nil {
-				rr.warn(path, err)
-				continue
-			}
-			rr.applyMeta(path, n)
+			rr.makeNode(path, n, false)
 		default:
 			if take {
-				if _, err := lstat(path); err == nil && rr.o.Overwrite == OverwriteNever {
-					rr.stats.Skipped++
-					continue
+				if !fresh {
+					if _, err := lstat(path); err == nil {
+						if rr.o.Overwrite == OverwriteNever {
+							rr.stats.Skipped++
+						} else {
+							rr.replace = append(rr.replace, dirMeta{node: n, path: path})
+						}
+						continue
+					}
 				}
-				made, err := makeSpecial(path, n)
-				if err != nil {
-					rr.warn(path, err)
-					continue
-				}
-				if made {
-					rr.applyMeta(path, n)
-				}
+				rr.makeNode(path, n, false)
 			}
 		}
 	}
 	return nil
+}
+
+// makeNode makes a symlink, FIFO or device node at path, replacing what
+// is there (see rr.replace), and sets its metadata.
+func (rr *restoreRun) makeNode(path string, n *snapshot.Node, replace bool) {
+	if n.Type == snapshot.TypeSymlink {
+		if replace {
+			remove(path)
+		}
+		err := symlink(n.Target, path)
+		if errors.Is(err, os.ErrExist) && !replace {
+			// Made since plan looked (another restore into this target).
+			remove(path)
+			err = symlink(n.Target, path)
+		}
+		if err != nil {
+			rr.warn(path, err)
+			return
+		}
+		rr.applyMeta(path, n)
+		return
+	}
+	made, err := makeSpecial(path, n)
+	if err != nil {
+		rr.warn(path, err)
+		return
+	}
+	if made {
+		rr.applyMeta(path, n)
+	}
 }
 
 type keptDir struct {
