@@ -96,3 +96,38 @@ func TestCorePatternsKeepCommasAndSpaces(t *testing.T) {
 		coreOneLine(t, r.stderr, "empty pattern")
 	}
 }
+
+// TestCorePatternsWithInvalidUTF8: --exclude (-e) and --include (-i)
+// patterns naming a file whose name is not UTF-8 match it. urfave/cli
+// copied an aliased flag's values through JSON, which turned the byte
+// into U+FFFD: the exclude excluded nothing and the include selected
+// nothing (exit 1).
+func TestCorePatternsWithInvalidUTF8(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	bad := "bad\xff.txt"
+	coreWrite(t, filepath.Join(src, "ok.txt"), []byte("ok\n"), 0o644)
+	coreWrite(t, filepath.Join(src, bad), []byte("bad\n"), 0o644)
+	for _, flag := range []string{"--exclude", "-e"} {
+		e.mustRun("backup", flag, bad, src)
+		target := filepath.Join(e.dir, "restore"+flag)
+		e.mustRun("restore", "--target", target, "latest")
+		if _, err := os.Lstat(coreRestored(target, filepath.Join(src, bad))); err == nil {
+			t.Errorf("backup %s %q: the file was backed up", flag, bad)
+		}
+		if _, err := os.Lstat(coreRestored(target, filepath.Join(src, "ok.txt"))); err != nil {
+			t.Errorf("backup %s %q: ok.txt missing: %v", flag, bad, err)
+		}
+	}
+	e.mustRun("backup", src)
+	for _, flag := range []string{"--include", "-i"} {
+		target := filepath.Join(e.dir, "include"+flag)
+		e.mustRun("restore", "--target", target, flag, "*/"+bad, "latest")
+		if got, err := os.ReadFile(coreRestored(target, filepath.Join(src, bad))); err != nil || string(got) != "bad\n" {
+			t.Errorf("restore %s %q: %q, %v", flag, "*/"+bad, got, err)
+		}
+		if _, err := os.Lstat(coreRestored(target, filepath.Join(src, "ok.txt"))); err == nil {
+			t.Errorf("restore %s %q also restored ok.txt", flag, "*/"+bad)
+		}
+	}
+}

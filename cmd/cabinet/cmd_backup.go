@@ -35,7 +35,7 @@ Examples:
 		Flags: []cli.Flag{
 			deviceFlag(),
 			&cli.StringSliceFlag{Name: "tag", Usage: "add `TAG` to the session (repeatable)"},
-			&cli.StringSliceFlag{Name: "exclude", KeepSpace: true, Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path from the root, 'src/**/*.o' at any depth)"},
+			patternsFlag("exclude", "e", "skip paths matching `PATTERN` (repeatable; '*.tmp' matches any name, '/home/*/.cache' a path from the root, 'src/**/*.o' at any depth)"),
 			&cli.StringSliceFlag{Name: "exclude-file", KeepSpace: true, Usage: "read exclude patterns from `FILE`, one a line; blank lines and lines starting with # are ignored (repeatable)"},
 			&cli.BoolFlag{Name: "exclude-caches", Usage: "leave out the content of folders holding a CACHEDIR.TAG with its signature (the tag is kept)"},
 			&cli.BoolFlag{Name: "one-file-system", Aliases: []string{"x"}, Usage: "do not cross into other file systems mounted below a backup path (their mount points are kept as empty folders)"},
@@ -60,7 +60,7 @@ func runBackup(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	excludes := c.StringSlice("exclude")
+	excludes := patterns(c, "exclude")
 	for _, f := range c.StringSlice("exclude-file") {
 		patterns, err := readPatternFile(f)
 		if err != nil {

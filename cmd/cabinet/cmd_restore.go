@@ -32,8 +32,8 @@ Example:
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "device", Usage: "pick the session among those of device `NAME`"},
 			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "restore below `DIR` (default: the original locations)"},
-			&cli.StringSliceFlag{Name: "include", KeepSpace: true, Aliases: []string{"i"}, Usage: "restore only paths matching `PATTERN` (repeatable)"},
-			&cli.StringSliceFlag{Name: "exclude", KeepSpace: true, Aliases: []string{"e"}, Usage: "skip paths matching `PATTERN` (repeatable)"},
+			patternsFlag("include", "i", "restore only paths matching `PATTERN` (repeatable)"),
+			patternsFlag("exclude", "e", "skip paths matching `PATTERN` (repeatable)"),
 			&cli.StringFlag{Name: "overwrite", Value: engine.OverwriteIfChanged, Usage: "what to do with existing files, `MODE`: never, if-changed (restore those that differ) or always"},
 			&cli.BoolFlag{Name: "verify", Usage: "re-read every restored file and compare it with the repository"},
 			&cli.StringFlag{Name: "source", Value: snapshot.SourceFiles, Usage: "data `SOURCE` of the session: files or persona"},
@@ -92,8 +92,8 @@ func runRestore(c *cli.Context) error {
 	pv := newProgressView(flagBool(c, "quiet") || (jsonOut && !isTerminal()))
 	stats, err := engine.Restore(c.Context, r, s, engine.RestoreOptions{
 		Target:    c.String("target"),
-		Include:   c.StringSlice("include"),
-		Exclude:   c.StringSlice("exclude"),
+		Include:   patterns(c, "include"),
+		Exclude:   patterns(c, "exclude"),
 		Overwrite: c.String("overwrite"),
 		Verify:    c.Bool("verify"),
 		LockDir:   cacheDir(c),

@@ -356,6 +356,59 @@ func oneLine(s string) string {
 	return b.String()
 }
 
+// patternsFlag is a repeatable flag of path patterns (--include,
+// --exclude). cli.StringSliceFlag is not used: urfave/cli copies an
+// aliased flag's values to its other names through JSON, which turns bytes
+// that are not UTF-8 into U+FFFD, so a pattern naming such a file matched
+// nothing.
+func patternsFlag(name, alias, usage string) *cli.GenericFlag {
+	return &cli.GenericFlag{Name: name, Aliases: []string{alias}, Usage: usage, Value: &patternList{}}
+}
+
+// patterns returns the values of a patternsFlag.
+func patterns(c *cli.Context, name string) []string {
+	if p, ok := c.Generic(name).(*patternList); ok {
+		return p.values
+	}
+	return nil
+}
+
+// patternList holds a patternsFlag's values, bytes as given.
+type patternList struct{ values []string }
+
+// patternListCopy starts the copy urfave/cli makes of an aliased flag
+// (Serialize, then Set): command-line arguments hold no NUL byte, so no
+// value given can start with it, and a NUL ends each value (an empty
+// one, refused later, included).
+const patternListCopy = "\x00patterns\x00"
+
+func (p *patternList) Set(v string) error {
+	if rest, ok := strings.CutPrefix(v, patternListCopy); ok {
+		p.values = nil
+		for len(rest) > 0 {
+			value, after, _ := strings.Cut(rest, "\x00")
+			p.values = append(p.values, value)
+			rest = after
+		}
+		return nil
+	}
+	p.values = append(p.values, v)
+	return nil
+}
+
+func (p *patternList) String() string { return strings.Join(p.values, ", ") }
+
+// Serialize is what urfave/cli copies an aliased flag's values with.
+func (p *patternList) Serialize() string {
+	var b strings.Builder
+	b.WriteString(patternListCopy)
+	for _, v := range p.values {
+		b.WriteString(v)
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
 // limitUploadFlag is --limit-upload of the commands that store much.
 func limitUploadFlag() cli.Flag {
 	return &cli.IntFlag{Name: "limit-upload", Usage: "write to the repository at most `KIB` KiB a second", DefaultText: "no limit"}
