@@ -53,27 +53,3 @@ func retryEINTR(call func() (int, error)) (int, error) {
 // errNotRegular is the error for a file the scan saw as a regular file
 // that is something else when it is read.
 var errNotRegular = errors.New("not a regular file any more (replaced since the scan)")
-
-// openRegular opens a file the scan found to be regular, for reading. A
-// FIFO or device put in its place since then would block the open or the
-// reads for ever; opened non-blocking and checked with fstat, it is an
-// error instead. The descriptor is made blocking again, so os.NewFile
-// leaves it out of the poller as before: two system calls more per file.
-func openRegular(path string) (*os.File, error) {
-	fd, err := openFD(path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	var st syscall.Stat_t
-	if err = syscall.Fstat(fd, &st); err == nil && st.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		err = errNotRegular
-	}
-	if err == nil {
-		_, err = unix.FcntlInt(uintptr(fd), unix.F_SETFL, 0)
-	}
-	if err != nil {
-		syscall.Close(fd)
-		return nil, &os.PathError{Op: "open", Path: path, Err: err}
-	}
-	return os.NewFile(uintptr(fd), path), nil
-}

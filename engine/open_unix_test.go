@@ -17,12 +17,12 @@ import (
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
-// TestOpenRegular opens what a backup reads: a regular file as before, and
+// TestOpenSource opens what a backup reads: a regular file as before, and
 // a FIFO or folder found in its place (replaced since the scan) as an
 // error at once, not a read that waits for a writer for ever.
-func TestOpenRegular(t *testing.T) {
+func TestOpenSource(t *testing.T) {
 	dir, regular, fifo := fileAndFifo(t)
-	f, err := openRegular(regular)
+	f, err := openSource(regular, 0, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -35,7 +35,7 @@ func TestOpenRegular(t *testing.T) {
 	for _, p := range []string{fifo, dir} {
 		done := make(chan error)
 		go func() {
-			f, err := openRegular(p)
+			f, err := openSource(p, 0, "")
 			if err == nil {
 				f.Close()
 			}
@@ -44,10 +44,10 @@ func TestOpenRegular(t *testing.T) {
 		select {
 		case err := <-done:
 			if !errors.Is(err, errNotRegular) {
-				t.Errorf("openRegular(%s): %v, want %v", filepath.Base(p), err, errNotRegular)
+				t.Errorf("openSource(%s): %v, want %v", filepath.Base(p), err, errNotRegular)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("openRegular(%s) blocks", filepath.Base(p))
+			t.Fatalf("openSource(%s) blocks", filepath.Base(p))
 		}
 	}
 }

@@ -6,6 +6,3 @@ import "os"
 func openFile(path string, flag int, perm os.FileMode) (*os.File, error) {
 	return os.OpenFile(path, flag, perm)
 }
-
-// openRegular opens a file the scan found to be regular, for reading.
-func openRegular(path string) (*os.File, error) { return os.Open(path) }

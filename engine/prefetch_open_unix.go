@@ -11,7 +11,10 @@ import (
 )
 
 // openSource opens a file the scan found to be regular, for a backup to
-// read: openRegular (non-blocking, checked with fstat), and without
+// read. A FIFO or device put in its place since then would block the open
+// or the reads for ever; opened non-blocking and checked with fstat, it
+// is an error instead (the descriptor is made blocking again, so
+// os.NewFile leaves it out of the poller). It is opened without
 // following a symlink put in its place since the scan (O_NOFOLLOW). One
 // followed would put the content of its target, any file the backup can
 // read, into the session under the file's name. inode is the one the scan
