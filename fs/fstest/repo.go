@@ -76,6 +76,21 @@ func Backup(t testing.TB, r *repo.Repository, device, source string, when time.T
 	return s
 }
 
+// Isolate stores the slices of file path in a write of their own. Small
+// slices are bundled with whatever else a write stores; stored apart, a
+// later Backup finds them and stores them no more, so Corrupt on one of
+// them damages this file and no other.
+func Isolate(t testing.TB, r *repo.Repository, path string) {
+	t.Helper()
+	_, err := r.Write(context.Background(), func(ctx context.Context, w *repo.Writer) error {
+		_, err := saveNode(ctx, r, w, path)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // saveRoots stores the tree of folder dir holding only the parts of paths
 // below it.
 func saveRoots(ctx context.Context, r *repo.Repository, w *repo.Writer, dir string, paths []string) (blob.ID, error) {

@@ -133,6 +133,7 @@ func testAdapter(t *testing.T, adapter string) {
 	}
 	repoDir := filepath.Join(base, "repo")
 	r := fstest.NewRepo(t, repoDir)
+	fstest.Isolate(t, r, filepath.Join(dmgDir, fstest.DamageFile))
 	when := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
 	s := fstest.Backup(t, r, "laptop", snapshot.SourceFiles, when, src, dmgDir)
 	fstest.Backup(t, r, "laptop", snapshot.SourceFiles, when.Add(time.Second), src, dmgDir)
