@@ -42,7 +42,9 @@ type RestoreOptions struct {
 	Exclude   []string
 	Overwrite string // OverwriteNever, OverwriteIfChanged (default), OverwriteAlways
 	Verify    bool   // re-read restored files and compare with the repository
-	Workers   int
+	// Workers write whole files (default twice the cores); the large
+	// files' ranges have largeWorkers more.
+	Workers int
 	// LockDir is where the restore announces itself while it runs: the
 	// backups of this device that name it too wait (see pause.go).
 	LockDir string
@@ -631,62 +633,87 @@ const directBytes = 256 << 10
 
 func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context) error) error {
 	parts := make(chan restorePart, rr.o.Workers)
+	ranges := make(chan restorePart, largeWorkers)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
+	work := func(p restorePart, buf, stage []byte) ([]byte, []byte) {
+		if ctx.Err() != nil {
+			return buf, stage
+		}
+		var err error
+		if p.to > 0 {
+			if stage == nil {
+				stage = newStage()
+			}
+			buf, err = rr.writeRange(ctx, p, buf, stage)
+		} else {
+			buf, err = rr.writePart(ctx, p, buf)
+		}
+		var skip skipError
+		switch {
+		case err == nil:
+		case errors.As(err, &skip):
+			// Nothing was written: no metadata, no verify, and one
+			// warning for a file of many parts.
+			if !p.f.failed.Swap(true) {
+				rr.warn(p.f.path, skip.err)
+			}
+			return buf, stage
+		case errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) || errors.Is(err, backend.ErrNotFound):
+			// Lost data costs the files that use it, not the restore.
+			p.f.failed.Store(true)
+			rr.warn(p.f.path, err)
+		default:
+			// Not finished: no metadata, so the file does not look
+			// restored to the next if-changed restore (a large one
+			// has its full size from the start).
+			p.f.failed.Store(true)
+			cancel(fmt.Errorf("restore %s: %w", p.f.path, err))
+		}
+		if p.f.left.Add(-1) == 0 {
+			rr.finishFile(p.f)
+		}
+		return buf, stage
+	}
 	var wg sync.WaitGroup
+	// The large files' ranges have workers of their own, which then help
+	// with the other files: ranges wait mostly on the disk, whole files
+	// mostly on the cores, and with one set of workers for both the small
+	// files waited while every worker waited on the disk.
+	for range largeWorkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var buf, stage []byte
+			for p := range ranges {
+				buf, stage = work(p, buf, stage)
+			}
+			for p := range parts {
+				buf, stage = work(p, buf, stage)
+			}
+		}()
+	}
 	for range rr.o.Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var buf, stage []byte
 			for p := range parts {
-				if ctx.Err() != nil {
-					continue
-				}
-				var err error
-				if p.to > 0 {
-					if stage == nil {
-						stage = newStage()
-					}
-					buf, err = rr.writeRange(ctx, p, buf, stage)
-				} else {
-					buf, err = rr.writePart(ctx, p, buf)
-				}
-				var skip skipError
-				switch {
-				case err == nil:
-				case errors.As(err, &skip):
-					// Nothing was written: no metadata, no verify, and one
-					// warning for a file of many parts.
-					if !p.f.failed.Swap(true) {
-						rr.warn(p.f.path, skip.err)
-					}
-					continue
-				case errors.Is(err, repo.ErrDamaged) || errors.Is(err, repo.ErrBlobNotFound) || errors.Is(err, backend.ErrNotFound):
-					// Lost data costs the files that use it, not the restore.
-					p.f.failed.Store(true)
-					rr.warn(p.f.path, err)
-				default:
-					// Not finished: no metadata, so the file does not look
-					// restored to the next if-changed restore (a large one
-					// has its full size from the start).
-					p.f.failed.Store(true)
-					cancel(fmt.Errorf("restore %s: %w", p.f.path, err))
-				}
-				if p.f.left.Add(-1) == 0 {
-					rr.finishFile(p.f)
-				}
+				buf, stage = work(p, buf, stage)
 			}
 		}()
 	}
-	rr.feed(ctx, cancel, plan, parts)
+	rr.feed(ctx, cancel, plan, parts, ranges)
 	close(parts)
 	wg.Wait()
 	return context.Cause(ctx)
 }
 
+// largeWorkers is how many workers write the large files' ranges.
+const largeWorkers = 2
+
 // feed hands the workers the parts of every file plan finds.
-func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, plan func(context.Context) error, parts chan<- restorePart) {
+func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, plan func(context.Context) error, parts, ranges chan<- restorePart) {
 	// Large files (more than one part, or directBytes) in folders this
 	// restore made are written as plan finds them, so they, most of the
 	// bytes, start while plan still reads trees and makes folders (0.9 s
@@ -716,6 +743,7 @@ func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, 
 	largeFed := make(chan struct{})
 	go func() {
 		defer close(largeFed)
+		defer close(ranges)
 		// A large file already in the target is truncated (and sized) only
 		// once plan has succeeded, like the small ones: a restore that
 		// fails while planning leaves it as it was.
@@ -725,12 +753,12 @@ func (rr *restoreRun) feed(ctx context.Context, cancel context.CancelCauseFunc, 
 			if !f.fresh {
 				held = append(held, f)
 			} else if ctx.Err() == nil {
-				rr.feedLarge(ctx, cancel, f, parts)
+				rr.feedLarge(ctx, cancel, f, ranges)
 			}
 		}
 		for _, f := range held {
 			if ctx.Err() == nil {
-				rr.feedLarge(ctx, cancel, f, parts)
+				rr.feedLarge(ctx, cancel, f, ranges)
 			}
 		}
 	}()
