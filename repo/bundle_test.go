@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/cabinetbackup/cabinet/repo/backend/local"
@@ -342,5 +343,37 @@ func TestBundleOfMixedFilesCompressed(t *testing.T) {
 				t.Errorf("bundle sealed in %d bytes, want at most %d", loc.Length, tc.max)
 			}
 		})
+	}
+}
+
+// TestFormat4RefusesBundles: entries of bundled blobs in a repository of
+// a format before bundles (which no writer of it made: damage or a
+// crafted file) are damage, to the index reader and to check.
+func TestFormat4RefusesBundles(t *testing.T) {
+	ctx := context.Background()
+	r, _ := newTestRepo(t)
+	ids := saveBlobs(t, r, smallBlobs(10, 1000)...)
+	loc, _ := r.Index().Lookup(ids[0])
+	if !loc.Bundled {
+		t.Fatal("format 5 repository wrote no bundle")
+	}
+	r.cfg.FormatVersion = 4
+	names, err := r.ListIndexFiles(ctx)
+	if err != nil || len(names) == 0 {
+		t.Fatalf("index files: %v %v", names, err)
+	}
+	if _, err = r.ReadIndexFile(ctx, names[0]); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "format 4") {
+		t.Fatalf("index of bundles read as format 4: %v", err)
+	}
+	var problems []string
+	if err := r.CheckStructure(ctx, func(p Problem) { problems = append(problems, p.Message) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(problems) == 0 || !strings.Contains(problems[0], "in a bundle") {
+		t.Fatalf("check: %q", problems)
+	}
+	damaged, err := r.ReadCabinet(ctx, loc.Pack)
+	if err == nil && len(damaged) == 0 {
+		t.Fatal("read of a cabinet of bundles as format 4 found nothing")
 	}
 }

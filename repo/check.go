@@ -152,6 +152,9 @@ func (r *Repository) ReadCabinet(ctx context.Context, id blob.ID) (damaged []blo
 		if herr == nil {
 			entries, herr = pack.ParseHeader(r.key, data[off:off+int64(hl)], off)
 		}
+		if herr == nil {
+			herr = r.bundlesAllowed(index.PackEntries{Pack: id, Entries: entries})
+		}
 		if herr != nil {
 			problems = append(problems, "header: "+herr.Error())
 		}

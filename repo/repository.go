@@ -415,7 +415,26 @@ func (r *Repository) readIndexFile(ctx context.Context, name string, useCache bo
 	if err != nil {
 		return nil, fmt.Errorf("%w: index/%s: %v", ErrDamaged, name, err)
 	}
+	if err := r.bundlesAllowed(packs...); err != nil {
+		return nil, fmt.Errorf("%w: index/%s: %v", ErrDamaged, name, err)
+	}
 	return packs, nil
+}
+
+// bundlesAllowed refuses entries of bundled blobs in a repository of a
+// format before bundles (5): no writer of it made them.
+func (r *Repository) bundlesAllowed(packs ...index.PackEntries) error {
+	if bundlesIn(r.cfg.FormatVersion) {
+		return nil
+	}
+	for _, p := range packs {
+		for _, e := range p.Entries {
+			if e.Bundled {
+				return fmt.Errorf("blob %s of cabinet %s is in a bundle, which a repository of format %d cannot have", e.ID.Short(), p.Pack.Short(), r.cfg.FormatVersion)
+			}
+		}
+	}
+	return nil
 }
 
 // getVerified reads a content-addressed file (cache first when useCache)
