@@ -229,6 +229,7 @@ func Apply(ctx context.Context, opts ApplyOptions) (*ApplyReport, error) {
 		opts: &opts, m: m, rep: rep, realHome: realDir(opts.Home),
 		remap: NewRemapper(m.OS.Family, m.Home, opts.Home, m.User, opts.User, m.HardwareUUID, opts.System.HardwareUUID),
 	}
+	defer a.closeHome()
 	// 1. Plan every selected entry; this reads and verifies the persona folder.
 	running, err := a.runningSet(ctx)
 	if err != nil {
@@ -278,7 +279,8 @@ type applier struct {
 	rep      *ApplyReport
 	remap    *Remapper
 	undo     *undoWriter
-	realHome string // the home with its own symbolic links resolved
+	realHome string   // the home with its own symbolic links resolved
+	home     *os.Root // realHome, once openDir needs it
 }
 
 // checkLinks refuses a path of the home that leads through a symbolic

@@ -153,7 +153,13 @@ func (a *applier) applyExport(ctx context.Context, x *exportOp, owner *fileOwner
 			if _, err := a.mkdirAll(db, 0o700, owner); err != nil {
 				return nil, err
 			}
-			if err := a.undo.saveBefore(filepath.Join(db, "user")); err != nil {
+			dir, err := a.openDir(db)
+			if err != nil {
+				return nil, err
+			}
+			err = a.undo.saveBefore(dir, filepath.Join(db, "user"))
+			dir.Close()
+			if err != nil {
 				return nil, err
 			}
 		} else {

@@ -61,7 +61,7 @@ func (a *applier) execute(ctx context.Context, p *entryPlan) error {
 		if err := a.undo.record(undoRecord{Op: "chmod", Path: d.dst, Mode: uint32(d.oldMode)}); err != nil {
 			return err
 		}
-		if err := os.Chmod(d.dst, d.mode); err != nil {
+		if err := a.chmod(d.dst, d.mode); err != nil {
 			p.res.Skipped = append(p.res.Skipped, SkippedItem{Path: d.dst, Reason: err.Error()})
 			continue
 		}
@@ -155,7 +155,7 @@ func (a *applier) writeFile(f *fileOp, owner *fileOwner) (*Action, error) {
 		if err := a.undo.record(undoRecord{Op: "chmod", Path: f.dst, Mode: uint32(f.oldMode)}); err != nil {
 			return nil, err
 		}
-		if err := os.Chmod(f.dst, f.mode); err != nil {
+		if err := a.chmod(f.dst, f.mode); err != nil {
 			return nil, err
 		}
 		return &Action{Op: "chmod", Path: f.dst, Detail: fmt.Sprintf("%04o", f.mode)}, nil
@@ -189,20 +189,26 @@ func (a *applier) writeFile(f *fileOp, owner *fileOwner) (*Action, error) {
 	return &Action{Op: "restore-pst", Path: dst, Detail: fmt.Sprintf("original path %s not writable: %v", orig, err)}, nil
 }
 
-// writeTo saves what dst holds into the undo set, then replaces it.
+// writeTo saves what dst holds into the undo set, then replaces it. All
+// of it goes by name inside dst's folder, opened once (see openDir).
 func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 	if _, err := a.mkdirAll(filepath.Dir(dst), 0o755, owner); err != nil {
 		return err
 	}
-	if err := a.undo.saveBefore(dst); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".cabinet-tmp-*")
+	dir, err := a.openDir(filepath.Dir(dst))
 	if err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	defer dir.Close()
+	base := filepath.Base(dst)
+	if err := a.undo.saveBefore(dir, dst); err != nil {
 		return err
 	}
-	tmpName := tmp.Name()
-	defer os.Remove(tmpName)
+	tmp, tmpName, err := createTemp(dir)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", dst, err)
+	}
+	defer dir.Remove(tmpName) // fails once renamed
 	if f.data != nil {
 		_, err = tmp.Write(f.data)
 	} else {
@@ -216,27 +222,43 @@ func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 	if err == nil {
 		err = syncFile(tmp) // the content is on disk before it replaces dst
 	}
+	if err == nil {
+		// Attributes before the mode: a user's attributes need write
+		// access, which a read-only mode takes away.
+		if xerr := writeFileXattrs(tmp, f.rec.Xattrs); xerr != nil {
+			err = fmt.Errorf("extended attributes of %s: %w", dst, xerr)
+		}
+	}
+	if err == nil {
+		err = tmp.Chmod(f.mode)
+	}
+	if err == nil {
+		owner.chownFile(tmp)
+	}
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
-	if err := writeXattrs(tmpName, f.rec.Xattrs); err != nil {
-		return fmt.Errorf("extended attributes of %s: %w", dst, err)
-	}
-	if err := os.Chmod(tmpName, f.mode); err != nil {
-		return err
-	}
 	if !f.modTime.IsZero() {
-		_ = os.Chtimes(tmpName, f.modTime, f.modTime)
+		_ = dir.Chtimes(tmpName, f.modTime, f.modTime)
 	}
-	owner.chown(tmpName)
-	if err := os.Rename(tmpName, dst); err != nil {
+	if err := dir.Rename(tmpName, base); err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}
 	syncDir(filepath.Dir(dst))
 	return nil
+}
+
+// chmod changes the mode of p through its folder (see openDir).
+func (a *applier) chmod(p string, mode fs.FileMode) error {
+	dir, err := a.openDir(filepath.Dir(p))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Chmod(filepath.Base(p), mode)
 }
 
 // syncFile flushes a file to disk; syncDir flushes a folder's entries

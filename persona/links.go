@@ -37,8 +37,9 @@ func realDir(p string) string {
 // with its own links resolved). A path outside the home (a system file) is
 // not checked. The first component that does not exist ends the check:
 // whatever is created below it is a real folder. The check is repeated
-// right before each write; a link swapped in between the check and the
-// write is not caught.
+// right before each write, and the write itself goes through a Root of the
+// home (applier.openDir), so a folder swapped for a link in between does
+// not send it out of the home either.
 func checkHomeLinks(home, realHome, p string, self bool) error {
 	home, p = filepath.Clean(home), filepath.Clean(p)
 	if !insideDir(home, p) {

@@ -273,3 +273,60 @@ func TestCaptureDoesNotFollowLinksOutOfHome(t *testing.T) {
 		})
 	}
 }
+
+// TestApplySwappedFolderNotFollowed: a folder of the home replaced by a
+// link out of the home after apply checked it (a race with another
+// process of the user) does not send the write there: the folder is
+// opened through a Root of the home, which follows no such link.
+func TestApplySwappedFolderNotFollowed(t *testing.T) {
+	base := t.TempDir()
+	oldHome := filepath.Join(base, "home", "ann")
+	home := filepath.Join(base, "home", "bob")
+	outside := filepath.Join(base, "outside")
+	mkdir(t, filepath.Join(home, ".ssh"), 0o700)
+	mkdir(t, outside, 0o755)
+	writeFile(t, filepath.Join(oldHome, ".ssh", "id_rsa"), "KEY", 0o600)
+	writeFile(t, filepath.Join(outside, "id_rsa"), "OUTSIDE", 0o644)
+	staging := filepath.Join(base, "staging")
+	if _, err := Capture(context.Background(), CaptureOptions{Staging: staging, System: linuxSystem("ann", oldHome), Root: boolPtr(false),
+		Now: fixedClock, Select: Selector{Only: []string{"ssh"}}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, link := range map[string]string{"absolute": outside, "relative": "../../outside"} {
+		t.Run(name, func(t *testing.T) {
+			swapped := false
+			beforeOpenDir = func(dir string) {
+				if dir != filepath.Join(home, ".ssh") || swapped {
+					return
+				}
+				swapped = true
+				if err := os.Rename(dir, dir+".moved"); err != nil {
+					t.Fatal(err)
+				}
+				symlink(t, link, dir)
+			}
+			defer func() {
+				beforeOpenDir = func(string) {}
+				os.Remove(filepath.Join(home, ".ssh"))
+				os.Rename(filepath.Join(home, ".ssh.moved"), filepath.Join(home, ".ssh"))
+			}()
+			rep, err := Apply(context.Background(), applyTo(staging, home, nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !swapped {
+				t.Fatal("the folder was never opened")
+			}
+			if got := readFile(t, filepath.Join(outside, "id_rsa")); got != "OUTSIDE" {
+				t.Fatalf("apply wrote through the swapped folder: %q", got)
+			}
+			ents, _ := os.ReadDir(outside)
+			if len(ents) != 1 {
+				t.Errorf("apply left files outside the home: %v", ents)
+			}
+			if !rep.Incomplete() {
+				t.Errorf("the write refused is not reported: %+v", rep.Entries)
+			}
+		})
+	}
+}

@@ -34,3 +34,11 @@ func (o *fileOwner) chown(p string) {
 	}
 	_ = os.Lchown(p, o.uid, o.gid)
 }
+
+// chownFile gives an open file the owner.
+func (o *fileOwner) chownFile(f *os.File) {
+	if o == nil {
+		return
+	}
+	_ = f.Chown(o.uid, o.gid)
+}

@@ -1,5 +1,7 @@
 package persona
 
+import "os"
+
 // fileOwner is a no-op on Windows: files written into a profile inherit
 // the profile folder's ACL.
 type fileOwner struct{}
@@ -7,3 +9,5 @@ type fileOwner struct{}
 func homeOwner(home string, root bool) *fileOwner { return nil }
 
 func (o *fileOwner) chown(p string) {}
+
+func (o *fileOwner) chownFile(f *os.File) {}

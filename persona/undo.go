@@ -164,9 +164,11 @@ func (u *undoWriter) saveData(data []byte) (string, error) {
 }
 
 // saveBefore journals what dst is before it is replaced: its content,
-// mode and time, a symbolic link's target, or that it did not exist.
-func (u *undoWriter) saveBefore(dst string) error {
-	st, err := os.Lstat(dst)
+// mode and time, a symbolic link's target, or that it did not exist. dir
+// is dst's folder (see applier.openDir): dst is read by name in it.
+func (u *undoWriter) saveBefore(dir *os.Root, dst string) error {
+	base := filepath.Base(dst)
+	st, err := dir.Lstat(base)
 	if errors.Is(err, fs.ErrNotExist) {
 		return u.record(undoRecord{Op: "file", Path: dst})
 	}
@@ -175,18 +177,23 @@ func (u *undoWriter) saveBefore(dst string) error {
 	}
 	r := undoRecord{Op: "file", Path: dst, Existed: true, Mode: uint32(st.Mode().Perm()), ModTime: st.ModTime().UTC()}
 	if st.Mode()&fs.ModeSymlink != 0 {
-		if r.Link, err = os.Readlink(dst); err != nil {
+		if r.Link, err = dir.Readlink(base); err != nil {
 			return err
 		}
 		return u.record(r)
 	}
+	in, err := dir.Open(base)
+	if err != nil {
+		return &undoError{err}
+	}
+	defer in.Close()
 	rel, p := u.nextSaved()
-	if err := copyPlain(dst, p); err != nil {
+	if err := copyFrom(in, p); err != nil {
 		return &undoError{err}
 	}
 	syncDir(filepath.Dir(p))
 	r.Saved = rel
-	r.Xattrs, _ = readXattrs(dst)
+	r.Xattrs, _ = readFileXattrs(in)
 	return u.record(r)
 }
 
@@ -196,6 +203,11 @@ func copyPlain(src, dst string) error {
 		return err
 	}
 	defer in.Close()
+	return copyFrom(in, dst)
+}
+
+// copyFrom writes what in holds into the new file dst, synced.
+func copyFrom(in io.Reader, dst string) error {
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return err

@@ -1,0 +1,76 @@
+package persona
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// openDir opens folder dir, which holds a file apply replaces or changes,
+// as an os.Root: the undo copy of what is there, the temporary file, its
+// rename into place and a chmod then go by name inside that folder. A
+// folder of the home is opened through a Root of the home from its real
+// path (its links resolved, which must stay in the home), so a folder on
+// the way swapped for a link out of the home after checkLinks cannot send
+// a write there: a Root follows no link that leaves it, nor any absolute
+// one, and once open the folder is held, whatever its path becomes.
+// Outside the home (a system file) dir is opened by its path.
+func (a *applier) openDir(dir string) (*os.Root, error) {
+	dir = filepath.Clean(dir)
+	if !insideDir(filepath.Clean(a.opts.Home), dir) {
+		return os.OpenRoot(dir)
+	}
+	real, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !insideDir(a.realHome, real) {
+		return nil, fmt.Errorf("%s leads to %s, outside the home %s: %w; not followed", dir, real, a.opts.Home, errLinkOutsideHome)
+	}
+	rel, err := filepath.Rel(a.realHome, real)
+	if err != nil {
+		return nil, err
+	}
+	if a.home == nil {
+		if a.home, err = os.OpenRoot(a.realHome); err != nil {
+			return nil, err
+		}
+	}
+	beforeOpenDir(dir)
+	d, err := a.home.OpenRoot(rel)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
+		return nil, fmt.Errorf("%s changed on the way to it (a folder replaced by a symbolic link?): %v: %w; not followed", dir, err, errLinkOutsideHome)
+	}
+	return d, err
+}
+
+// beforeOpenDir runs between openDir's check of a folder's real path and
+// its open: tests swap a folder for a link there.
+var beforeOpenDir = func(dir string) {}
+
+// closeHome closes the Root of the home openDir opened, if any.
+func (a *applier) closeHome() {
+	if a.home != nil {
+		a.home.Close()
+		a.home = nil
+	}
+}
+
+// createTemp creates a new file of a random name in dir, for writing.
+func createTemp(dir *os.Root) (*os.File, string, error) {
+	for range 100 {
+		var b [8]byte
+		rand.Read(b[:])
+		name := ".cabinet-tmp-" + hex.EncodeToString(b[:])
+		f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		return f, name, err
+	}
+	return nil, "", fmt.Errorf("no free temporary name in %s", dir.Name())
+}
