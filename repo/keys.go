@@ -241,9 +241,23 @@ func (r *Repository) RemoveKey(ctx context.Context, idPrefix string) (string, er
 
 // ChangePassword adds a key for newPassword and removes the key in use.
 func (r *Repository) ChangePassword(ctx context.Context, newPassword []byte, o KeyOptions) (string, error) {
+	return r.ChangePasswordThen(ctx, newPassword, o, nil)
+}
+
+// ChangePasswordThen is ChangePassword that calls added, when not nil,
+// with the new key's ID between adding it and removing the key in use:
+// where the old password is kept (a password file) is updated there, so
+// that whenever the change stops, the kept password opens a key. An error
+// from added leaves both keys and is returned.
+func (r *Repository) ChangePasswordThen(ctx context.Context, newPassword []byte, o KeyOptions, added func(id string) error) (string, error) {
 	id, err := r.AddKey(ctx, newPassword, o)
 	if err != nil {
 		return "", err
+	}
+	if added != nil {
+		if err := added(id); err != nil {
+			return id, fmt.Errorf("new key %s added, the old key %s kept: %w", id[:8], r.keyID[:8], err)
+		}
 	}
 	old := r.keyID
 	if err := r.be.Delete(ctx, KeysDir+"/"+old); err != nil {

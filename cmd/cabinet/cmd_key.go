@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -139,7 +141,83 @@ func runKeyRemove(c *cli.Context) error {
 }
 
 func runKeyPasswd(c *cli.Context) error {
-	return withNewPassword(c, "key", "password changed; the repository now opens with key %s\n", func(r *repo.Repository, pw []byte) (string, error) {
-		return r.ChangePassword(c.Context, pw, keyOptions())
+	kept, err := keptPasswordFile(c)
+	if err != nil {
+		return err
+	}
+	err = withNewPassword(c, "key", "password changed; the repository now opens with key %s\n", func(r *repo.Repository, pw []byte) (string, error) {
+		if kept == "" {
+			return r.ChangePassword(c.Context, pw, keyOptions())
+		}
+		// The kept file gets the new password before the old key goes:
+		// it kept the old one, whose key was removed, and every later
+		// command failed with a wrong password.
+		return r.ChangePasswordThen(c.Context, pw, keyOptions(), func(string) error {
+			if err := replacePasswordFile(kept, pw); err != nil {
+				return fmt.Errorf("keep the new password in %s: %w", kept, err)
+			}
+			return nil
+		})
 	})
+	if err == nil && kept != "" && !flagBool(c, "json") {
+		fmt.Printf("the new password is kept in %s\n", kept)
+	}
+	return err
+}
+
+// keptPasswordFile is the default repository's generated password file
+// when the password in use comes from it (as password finds it), else "".
+func keptPasswordFile(c *cli.Context) (string, error) {
+	_, isDefault, err := repoLocation(c)
+	if err != nil || !isDefault || flagString(c, "password-file") != "" || flagString(c, "password-command") != "" {
+		return "", err
+	}
+	pf, err := defaultPasswordFile()
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(pf); err != nil {
+		return "", nil
+	}
+	return pf, nil
+}
+
+// replacePasswordFile puts pw in pf (mode 0600) in one rename, so pf holds
+// the old password or the new one, never a part.
+func replacePasswordFile(pf string, pw []byte) error {
+	dir := filepath.Dir(pf)
+	f, err := os.CreateTemp(dir, filepath.Base(pf)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil {
+		return fail(err)
+	}
+	if _, err := f.Write(append(slices.Clip(pw), '\n')); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, pf); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	// The rename lasts across a crash once the folder is synced (where a
+	// folder can be opened for that).
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
 }
