@@ -38,6 +38,9 @@ func runCheck(c *cli.Context) error {
 	var subset float64
 	var group, groups int
 	if s := c.String("read-data-subset"); s != "" {
+		if c.Bool("read-data") {
+			return usagef("--read-data reads every cabinet and --read-data-subset a part of them: give one of the two")
+		}
 		if n, t, ok := strings.Cut(s, "/"); ok {
 			var err1, err2 error
 			group, err1 = strconv.Atoi(n)
@@ -47,7 +50,7 @@ func runCheck(c *cli.Context) error {
 			}
 		} else {
 			v, err := strconv.ParseFloat(strings.TrimSuffix(s, "%"), 64)
-			if err != nil || v <= 0 || v > 100 {
+			if err != nil || !(v > 0 && v <= 100) { // NaN is neither
 				return usagef("--read-data-subset wants a percentage between 0 and 100, like 10%%, or a group n/t, like 2/5")
 			}
 			subset = v / 100
