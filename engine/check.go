@@ -86,7 +86,7 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 		switch {
 		case o.ReadDataGroups > 0:
 			packs = slices.DeleteFunc(packs, func(p blob.ID) bool { return int(p[0])%o.ReadDataGroups != o.ReadDataGroup-1 })
-		case o.ReadDataSubset > 0 && o.ReadDataSubset < 1:
+		case o.ReadDataSubset > 0 && o.ReadDataSubset < 1 && len(packs) > 0:
 			rand.Shuffle(len(packs), func(i, j int) { packs[i], packs[j] = packs[j], packs[i] })
 			packs = packs[:max(1, int(float64(len(packs))*o.ReadDataSubset+0.5))]
 		}
