@@ -703,7 +703,7 @@ func (b *backupRun) scanNames(ctx context.Context, root *folder, path string, d 
 		if tx, err = b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
 			defer func() { b.reg.noteLookups(tx, uncounted) }() // before the Rollback: inside tx
-			registered = tx.Bucket(registerBucket)
+			b.reg.safely(func() { registered = tx.Bucket(registerBucket) })
 		}
 	}
 	for _, name := range names {
@@ -741,7 +741,7 @@ func (b *backupRun) addEntry(ctx context.Context, d *dirNode, name, full string,
 	if b.reg != nil && !b.o.Force {
 		if tx, err := b.reg.db.Begin(false); err == nil {
 			defer tx.Rollback()
-			registered = tx.Bucket(registerBucket)
+			b.reg.safely(func() { registered = tx.Bucket(registerBucket) })
 		}
 	}
 	p := scanPart{solo: true}
@@ -786,37 +786,45 @@ func (b *backupRun) addEntryTx(ctx context.Context, registered *bolt.Bucket, p *
 	f := &fileNode{meta: metaOf(&n), dir: d, fp: fingerprintOf(fi)}
 	b.filesScanned.Add(1)
 	b.bytesScanned.Add(fi.Size())
+	var (
+		known, ok bool
+		cached    snapshot.Node
+		fp        fingerprint
+		gen       uint64
+	)
 	if registered != nil {
-		if v := registered.Get([]byte(full)); v != nil {
-			var cached snapshot.Node
-			fp, gen, ok := decodeRegisterValue(v, &cached)
-			stored, checked := false, false
-			if ok && fp == f.fp {
-				stored, checked = b.slicesStored(ctx, &cached, gen)
-			}
-			if stored {
-				f.meta.Content, f.meta.Sizes = cached.Content, cached.Sizes
-				switch {
-				case cached.Xattrs == nil: // an entry from before they were kept
-					f.meta.Xattrs = readXattrs(full)
-				case len(cached.Xattrs) > 0:
-					f.meta.Xattrs = cached.Xattrs
-				}
-				if checked {
-					// Checked against the index: trusted from now on. (An
-					// entry trusted without a check keeps its generation:
-					// asking trusts again could see a distrust made
-					// meanwhile, and stamp an entry nobody checked.)
-					b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}, b.reg.run))
-				}
-				b.filesUnchanged.Add(1)
-				b.filesDone.Add(1)
-				b.bytesDone.Add(fi.Size())
-				p.files = append(p.files, f)
-				return
-			}
-			f.changed = true
+		b.reg.get(registered, []byte(full), func(v []byte) {
+			known = true
+			fp, gen, ok = decodeRegisterValue(v, &cached) // copies out of v
+		})
+	}
+	if known {
+		stored, checked := false, false
+		if ok && fp == f.fp {
+			stored, checked = b.slicesStored(ctx, &cached, gen)
 		}
+		if stored {
+			f.meta.Content, f.meta.Sizes = cached.Content, cached.Sizes
+			switch {
+			case cached.Xattrs == nil: // an entry from before they were kept
+				f.meta.Xattrs = readXattrs(full)
+			case len(cached.Xattrs) > 0:
+				f.meta.Xattrs = cached.Xattrs
+			}
+			if checked {
+				// Checked against the index: trusted from now on. (An
+				// entry trusted without a check keeps its generation:
+				// asking trusts again could see a distrust made
+				// meanwhile, and stamp an entry nobody checked.)
+				b.reg.put([]byte(full), encodeRegisterValue(f.fp, &snapshot.Node{Content: f.meta.Content, Sizes: f.meta.Sizes, Xattrs: f.meta.Xattrs}, b.reg.run))
+			}
+			b.filesUnchanged.Add(1)
+			b.filesDone.Add(1)
+			b.bytesDone.Add(fi.Size())
+			p.files = append(p.files, f)
+			return
+		}
+		f.changed = true
 	}
 	f.meta.Xattrs = readXattrs(full)
 	if fi.Size() == 0 { // nothing to read
@@ -1336,10 +1344,7 @@ func (b *backupRun) saveTree(ctx context.Context, w *repo.Writer, d *dirNode, tr
 	var last blob.ID
 	var gen uint64
 	var known bool
-	b.reg.db.View(func(tx *bolt.Tx) error {
-		gen, last, known = decodeDirValue(tx.Bucket(registerBucket).Get(key))
-		return nil
-	})
+	b.reg.view(key, func(v []byte) { gen, last, known = decodeDirValue(v) })
 	trusted := known && b.reg.trusts(gen) && !b.o.Force
 	id := b.r.Key().ID(tree)
 	if trusted && id == last {

@@ -74,6 +74,10 @@ type register struct {
 	writeMu sync.Mutex      // one write transaction at a time
 	writers sync.WaitGroup
 	failed  atomic.Bool // a write failed: the rest would fail too
+	// broken: a read or write of the register met a damaged page (see
+	// safely). The run neither reads nor writes it any more, and close
+	// removes it: the next run builds it anew.
+	broken atomic.Bool
 }
 
 type registerEntry struct{ key, value []byte }
@@ -145,18 +149,71 @@ func openRegister(dir, device, source string) (*register, error) {
 			return nil, fmt.Errorf("open register %s: %w", p, err)
 		}
 	}
-	if err := db.Update(func(tx *bolt.Tx) error {
-		if _, err := tx.CreateBucketIfNotExists(registerBucket); err != nil {
-			return err
-		}
-		_, err := tx.CreateBucketIfNotExists(metaBucket)
-		return err
-	}); err != nil {
+	// The run writes from here on: a run that ends before it completes
+	// (killed, or a crash) leaves the marker, and the next one checks.
+	markUnfinished(p)
+	r := &register{db: db, path: p}
+	if err := r.createBuckets(); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("register %s: %w", p, err)
+		if !errors.Is(err, errRegisterDamaged) {
+			return nil, fmt.Errorf("register %s: %w", p, err)
+		}
+		// Pages the open did not check (a run that completed left it, so
+		// it was not checked) are damaged: a bad sector, say.
+		os.Remove(p)
+		if db, err = openChecked(p, opts, false); err != nil {
+			return nil, fmt.Errorf("open register %s: %w", p, err)
+		}
+		r = &register{db: db, path: p}
+		if err := r.createBuckets(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("register %s: %w", p, err)
+		}
 	}
 	go warmPageCache(p)
-	return &register{db: db, path: p}, nil
+	return r, nil
+}
+
+func (r *register) createBuckets() error {
+	var err error
+	if !r.safely(func() {
+		err = r.db.Update(func(tx *bolt.Tx) error {
+			if _, err := tx.CreateBucketIfNotExists(registerBucket); err != nil {
+				return err
+			}
+			_, err := tx.CreateBucketIfNotExists(metaBucket)
+			return err
+		})
+	}) {
+		return errRegisterDamaged
+	}
+	return err
+}
+
+// errRegisterDamaged is what a use of the register that met a damaged
+// page returns (see safely).
+var errRegisterDamaged = errors.New("damaged register")
+
+// safely runs fn, which reads or writes the register's pages, so that a
+// damaged page costs speed, not the backup. bbolt trusts its file: a
+// damaged page makes it panic, or fault, which without SetPanicOnFault
+// crashes the process (every backup of the device crashed until someone
+// deleted the cache). Then the register is marked broken, and safely, now
+// and from then on, runs nothing and reports false: the run reads every
+// file it has not decided on yet, and writes nothing to the register.
+func (r *register) safely(fn func()) (ok bool) {
+	if r.broken.Load() {
+		return false
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			r.broken.Store(true)
+			ok = false
+		}
+	}()
+	fn()
+	return true
 }
 
 // openChecked opens the register at p, with check also its pages. bbolt
@@ -234,6 +291,14 @@ func checkRegister(db *bolt.DB) error {
 // checked against the index and rewritten with the run's generation.
 func (r *register) begin(indexFiles []string) error {
 	markUnfinished(r.path)
+	var err error
+	if !r.safely(func() { err = r.beginTx(indexFiles) }) {
+		return errRegisterDamaged
+	}
+	return err
+}
+
+func (r *register) beginTx(indexFiles []string) error {
 	return r.db.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(metaBucket)
 		started, completed, trusted := metaUint(m, metaStarted), metaUint(m, metaCompleted), metaUint(m, metaTrusted)
@@ -303,7 +368,27 @@ func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen
 	names := slices.Concat(indexFiles, r.begun)
 	slices.Sort(names)
 	names = slices.Compact(names)
-	err := r.db.Update(func(tx *bolt.Tx) error {
+	var err error
+	if !r.safely(func() { err = r.completeTx(names, sessions) }) {
+		return errRegisterDamaged
+	}
+	if err != nil {
+		return err
+	}
+	// Commits do not sync (NoSync: a killed process loses nothing, its
+	// writes are in the page cache); the completed run does, once, so a
+	// power loss finds the file as one run left it, not pages of several.
+	if err := r.db.Sync(); err != nil {
+		return err
+	}
+	if r.path != "" {
+		os.Remove(unfinishedMarker(r.path))
+	}
+	return nil
+}
+
+func (r *register) completeTx(names []string, sessions map[string]sessionSeen) error {
+	return r.db.Update(func(tx *bolt.Tx) error {
 		m := tx.Bucket(metaBucket)
 		if metaUint(m, metaStarted) != r.run {
 			return errors.New("another run started") // cannot happen: the database is locked
@@ -336,19 +421,6 @@ func (r *register) complete(indexFiles []string, sessions map[string]sessionSeen
 		}
 		return m.Put(metaCompleted, binary.AppendUvarint(nil, r.run))
 	})
-	if err != nil {
-		return err
-	}
-	// Commits do not sync (NoSync: a killed process loses nothing, its
-	// writes are in the page cache); the completed run does, once, so a
-	// power loss finds the file as one run left it, not pages of several.
-	if err := r.db.Sync(); err != nil {
-		return err
-	}
-	if r.path != "" {
-		os.Remove(unfinishedMarker(r.path))
-	}
-	return nil
 }
 
 // unfinishedMarker is the file that says a run of the register at p
@@ -491,16 +563,21 @@ func (r *register) write(entries []registerEntry) error {
 		return nil
 	}
 	slices.SortFunc(entries, func(a, b registerEntry) int { return bytes.Compare(a.key, b.key) })
-	err := r.db.Update(func(tx *bolt.Tx) error {
-		bk := tx.Bucket(registerBucket)
-		bk.FillPercent = 0.9
-		for _, e := range entries {
-			if err := bk.Put(e.key, e.value); err != nil {
-				return err
+	var err error
+	if !r.safely(func() {
+		err = r.db.Update(func(tx *bolt.Tx) error {
+			bk := tx.Bucket(registerBucket)
+			bk.FillPercent = 0.9
+			for _, e := range entries {
+				if err := bk.Put(e.key, e.value); err != nil {
+					return err
+				}
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}) {
+		return errRegisterDamaged
+	}
 	r.db.View(func(tx *bolt.Tx) error {
 		trimResident(tx)
 		return nil
@@ -508,10 +585,39 @@ func (r *register) write(entries []registerEntry) error {
 	return err
 }
 
+// get reads key's entry in the files bucket bk of a read transaction and
+// hands it to decode (which must copy what it keeps) unless it is absent
+// or the register is found damaged (see safely).
+func (r *register) get(bk *bolt.Bucket, key []byte, decode func(v []byte)) {
+	r.safely(func() {
+		if v := bk.Get(key); v != nil {
+			decode(v)
+		}
+	})
+}
+
+// view is get in a read transaction of its own.
+func (r *register) view(key []byte, decode func(v []byte)) {
+	r.safely(func() {
+		r.db.View(func(tx *bolt.Tx) error {
+			if v := tx.Bucket(registerBucket).Get(key); v != nil {
+				decode(v)
+			}
+			return nil
+		})
+	})
+}
+
+// close closes the register; one found damaged is removed, so the next
+// run builds it anew.
 func (g *register) close() {
 	if g != nil {
 		g.writers.Wait()
 		g.db.Close()
+		if g.broken.Load() && g.path != "" {
+			os.Remove(g.path)
+			os.Remove(unfinishedMarker(g.path))
+		}
 	}
 }
 

@@ -8,8 +8,6 @@ import (
 	"os"
 	"sort"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/cabinetbackup/cabinet/repo/blob"
 	"github.com/cabinetbackup/cabinet/repo/chunker"
 	"github.com/cabinetbackup/cabinet/snapshot"
@@ -63,14 +61,11 @@ func (b *backupRun) previousSlices(f *fileNode) previousSlices {
 	if b.reg == nil || !f.changed {
 		return prev
 	}
-	b.reg.db.View(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(registerBucket).Get([]byte(f.path())); v != nil {
-			var n snapshot.Node
-			if _, _, ok := decodeRegisterValue(v, &n); ok { // copies out of v
-				prev = previousSlices{ids: n.Content, sizes: n.Sizes}
-			}
+	b.reg.view([]byte(f.path()), func(v []byte) {
+		var n snapshot.Node
+		if _, _, ok := decodeRegisterValue(v, &n); ok { // copies out of v
+			prev = previousSlices{ids: n.Content, sizes: n.Sizes}
 		}
-		return nil
 	})
 	return prev
 }
