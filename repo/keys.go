@@ -140,8 +140,15 @@ func unlock(ctx context.Context, be backend.Backend, password []byte, cfg *Confi
 	var damaged, configErr error
 	for _, n := range names {
 		data, err := be.Get(ctx, KeysDir+"/"+n, 0, 0)
+		if errors.Is(err, backend.ErrNotFound) {
+			continue // removed since the listing (key remove or passwd elsewhere)
+		}
 		if err != nil {
-			return nil, "", err
+			if ctx.Err() != nil {
+				return nil, "", err
+			}
+			damaged = fmt.Errorf("keys/%s: %w", n, err)
+			continue
 		}
 		// Key files are named by the SHA-256 of their bytes: a damaged one
 		// must be reported as damaged, not as a wrong password.
@@ -195,15 +202,20 @@ func (r *Repository) Keys(ctx context.Context) ([]KeyInfo, error) {
 	var out []KeyInfo
 	err := r.be.List(ctx, KeysDir, func(fi backend.FileInfo) error {
 		data, err := r.be.Get(ctx, KeysDir+"/"+fi.Name, 0, 0)
-		if err != nil {
+		if errors.Is(err, backend.ErrNotFound) {
+			return nil // removed since the listing
+		}
+		if err != nil && ctx.Err() != nil {
 			return err
 		}
 		info := KeyInfo{ID: fi.Name, Current: fi.Name == r.keyID}
-		kf, err := DecodeKeyFile(data)
-		if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != fi.Name {
+		kf, derr := DecodeKeyFile(data)
+		if err != nil {
+			info.Damaged = "cannot be read: " + err.Error()
+		} else if sum := sha256.Sum256(data); hex.EncodeToString(sum[:]) != fi.Name {
 			info.Damaged = "content does not match its name (damaged or truncated file)"
-		} else if err != nil {
-			info.Damaged = err.Error()
+		} else if derr != nil {
+			info.Damaged = derr.Error()
 		} else {
 			info.Created, info.Hostname, info.Username = kf.Created, kf.Hostname, kf.Username
 		}
