@@ -248,8 +248,31 @@ func (r *Repository) RemoveKey(ctx context.Context, idPrefix string) (string, er
 	case match[0] == r.keyID:
 		return "", fmt.Errorf("key %s is the one in use: open the repository with another password to remove it", match[0][:8])
 	}
-	return match[0], r.be.Delete(ctx, KeysDir+"/"+match[0])
+	id := match[0]
+	// Kept to put it back; a key that cannot be read opens nothing and
+	// is not.
+	data, err := r.be.Get(ctx, KeysDir+"/"+id, 0, 0)
+	if err != nil {
+		data = nil
+	}
+	if err := r.be.Delete(ctx, KeysDir+"/"+id); err != nil {
+		return "", err
+	}
+	// Another cabinet opened with the key removed here may have removed
+	// the one in use meanwhile (two key removes at once, each of the
+	// other's key): both succeeded and the repository had no key left.
+	// Whichever of them finds its own key gone puts back what it removed.
+	if _, err := r.be.Stat(ctx, KeysDir+"/"+r.keyID); errors.Is(err, backend.ErrNotFound) && data != nil {
+		if err := r.be.Put(ctx, KeysDir+"/"+id, data); err != nil {
+			return "", fmt.Errorf("key %s in use was removed meanwhile by another cabinet, and putting back the removed key %s failed: %w", r.keyID[:8], shortID(id), err)
+		}
+		return "", fmt.Errorf("key %s in use was removed meanwhile by another cabinet: key %s is kept, so the repository keeps a key; see 'cabinet key list'", r.keyID[:8], shortID(id))
+	}
+	return id, nil
 }
+
+// shortID is the first 8 characters of a key ID, as key list shows it.
+func shortID(id string) string { return id[:min(8, len(id))] }
 
 // ChangePassword adds a key for newPassword and removes the key in use.
 func (r *Repository) ChangePassword(ctx context.Context, newPassword []byte, o KeyOptions) (string, error) {
