@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -266,12 +267,18 @@ func (e *AmbiguousError) Devices() bool {
 // Find picks one session from ss (sorted by time) by spec: "latest", an ID
 // prefix, or a time name as GroupTimeNames gives it (per device and data
 // source). A time name of sessions of several devices or sources is an
-// *AmbiguousError.
+// *AmbiguousError, and so is "latest" where ss holds sessions of several:
+// like a time name, it names one session of each (the mount shows
+// MOUNT/<device>/<source>/latest), and the newest of them all may be
+// another device's.
 func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
 	if len(ss) == 0 {
 		return nil, errors.New("the repository has no sessions yet: run 'cabinet backup' first")
 	}
 	if spec == "latest" {
+		if named := latestOfEach(ss); len(named) > 1 {
+			return nil, &AmbiguousError{Spec: spec, Sessions: named}
+		}
 		return ss[len(ss)-1], nil
 	}
 	var named []*Session
@@ -300,6 +307,23 @@ func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
 		return nil, fmt.Errorf("no session %q: give 'latest', an ID prefix or a time as 'cabinet sessions' shows it", spec)
 	}
 	return nil, fmt.Errorf("session ID prefix %q matches %d sessions: give more digits", spec, len(match))
+}
+
+// latestOfEach returns the newest session of each device and data source
+// in ss (sorted by time), oldest first.
+func latestOfEach(ss []*Session) []*Session {
+	type key struct{ device, source string }
+	seen := map[key]bool{}
+	var named []*Session
+	for i := len(ss) - 1; i >= 0; i-- {
+		k := key{ss[i].Device, ss[i].Source}
+		if !seen[k] {
+			seen[k] = true
+			named = append(named, ss[i])
+		}
+	}
+	slices.Reverse(named)
+	return named
 }
 
 // LoadTree reads and decodes one tree blob.
