@@ -294,9 +294,11 @@ func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
 	default:
 		return nil, &AmbiguousError{Spec: spec, Sessions: named}
 	}
+	// IDs are lower-case hex; a prefix copied in capitals names them too.
+	prefix := strings.ToLower(spec)
 	var match []*Session
 	for _, s := range ss {
-		if spec != "" && strings.HasPrefix(s.Ref.Name, spec) {
+		if prefix != "" && strings.HasPrefix(s.Ref.Name, prefix) {
 			match = append(match, s)
 		}
 	}
@@ -306,7 +308,35 @@ func Find(ss []*Session, spec string, loc *time.Location) (*Session, error) {
 	case 0:
 		return nil, fmt.Errorf("no session %q: give 'latest', an ID prefix or a time as 'cabinet sessions' shows it", spec)
 	}
-	return nil, fmt.Errorf("session ID prefix %q matches %d sessions: give more digits", spec, len(match))
+	return nil, fmt.Errorf("session ID prefix %q matches %d sessions (%s): give more digits", spec, len(match), distinctPrefixes(match, 5))
+}
+
+// distinctPrefixes lists the IDs of the first max sessions of ss, each cut
+// to the fewest digits (8 at least) that tell them apart, and how many
+// more there are.
+func distinctPrefixes(ss []*Session, max int) string {
+	n := 8
+	for {
+		seen := map[string]bool{}
+		clash := false
+		for _, s := range ss {
+			p := s.Ref.Name[:min(n, len(s.Ref.Name))]
+			clash = clash || seen[p]
+			seen[p] = true
+		}
+		if !clash || n >= 64 {
+			break
+		}
+		n++
+	}
+	var parts []string
+	for _, s := range ss[:min(max, len(ss))] {
+		parts = append(parts, s.Ref.Name[:min(n, len(s.Ref.Name))])
+	}
+	if len(ss) > max {
+		parts = append(parts, fmt.Sprintf("and %d more", len(ss)-max))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // latestOfEach returns the newest session of each device and data source
