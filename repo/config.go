@@ -100,11 +100,28 @@ type Config struct {
 func DecodeConfigHeader(data []byte) (Config, error) {
 	var cf configFile
 	if err := json.Unmarshal(data, &cf); err != nil {
-		return Config{}, fmt.Errorf("%w: config: %v", ErrDamaged, err)
+		// The decoder's own words name Go types (repo.configFile).
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			err = fmt.Errorf("field %s holds a JSON %s, of the wrong type", te.Field, te.Value)
+		} else if errors.As(err, &te) {
+			err = fmt.Errorf("JSON %s, not an object", te.Value)
+		}
+		return Config{}, fmt.Errorf("%w: config is not a cabinet config: %v", ErrDamaged, err)
 	}
-	if !readsVersion(cf.FormatVersion) {
-		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads format versions %d to %d: use a cabinet release that supports version %d",
-			ErrVersion, cf.FormatVersion, oldestVersion, FormatVersion, cf.FormatVersion)
+	// Versions start at 1: a config without one (an empty object, null)
+	// is damaged, not of a release to look for.
+	switch v := cf.FormatVersion; {
+	case v == 0:
+		return Config{}, fmt.Errorf("%w: config has no format version", ErrDamaged)
+	case v < 0:
+		return Config{}, fmt.Errorf("%w: config has format version %d, which no cabinet wrote", ErrDamaged, v)
+	case v > FormatVersion:
+		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads format versions %d to %d: it was made by a newer cabinet; use a release that reads version %d",
+			ErrVersion, v, oldestVersion, FormatVersion, v)
+	case !readsVersion(v):
+		return Config{}, fmt.Errorf("%w: the repository has format version %d, this cabinet reads format versions %d to %d: it was made by an older cabinet; use a release that reads version %d",
+			ErrVersion, v, oldestVersion, FormatVersion, v)
 	}
 	if len(cf.ID) != 32 {
 		return Config{}, fmt.Errorf("%w: config: repository ID %q is not 32 hex digits", ErrDamaged, cf.ID)
