@@ -6,7 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
-	"strings"
+	"time"
 
 	"github.com/cabinetbackup/cabinet/repo"
 	"github.com/cabinetbackup/cabinet/repo/blob"
@@ -52,10 +52,15 @@ type CheckResult struct {
 // Check verifies the repository: index against cabinets, every session's
 // trees and the presence of every blob they name, and with ReadData the
 // content of the cabinets. Damaged or missing blobs are traced to the files
-// that use them.
+// that use them, in every session and at every path. Once ctx is done no
+// finding is reported (what fails then is not damage) and Check returns
+// ctx's error.
 func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult, error) {
 	var res CheckResult
 	report := func(f Finding) {
+		if ctx.Err() != nil {
+			return
+		}
 		if f.Error {
 			res.Errors++
 		} else {
@@ -65,16 +70,28 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 			o.Report(f)
 		}
 	}
-	bad := map[blob.ID]string{} // damaged or missing blob -> object that holds it
+	// Damaged or missing blobs -> the object that loses them (a cabinet, a
+	// tree, a blob missing from the index); what is wrong with each object.
+	// They are reported last, with the files they affect.
+	bad := map[blob.ID]string{}
+	what := map[string]string{}
+	reported := map[string]bool{} // errors reported without blobs
 	err := r.CheckStructure(ctx, func(p repo.Problem) {
 		if p.Severity == repo.Error && len(p.Blobs) > 0 {
 			for _, b := range p.Blobs {
 				bad[b] = p.Object
 			}
-			return // reported with the files it affects below
+			what[p.Object] = p.Message
+			return
+		}
+		if p.Severity == repo.Error {
+			reported[p.Object] = true
 		}
 		report(Finding{Error: p.Severity == repo.Error, Object: p.Object, Message: p.Message})
 	})
+	if err == nil {
+		err = ctx.Err()
+	}
 	if err != nil {
 		return res, err
 	}
@@ -95,14 +112,18 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 				return res, err
 			}
 			damaged, err := r.ReadCabinet(ctx, p)
+			if ctx.Err() != nil {
+				return res, ctx.Err()
+			}
 			res.CabinetsRead++
-			if err != nil {
-				if len(damaged) == 0 {
-					report(Finding{Error: true, Object: repo.PackName(p), Message: err.Error()})
-				}
+			if obj := repo.PackName(p); err != nil && len(damaged) > 0 {
 				for _, b := range damaged {
-					bad[b] = repo.PackName(p) + ": " + err.Error()
+					bad[b] = obj
 				}
+				what[obj] = err.Error()
+			} else if err != nil && !reported[obj] {
+				reported[obj] = true
+				report(Finding{Error: true, Object: obj, Message: err.Error()})
 			}
 			if o.Progress != nil {
 				o.Progress(i+1, len(packs))
@@ -110,89 +131,141 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 		}
 	}
 
-	// Walk every session; trees are shared, so each is read once.
-	affected := map[string][]string{} // object -> files
-	sessions, err := snapshot.ListSessions(ctx, r, "", func(err error) {
-		report(Finding{Error: true, Object: "session", Message: err.Error()})
-	})
+	sessions, err := loadSessions(ctx, r, report)
 	if err != nil {
 		return res, err
 	}
 	res.Sessions = len(sessions)
-	seen := map[blob.ID]bool{}
-	treesLost := false // a tree that could not be read may name damaged blobs
-	for _, s := range sessions {
-		label := fmt.Sprintf("%s %s", s.Device, s.Time.Local().Format(snapshot.TimeLayout))
-		var walk func(id blob.ID, path string)
-		walk = func(id blob.ID, path string) {
-			if obj, ok := bad[id]; ok {
-				treesLost = true
-				affected[obj] = append(affected[obj], label+" "+path+"/")
-				return
-			}
-			if !r.Index().Has(id) {
-				treesLost = true
-				report(Finding{Error: true, Object: "tree " + id.String(), Message: "tree blob is missing from the index", Files: []string{label + " " + path + "/"}})
-				return
-			}
-			if seen[id] {
-				return
-			}
-			seen[id] = true
+	names := snapshot.GroupTimeNames(sessions, time.Local)
+
+	// Walk every session. A tree with nothing damaged below it is read
+	// once; one with damage is walked again wherever it is named (in
+	// another session, or twice in one), so that every file it loses is
+	// named with every session and path that holds it.
+	affected := map[string][]string{} // object -> files
+	damageBelow := map[blob.ID]bool{} // trees walked
+	treesLost := false                // a tree that could not be read may name damaged blobs
+	lostTree := func(id blob.ID, msg, at string) {
+		obj := "tree " + id.String()
+		bad[id], what[obj], treesLost = obj, msg, true
+		affected[obj] = append(affected[obj], at+"/")
+	}
+	var objs []string // the objects one file loses
+	var walk func(id blob.ID, at string) bool
+	walk = func(id blob.ID, at string) bool {
+		if ctx.Err() != nil {
+			return false
+		}
+		if obj, ok := bad[id]; ok {
+			treesLost = true
+			affected[obj] = append(affected[obj], at+"/")
+			return true
+		}
+		below, walked := damageBelow[id]
+		if walked && !below {
+			return false
+		}
+		if !r.Index().Has(id) {
+			lostTree(id, "tree blob is missing from the index", at)
+			return true
+		}
+		if !walked {
 			res.Trees++
-			t, err := snapshot.LoadTree(ctx, r, id)
-			if err != nil {
-				treesLost = true
-				report(Finding{Error: true, Object: "tree " + id.String(), Message: err.Error(), Files: []string{label + " " + path + "/"}})
-				return
+		}
+		t, err := snapshot.LoadTree(ctx, r, id)
+		if err != nil {
+			if ctx.Err() != nil {
+				return false
 			}
-			for i := range t.Nodes {
-				n := &t.Nodes[i]
-				p := path + "/" + n.Name
-				switch n.Type {
-				case snapshot.TypeDir:
-					walk(n.Subtree, p)
-				case snapshot.TypeFile:
-					for _, c := range n.Content {
-						if obj, ok := bad[c]; ok {
-							affected[obj] = append(affected[obj], label+" "+p)
-							break
-						}
-						if !r.Index().Has(c) {
-							obj := "blob " + c.String()
-							bad[c] = obj
-							affected[obj] = append(affected[obj], label+" "+p)
-							break
-						}
+			lostTree(id, err.Error(), at)
+			return true
+		}
+		below = false
+		for i := range t.Nodes {
+			n := &t.Nodes[i]
+			p := at + "/" + n.Name
+			switch n.Type {
+			case snapshot.TypeDir:
+				if walk(n.Subtree, p) {
+					below = true
+				}
+			case snapshot.TypeFile:
+				objs = objs[:0]
+				for _, c := range n.Content {
+					obj, ok := bad[c]
+					if !ok && !r.Index().Has(c) {
+						obj, ok = "blob "+c.String(), true
+						bad[c], what[obj] = obj, "blob is missing from the index"
 					}
+					if ok && !slices.Contains(objs, obj) {
+						objs = append(objs, obj)
+						affected[obj] = append(affected[obj], p)
+					}
+				}
+				if len(objs) > 0 {
+					below = true
 				}
 			}
 		}
-		walk(s.Tree, "")
+		damageBelow[id] = below
+		return below
 	}
-	objs := map[string]bool{}
-	for _, o := range bad {
-		objs[o] = true
-	}
-	for obj := range objs {
-		files := affected[obj]
-		msg := "damaged or missing"
-		if strings.HasPrefix(obj, "blob ") {
-			msg = "blob is missing from the index"
+	for i, s := range sessions {
+		label := s.Device + " "
+		if s.Source != snapshot.SourceFiles {
+			label += s.Source + " "
 		}
-		lost := false
-		if len(files) == 0 && treesLost {
+		walk(s.Tree, label+names[i]+" ")
+	}
+	if err := ctx.Err(); err != nil {
+		return res, err
+	}
+	lost := make([]string, 0, len(what))
+	for obj := range what {
+		lost = append(lost, obj)
+	}
+	sort.Strings(lost)
+	for _, obj := range lost {
+		files := affected[obj]
+		msg := what[obj]
+		switch {
+		case len(files) == 0 && treesLost:
 			// Not "unused": the trees that would name it could not be read.
 			msg += "; no readable tree names it, but a damaged tree (above) may"
-			lost = true
-		} else if len(files) == 0 {
+		case len(files) == 0:
 			msg += "; no session uses it"
-		} else if len(files) == 1 {
+		case len(files) == 1:
 			msg += "; 1 file affected"
-		} else {
+		default:
 			msg += fmt.Sprintf("; %d files affected", len(files))
 		}
-		report(Finding{Error: len(files) > 0 || lost, Object: obj, Message: msg, Files: files})
+		report(Finding{Error: len(files) > 0 || treesLost, Object: obj, Message: msg, Files: files})
 	}
 	return res, nil
+}
+
+// loadSessions loads every session, sorted by time; a session object that
+// cannot be read is an error finding naming it.
+func loadSessions(ctx context.Context, r *repo.Repository, report func(Finding)) ([]*snapshot.Session, error) {
+	devices, err := r.Devices(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*snapshot.Session
+	for _, d := range devices {
+		refs, err := r.SessionRefs(ctx, d)
+		if err != nil {
+			return nil, err
+		}
+		for _, ref := range refs {
+			s, err := snapshot.LoadSession(ctx, r, ref)
+			if err != nil {
+				report(Finding{Error: true, Object: ref.Path(), Message: err.Error()})
+				continue
+			}
+			out = append(out, s)
+		}
+	}
+	snapshot.SortSessions(out)
+	return out, ctx.Err()
 }
