@@ -3,7 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -39,10 +41,17 @@ func runInit(c *cli.Context) error {
 	// Refuse an existing repository before a password is asked for or
 	// generated: init run twice on the default repository wrote a new
 	// password file, which every later command then used, wrongly.
-	if _, err := repo.ReadConfig(c.Context, be); err == nil {
-		return fmt.Errorf("create repository at %s: it already holds a cabinet repository", loc)
-	} else if !errors.Is(err, repo.ErrNoRepository) {
+	if err := refuseRepository(c, be, loc); err != nil {
+		return err
+	}
+	unlock, err := lockInit(loc)
+	if err != nil {
 		return fmt.Errorf("create repository at %s: %w", loc, err)
+	}
+	defer unlock()
+	// Again, now that no other init runs here: one may have just ended.
+	if err := refuseRepository(c, be, loc); err != nil {
+		return err
 	}
 	pw, savePw, err := initPassword(c, isDefault)
 	if err != nil {
@@ -75,6 +84,51 @@ func runInit(c *cli.Context) error {
 		}
 	}
 	return nil
+}
+
+// refuseRepository fails if loc holds a repository, or something that
+// may be one (a damaged config).
+func refuseRepository(c *cli.Context, be *local.Backend, loc string) error {
+	if _, err := repo.ReadConfig(c.Context, be); err == nil {
+		return fmt.Errorf("create repository at %s: it already holds a cabinet repository", loc)
+	} else if !errors.Is(err, repo.ErrNoRepository) {
+		return fmt.Errorf("create repository at %s: %w", loc, err)
+	}
+	return nil
+}
+
+// lockInit makes sure no other init creates a repository at loc until
+// the returned function is called. Two inits at once both found no config,
+// both wrote one, and the repository kept the config of one and the keys
+// of both: the other's password then met a config it could not open. The
+// lock is a file created only if absent, as every system has; it is named
+// as a temporary file, so one left by an init killed outright shows in
+// check. The folder loc is made here when missing, and removed again if
+// it is left empty.
+func lockInit(loc string) (unlock func(), err error) {
+	_, statErr := os.Stat(loc)
+	if err := os.MkdirAll(loc, 0o700); err != nil {
+		return nil, err
+	}
+	made := errors.Is(statErr, fs.ErrNotExist)
+	lock := filepath.Join(loc, local.TempPrefix+"init")
+	f, err := os.OpenFile(lock, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("another cabinet init is creating a repository there (if none runs, one was stopped: remove %s and run init again)", lock)
+	}
+	if err != nil {
+		if made {
+			os.Remove(loc)
+		}
+		return nil, err
+	}
+	f.Close()
+	return func() {
+		os.Remove(lock)
+		if made {
+			os.Remove(loc) // only if empty: init failed before writing
+		}
+	}, nil
 }
 
 // initPassword is the new repository's password: as password() finds it,
