@@ -233,13 +233,15 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 			// Not "unused": the trees that would name it could not be read.
 			msg += "; no readable tree names it, but a damaged tree (above) may"
 		case len(files) == 0:
-			msg += "; no session uses it"
+			// Still an error: backups take its slices for stored and would
+			// name them in new sessions.
+			msg += "; no session uses it yet, but backups take its slices for stored"
 		case len(files) == 1:
 			msg += "; 1 file affected"
 		default:
 			msg += fmt.Sprintf("; %d files affected", len(files))
 		}
-		report(Finding{Error: len(files) > 0 || treesLost, Object: obj, Message: msg, Files: files})
+		report(Finding{Error: true, Object: obj, Message: msg, Files: files})
 	}
 	return res, nil
 }

@@ -198,6 +198,34 @@ func TestReviewCheckNamesEverySessionAndPath(t *testing.T) {
 	}
 }
 
+// TestReviewCheckUnusedDamageIsAnError: a missing or damaged cabinet that
+// no session uses yet (an interrupted backup indexed it) was a note, and
+// check exited 0; but the index still lists its slices, so the next backup
+// of those files takes them for stored and its session loses them.
+func TestReviewCheckUnusedDamageIsAnError(t *testing.T) {
+	c := newReviewCheckRepo(t)
+	b1, _ := c.blob(1, 200<<10)
+	b2, _ := c.blob(2, 200<<10)
+	c.session(c.tree(), time.Now())
+	c1 := c.flip(b1)
+	p2, c2 := c.cabinet(b2)
+	if err := os.Remove(p2); err != nil {
+		t.Fatal(err)
+	}
+	res, findings, err := c.check(context.Background(), CheckOptions{ReadData: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []blob.ID{c1, c2} {
+		if f := reviewFinding(t, findings, repo.PackName(p)); !f.Error {
+			t.Errorf("%s: not an error: %+v", repo.PackName(p), f)
+		}
+	}
+	if res.Errors != 2 {
+		t.Errorf("%d errors, want 2: %+v", res.Errors, findings)
+	}
+}
+
 // TestReviewCheckDamagedSessionNamesItsFile: a session object that does
 // not open is a finding whose object is that file, not "session".
 func TestReviewCheckDamagedSessionNamesItsFile(t *testing.T) {
