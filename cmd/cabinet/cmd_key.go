@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/urfave/cli/v2"
+	"golang.org/x/term"
 
 	"github.com/cabinetbackup/cabinet/repo"
 	"github.com/cabinetbackup/cabinet/snapshot"
@@ -49,8 +50,11 @@ func newPassword(c *cli.Context) ([]byte, error) {
 		}
 		return trimPassword(data, "new password file "+f)
 	}
-	if !isTerminal() {
-		return nil, usagef("give the new password with --new-password-file")
+	// The prompt reads standard input: asking when only standard error is
+	// a terminal (the password piped in) failed with "inappropriate ioctl
+	// for device".
+	if !term.IsTerminal(int(os.Stdin.Fd())) {
+		return nil, usagef("give the new password with --new-password-file (standard input is not a terminal to ask on)")
 	}
 	// Its own label: the repository's password was asked for just before.
 	return promptPassword(c.Context, "new password", true)
