@@ -41,3 +41,44 @@ func TestReviewCLILatestOfSeveralDevices(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewCLIWarningOffTheProgressBar: a warning printed while the
+// progress bar is drawn on a terminal starts a line of its own. It was
+// written after the bar, on its line ("... [0s:1s]warning: ..."), and the
+// next draw of the bar overwrote its beginning.
+func TestReviewCLIWarningOffTheProgressBar(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	large := filepath.Join(src, "large.bin")
+	coreWrite(t, large, coreRandom(1, 1<<20), 0o644)
+	coreWrite(t, filepath.Join(src, "other.txt"), []byte("stays\n"), 0o644)
+
+	release := holdRestoreLock(t, e.cacheDir)
+	defer release()
+	ptm, pts := openPTY(t)
+	cmd := e.command("backup", src)
+	shown := startOnPTY(t, cmd, ptm, pts)
+	waitShown(t, cmd, shown, "paused while a restore runs") // the bar is drawn
+	// Replaced by a symlink between the scan and its read: a warning.
+	if err := os.Remove(large); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(e.dir, "elsewhere"), large); err != nil {
+		t.Fatal(err)
+	}
+	release()
+	cmd.Wait()
+	pts.Close()
+	waitShown(t, cmd, shown, "saved")
+	out := shown()
+	if code := cmd.ProcessState.ExitCode(); code != 3 {
+		t.Fatalf("exit %d, want 3\n%q", code, out)
+	}
+	i := strings.Index(out, "warning: ")
+	if i < 0 {
+		t.Fatalf("no warning shown: %q", out)
+	}
+	if i > 0 && out[i-1] != '\n' && out[i-1] != '\r' {
+		t.Fatalf("the warning shares the progress bar's line: %q", out[max(0, i-80):min(len(out), i+60)])
+	}
+}

@@ -281,7 +281,7 @@ func openRepository(c *cli.Context) (*repo.Repository, error) {
 		return nil, err
 	}
 	r, err := repo.Open(c.Context, be, pw, repo.Options{CacheDir: cacheDir(c), Warn: func(err error) {
-		fmt.Fprintln(os.Stderr, "warning:", err)
+		printStderr("warning: " + oneLine(err.Error()))
 	}})
 	if errors.Is(err, repo.ErrWrongPassword) {
 		return nil, fmt.Errorf("%s: %w (the password %s)", loc, err, source)
@@ -327,7 +327,7 @@ func warnPrinter(prefix string) func(string, error) {
 		if !strings.Contains(msg, path) {
 			msg = path + ": " + msg
 		}
-		fmt.Fprintf(os.Stderr, "warning: %s%s\n", prefix, oneLine(msg))
+		printStderr("warning: " + prefix + oneLine(msg))
 	}
 }
 

@@ -21,6 +21,28 @@ type progressView struct {
 	every    time.Duration
 }
 
+// stderrLine keeps the lines written on standard error whole while a
+// progress bar is drawn there: printStderr clears the bar before its
+// line, and the bar is drawn again at its next update. A warning used to
+// go on the end of the bar's line ("... [0s:1s]warning: ..."), which the
+// next draw overwrote. It is package state as the terminal it guards is
+// the process's.
+var stderrLine struct {
+	sync.Mutex
+	bar *progressbar.ProgressBar // drawn on standard error, or nil
+}
+
+// printStderr prints line and a newline on standard error, on a line of
+// its own.
+func printStderr(line string) {
+	stderrLine.Lock()
+	defer stderrLine.Unlock()
+	if stderrLine.bar != nil {
+		stderrLine.bar.Clear()
+	}
+	fmt.Fprintln(os.Stderr, line)
+}
+
 func newProgressView(quiet bool) *progressView {
 	// Off a terminal the first line comes after a few seconds too, so
 	// short commands (and their one-line errors) print nothing else.
@@ -35,6 +57,8 @@ func (p *progressView) update(desc string, done, total int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.terminal {
+		stderrLine.Lock()
+		defer stderrLine.Unlock()
 		if p.bar == nil {
 			opts := []progressbar.Option{
 				progressbar.OptionSetWriter(os.Stderr),
@@ -50,6 +74,7 @@ func (p *progressView) update(desc string, done, total int64) {
 				opts = append(opts, progressbar.OptionFullWidth())
 			}
 			p.bar = progressbar.NewOptions64(total, opts...)
+			stderrLine.bar = p.bar
 		}
 		if p.bar.GetMax64() != total {
 			p.bar.ChangeMax64(total)
@@ -66,14 +91,19 @@ func (p *progressView) update(desc string, done, total int64) {
 	if total > 0 {
 		pct = 100 * float64(done) / float64(total)
 	}
-	fmt.Fprintf(os.Stderr, "%s, %s of %s (%.0f%%)\n", desc, humanBytes(done), humanBytes(total), pct)
+	printStderr(fmt.Sprintf("%s, %s of %s (%.0f%%)", desc, humanBytes(done), humanBytes(total), pct))
 }
 
 func (p *progressView) finish() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.bar != nil {
+		stderrLine.Lock()
 		p.bar.Finish()
+		if stderrLine.bar == p.bar {
+			stderrLine.bar = nil
+		}
+		stderrLine.Unlock()
 		p.bar = nil
 	}
 }
