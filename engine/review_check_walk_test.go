@@ -277,3 +277,55 @@ func TestReviewCheckInterruptedReportsNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewCheckTruncatedCabinetNamesFiles: a check without --read-data
+// found a truncated cabinet but named none of the files it costs; it names
+// those whose slices lay past the cut, and not those before it, which
+// still restore.
+func TestReviewCheckTruncatedCabinetNamesFiles(t *testing.T) {
+	c := newReviewCheckRepo(t)
+	var ids [2]blob.ID
+	const n = 200 << 10
+	if _, err := c.r.Write(context.Background(), func(ctx context.Context, w *repo.Writer) error {
+		for i := range ids {
+			data := make([]byte, n)
+			rand.New(rand.NewSource(int64(i))).Read(data)
+			var err error
+			if ids[i], _, err = w.SaveBlob(ctx, blob.Data, data); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	l0, _ := c.r.Index().Lookup(ids[0])
+	l1, _ := c.r.Index().Lookup(ids[1])
+	if l0.Pack != l1.Pack {
+		t.Fatal("the two blobs are in two cabinets")
+	}
+	root := c.tree(reviewFileNode("a", ids[:1], []uint32{n}), reviewFileNode("b", ids[1:], []uint32{n}))
+	at := time.Date(2026, 11, 21, 10, 30, 5, 0, time.Local)
+	c.session(root, at)
+	p, pack := c.cabinet(ids[0])
+	cut := max(l0.Offset+l0.Length, l1.Offset+l1.Length) - 10
+	if err := os.Truncate(p, int64(cut)); err != nil {
+		t.Fatal(err)
+	}
+	res, findings, err := c.check(context.Background(), CheckOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := reviewFinding(t, findings, repo.PackName(pack))
+	late := "/b"
+	if l0.Offset > l1.Offset {
+		late = "/a"
+	}
+	want := []string{"dev " + at.Format(snapshot.TimeLayout) + " " + late}
+	if !f.Error || !slices.Equal(f.Files, want) || !strings.Contains(f.Message, "truncated") {
+		t.Errorf("truncated cabinet: %+v, want files %q", f, want)
+	}
+	if res.Errors != 1 {
+		t.Errorf("%d errors: %+v", res.Errors, findings)
+	}
+}

@@ -79,6 +79,9 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 	need := map[blob.ID]int64{}
 	var lost []index.PackEntries // of cabinets not stored
 	for _, n := range names {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		// The repository's copy, not the cache's: a good cached copy must
 		// not hide a damaged file in the repository.
 		packs, err := r.readIndexFile(ctx, n, false)
@@ -114,7 +117,18 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 		case !ok:
 			report(Problem{Severity: Error, Object: PackName(p), Blobs: byPack[p], Message: fmt.Sprintf("cabinet %s is missing: %d blobs are lost", p, len(byPack[p]))})
 		case size < minSize+int64(pack.TrailerSize()):
-			report(Problem{Severity: Error, Object: PackName(p), Message: fmt.Sprintf("cabinet %s is %d bytes, shorter than its index says (truncated)", p, size)})
+			// The blobs before the cut still read (by the index's offsets).
+			var cut []blob.ID
+			for _, id := range r.blobsIn(ctx, p) {
+				if loc, ok := r.idx.Lookup(id); ok && int64(loc.Offset)+int64(loc.Length) > size {
+					cut = append(cut, id)
+				}
+			}
+			msg := fmt.Sprintf("cabinet %s is %d bytes, shorter than its index says (truncated)", p, size)
+			if len(cut) > 0 {
+				msg += fmt.Sprintf(": %d blobs are lost", len(cut))
+			}
+			report(Problem{Severity: Error, Object: PackName(p), Blobs: cut, Message: msg})
 		}
 	}
 	for p := range have {
