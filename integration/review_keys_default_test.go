@@ -70,3 +70,38 @@ func TestReviewKeysPasswdDefaultPasswordFile(t *testing.T) {
 	e.extraEnv = []string{"XDG_DATA_HOME=" + data, "CABINET_REPOSITORY=", "CABINET_PASSWORD_FILE="}
 	e.mustRun("sessions")
 }
+
+// TestReviewKeysPasswdDefaultPasswordLink: a default password file that
+// is a link to where the user keeps passwords stays a link, and the file
+// it links to gets the new password.
+func TestReviewKeysPasswdDefaultPasswordLink(t *testing.T) {
+	e := newEnv(t)
+	data := filepath.Join(e.dir, "xdg-data")
+	pf := filepath.Join(data, "cabinet", "default-repository.password")
+	e.extraEnv = []string{"XDG_DATA_HOME=" + data, "CABINET_REPOSITORY=", "CABINET_PASSWORD_FILE="}
+	e.mustRun("init")
+	secrets := filepath.Join(e.dir, "secrets")
+	if err := os.Mkdir(secrets, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	kept := filepath.Join(secrets, "cabinet.pw")
+	if err := os.Rename(pf, kept); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(kept, pf); err != nil {
+		t.Fatal(err)
+	}
+	newPw := filepath.Join(e.dir, "new-password")
+	if err := os.WriteFile(newPw, []byte("a new password\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := e.mustRun("key", "passwd", "--new-password-file", newPw)
+	coreOneLine(t, r.stdout, kept)
+	if fi, err := os.Lstat(pf); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("%s is no longer a link: %v %v", pf, fi.Mode(), err)
+	}
+	if got, _ := os.ReadFile(kept); strings.TrimSpace(string(got)) != "a new password" {
+		t.Fatalf("%s holds %q, want the new password", kept, got)
+	}
+	e.mustRun("sessions")
+}

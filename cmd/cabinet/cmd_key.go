@@ -183,6 +183,11 @@ func keptPasswordFile(c *cli.Context) (string, error) {
 	if _, err := os.Stat(pf); err != nil {
 		return "", nil
 	}
+	// A link to where the user keeps it: the file linked to is updated,
+	// not replaced by one of its own.
+	if real, err := filepath.EvalSymlinks(pf); err == nil {
+		pf = real
+	}
 	return pf, nil
 }
 
