@@ -100,14 +100,7 @@ type Config struct {
 func DecodeConfigHeader(data []byte) (Config, error) {
 	var cf configFile
 	if err := json.Unmarshal(data, &cf); err != nil {
-		// The decoder's own words name Go types (repo.configFile).
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			err = fmt.Errorf("field %s holds a JSON %s, of the wrong type", te.Field, te.Value)
-		} else if errors.As(err, &te) {
-			err = fmt.Errorf("JSON %s, not an object", te.Value)
-		}
-		return Config{}, fmt.Errorf("%w: config is not a cabinet config: %v", ErrDamaged, err)
+		return Config{}, fmt.Errorf("%w: config is not a cabinet config: %v", ErrDamaged, jsonProblem(err))
 	}
 	// Versions start at 1: a config without one (an empty object, null)
 	// is damaged, not of a release to look for.
@@ -130,6 +123,20 @@ func DecodeConfigHeader(data []byte) (Config, error) {
 		return Config{}, fmt.Errorf("%w: config: repository ID %q: %v", ErrDamaged, cf.ID, err)
 	}
 	return Config{FormatVersion: cf.FormatVersion, ID: cf.ID, sealed: cf.Sealed}, nil
+}
+
+// jsonProblem says what is wrong with a JSON object that did not decode,
+// in the file's terms: the decoder's own words name Go types
+// (repo.configFile, KDFParams).
+func jsonProblem(err error) error {
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &te) && te.Field != "":
+		return fmt.Errorf("field %s holds a JSON %s, of the wrong type", te.Field, te.Value)
+	case errors.As(err, &te):
+		return fmt.Errorf("JSON %s, not an object", te.Value)
+	}
+	return err
 }
 
 // IDHash returns the hash that names the repository's blobs.

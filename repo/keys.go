@@ -53,7 +53,7 @@ type KeyOptions struct {
 func DecodeKeyFile(data []byte) (*KeyFile, error) {
 	var kf KeyFile
 	if err := json.Unmarshal(data, &kf); err != nil {
-		return nil, fmt.Errorf("%w: key file: %v", ErrDamaged, err)
+		return nil, fmt.Errorf("%w: key file: %v", ErrDamaged, jsonProblem(err))
 	}
 	if kf.KDF != "argon2id" {
 		return nil, fmt.Errorf("%w: key file: unknown KDF %q", ErrDamaged, kf.KDF)

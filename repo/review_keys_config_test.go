@@ -38,3 +38,19 @@ func TestReviewKeysConfigVersion(t *testing.T) {
 		})
 	}
 }
+
+// A key file whose JSON does not decode says which field is wrong, not
+// which Go type it did not fit.
+func TestReviewKeysKeyFileJSONProblem(t *testing.T) {
+	for _, c := range []struct{ name, key, says string }{
+		{"negative memory", `{"kdf":"argon2id","params":{"time":3,"memory_kib":-1,"threads":2}}`, "field params.memory_kib holds a JSON number -1"},
+		{"array", `[]`, "JSON array, not an object"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := DecodeKeyFile([]byte(c.key))
+			if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), c.says) || strings.Contains(err.Error(), "Go ") {
+				t.Fatalf("key file %s: %v; want damaged saying %q", c.key, err, c.says)
+			}
+		})
+	}
+}
