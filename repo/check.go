@@ -78,6 +78,7 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 	}
 	need := map[blob.ID]int64{}
 	var lost []index.PackEntries // of cabinets not stored
+	indexDamaged := false
 	for _, n := range names {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -87,6 +88,7 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 		packs, err := r.readIndexFile(ctx, n, false)
 		if err != nil {
 			report(Problem{Severity: Error, Object: IndexDir + "/" + n, Message: err.Error() + "; the cabinets it lists are no longer found by restore (store them again with 'cabinet backup --force')"})
+			indexDamaged = true
 			continue
 		}
 		r.idx.Add(packs...)
@@ -131,9 +133,13 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 			report(Problem{Severity: Error, Object: PackName(p), Blobs: cut, Message: msg})
 		}
 	}
+	unindexed := "cabinet not in any index: a backup still running or an interrupted one left it; harmless, and its slices are stored again when needed"
+	if indexDamaged {
+		unindexed = "cabinet not in any readable index: a damaged index file (above) may have listed it, or an interrupted backup left it; its slices are stored again when needed"
+	}
 	for p := range have {
 		if _, ok := need[p]; !ok {
-			report(Problem{Severity: Info, Object: PackName(p), Message: "cabinet not in any index: a backup still running or an interrupted one left it; harmless, and its slices are stored again when needed"})
+			report(Problem{Severity: Info, Object: PackName(p), Message: unindexed})
 		}
 	}
 	if tf, ok := r.be.(interface{ TempFiles() ([]string, error) }); ok {
