@@ -5,8 +5,10 @@ package integration
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestReviewCLILatestOfSeveralDevices: in a repository two devices back
@@ -80,5 +82,35 @@ func TestReviewCLIWarningOffTheProgressBar(t *testing.T) {
 	}
 	if i > 0 && out[i-1] != '\n' && out[i-1] != '\r' {
 		t.Fatalf("the warning shares the progress bar's line: %q", out[max(0, i-80):min(len(out), i+60)])
+	}
+}
+
+// TestReviewCLIProgressNoAbsurdETA: a backup of seconds shows no time left
+// in hours on its progress bar. Bytes count when a file is read whole, so
+// after a small file the rate was a few bytes a second, and the bar
+// predicted "[0s:58h15m3s]" for a backup that ended seconds later.
+func TestReviewCLIProgressNoAbsurdETA(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	large := filepath.Join(src, "large.bin")
+	coreWrite(t, large, coreRandom(1, 3<<20), 0o644)
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(large, past, past); err != nil { // read after the small file
+		t.Fatal(err)
+	}
+	coreWrite(t, filepath.Join(src, "small.txt"), []byte("small\n"), 0o644)
+
+	ptm, pts := openPTY(t)
+	cmd := e.command("backup", "--limit-upload", "1024", src)
+	shown := startOnPTY(t, cmd, ptm, pts)
+	cmd.Wait()
+	pts.Close()
+	waitShown(t, cmd, shown, "saved")
+	out := shown()
+	if code := cmd.ProcessState.ExitCode(); code != 0 {
+		t.Fatalf("exit %d\n%q", code, out)
+	}
+	if m := regexp.MustCompile(`[0-9]+h[0-9]+m[0-9]+s`).FindString(out); m != "" {
+		t.Fatalf("the progress bar predicted %s for a backup of seconds:\n%q", m, out)
 	}
 }

@@ -19,6 +19,7 @@ type progressView struct {
 	bar      *progressbar.ProgressBar
 	last     time.Time
 	every    time.Duration
+	start    time.Time // of the first update
 }
 
 // stderrLine keeps the lines written on standard error whole while a
@@ -56,6 +57,13 @@ func (p *progressView) update(desc string, done, total int64) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.start.IsZero() {
+		p.start = time.Now()
+	}
+	var left string
+	if d, ok := timeLeft(done, total, time.Since(p.start)); ok {
+		left = ", " + d.String() + " left"
+	}
 	if p.terminal {
 		stderrLine.Lock()
 		defer stderrLine.Unlock()
@@ -63,7 +71,13 @@ func (p *progressView) update(desc string, done, total int64) {
 			opts := []progressbar.Option{
 				progressbar.OptionSetWriter(os.Stderr),
 				progressbar.OptionShowBytes(true),
-				progressbar.OptionSetPredictTime(true),
+				// The bar's own prediction divides by the rate since
+				// the start: bytes count when a file is read whole, so
+				// after a small file it predicted "[0s:58h15m3s]" for a
+				// backup of seconds. timeLeft, in the description, waits
+				// for a share of the bytes.
+				progressbar.OptionSetPredictTime(false),
+				progressbar.OptionSetElapsedTime(true),
 				progressbar.OptionSetWidth(30),
 				progressbar.OptionThrottle(100 * time.Millisecond),
 				progressbar.OptionClearOnFinish(),
@@ -79,7 +93,7 @@ func (p *progressView) update(desc string, done, total int64) {
 		if p.bar.GetMax64() != total {
 			p.bar.ChangeMax64(total)
 		}
-		p.bar.Describe(desc)
+		p.bar.Describe(desc + left)
 		p.bar.Set64(done)
 		return
 	}
@@ -91,7 +105,18 @@ func (p *progressView) update(desc string, done, total int64) {
 	if total > 0 {
 		pct = 100 * float64(done) / float64(total)
 	}
-	printStderr(fmt.Sprintf("%s, %s of %s (%.0f%%)", desc, humanBytes(done), humanBytes(total), pct))
+	printStderr(fmt.Sprintf("%s, %s of %s (%.0f%%)%s", desc, humanBytes(done), humanBytes(total), pct, left))
+}
+
+// timeLeft estimates the time left from done of total bytes after
+// elapsed, once the estimate means something: after 2 seconds and 1 % of
+// the bytes, and not when all is done (a scan's total grows as it goes).
+func timeLeft(done, total int64, elapsed time.Duration) (time.Duration, bool) {
+	if elapsed < 2*time.Second || done <= 0 || done >= total || done*100 < total {
+		return 0, false
+	}
+	left := time.Duration(float64(elapsed) * float64(total-done) / float64(done))
+	return left.Round(time.Second), true
 }
 
 func (p *progressView) finish() {
