@@ -114,3 +114,24 @@ func TestReviewCLIProgressNoAbsurdETA(t *testing.T) {
 		t.Fatalf("the progress bar predicted %s for a backup of seconds:\n%q", m, out)
 	}
 }
+
+// TestReviewCLISessionsEmptyTag: 'sessions --tag ""' is wrong usage, as
+// it is for backup (exit 2, one line). It listed "no sessions tagged "
+// and exited 0, so a script whose tag variable was empty went on as if
+// the repository held nothing.
+func TestReviewCLISessionsEmptyTag(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	coreWrite(t, filepath.Join(src, "f"), []byte("x"), 0o644)
+	coreBackup(t, e, 0, "--tag", "daily", src)
+	for _, args := range [][]string{{"sessions", "--tag", ""}, {"sessions", "--json", "--tag", " "}} {
+		r := e.expectCode(2, args...)
+		if lines := strings.Split(strings.TrimSpace(r.stderr), "\n"); len(lines) != 1 || r.stdout != "" {
+			t.Errorf("%q: want one line on stderr and nothing on stdout, got %s", args, r)
+		}
+		coreOneLine(t, r.stderr, "--tag")
+	}
+	if ss := coreSessions(t, e, "--tag", "daily"); len(ss) != 1 {
+		t.Fatalf("sessions --tag daily: %d sessions, want 1", len(ss))
+	}
+}

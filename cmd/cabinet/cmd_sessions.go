@@ -35,6 +35,10 @@ Examples:
 }
 
 func runSessions(c *cli.Context) error {
+	tags, err := sessionTags(c) // an empty one is wrong usage, as for backup
+	if err != nil {
+		return err
+	}
 	r, err := openRepository(c)
 	if err != nil {
 		return err
@@ -48,7 +52,7 @@ func runSessions(c *cli.Context) error {
 	}
 	names := snapshot.GroupTimeNames(ss, time.Local) // of all sessions: the names the mount shows
 	listed := len(ss)                                // before the tag filter
-	if tags := c.StringSlice("tag"); len(tags) > 0 {
+	if len(tags) > 0 {
 		var keptS []*snapshot.Session
 		var keptN []string
 		for i, s := range ss {
@@ -74,7 +78,7 @@ func runSessions(c *cli.Context) error {
 		}
 	}
 	if len(ss) == 0 {
-		if tags := c.StringSlice("tag"); len(tags) > 0 {
+		if len(tags) > 0 {
 			fmt.Printf("no sessions tagged %s\n", strings.Join(tags, " and "))
 			return nil
 		}
