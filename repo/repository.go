@@ -70,6 +70,7 @@ type Repository struct {
 	sealedBufs chan []byte // free list of read buffers, see getSealed
 	trees      cabinetMemo // whole tree cabinets, see treeCabinet
 	bundles    bundleMemo  // recently decoded bundles, see LoadBlob
+	misnamed   sync.Map    // tree cabinets whose bytes do not hash to their names: blob.ID -> true
 	// uncachedTrees: tree cabinets are read from the repository, not the
 	// local cache (set by CheckStructure).
 	uncachedTrees atomic.Bool
