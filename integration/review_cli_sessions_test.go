@@ -135,3 +135,26 @@ func TestReviewCLISessionsEmptyTag(t *testing.T) {
 		t.Fatalf("sessions --tag daily: %d sessions, want 1", len(ss))
 	}
 }
+
+// TestReviewCLISessionsRowPerSession: the sessions table has one line per
+// session, even for a path (or device, or tag) with a newline or a tab:
+// the control characters are escaped as in warnings. The newline split
+// the row in two, and a script reading the table line by line took the
+// rest of the path for a session.
+func TestReviewCLISessionsRowPerSession(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "two\nlines\tand a tab")
+	coreWrite(t, filepath.Join(src, "f"), []byte("x"), 0o644)
+	coreBackup(t, e, 0, "--device", "dev\nice", "--tag", "t\ng", src)
+	out := e.mustRun("sessions").stdout
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want a header and one row, got %d lines:\n%s", len(lines), out)
+	}
+	coreOneLine(t, out, `two\nlines\tand a tab`, `dev\nice`, `t\ng`)
+	// JSON keeps the names as they are.
+	ss := coreSessions(t, e)
+	if len(ss) != 1 || ss[0].Paths[0] != src || ss[0].Device != "dev\nice" {
+		t.Fatalf("sessions --json: %+v", ss)
+	}
+}

@@ -73,13 +73,13 @@ func runSessions(c *cli.Context) error {
 	if dev := c.String("device"); listed == 0 && dev != "" {
 		// Likely a misspelt device: name the ones there are.
 		if devices, err := r.Devices(c.Context); err == nil && len(devices) > 0 {
-			fmt.Printf("no sessions of device %q (devices with sessions: %s)\n", dev, strings.Join(devices, ", "))
+			fmt.Printf("no sessions of device %q (devices with sessions: %s)\n", dev, oneLine(strings.Join(devices, ", ")))
 			return nil
 		}
 	}
 	if len(ss) == 0 {
 		if len(tags) > 0 {
-			fmt.Printf("no sessions tagged %s\n", strings.Join(tags, " and "))
+			fmt.Printf("no sessions tagged %s\n", oneLine(strings.Join(tags, " and ")))
 			return nil
 		}
 		fmt.Println("no sessions yet")
@@ -93,13 +93,16 @@ func runSessions(c *cli.Context) error {
 		header += "TAGS\t"
 	}
 	fmt.Fprintln(tw, header+"PATHS")
+	// One line per session: control characters in names (a newline or
+	// tab in a path, device or tag) are escaped, as in warnings; they
+	// split the row and shifted the columns. --json keeps them as they are.
 	for i, s := range ss {
-		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s\t", s.ShortID(), names[i], s.Device, s.Source, s.Status,
+		row := fmt.Sprintf("%s\t%s\t%s\t%s\t%s\t%d\t%s\t", s.ShortID(), names[i], oneLine(s.Device), oneLine(s.Source), s.Status,
 			s.Summary.TotalFiles, humanBytes(s.Summary.TotalBytes))
 		if tagged {
-			row += strings.Join(s.Tags, ",") + "\t"
+			row += oneLine(strings.Join(s.Tags, ",")) + "\t"
 		}
-		fmt.Fprintln(tw, row+strings.Join(s.Paths, ", "))
+		fmt.Fprintln(tw, row+oneLine(strings.Join(s.Paths, ", ")))
 	}
 	return tw.Flush()
 }
