@@ -158,3 +158,22 @@ func TestReviewCLISessionsRowPerSession(t *testing.T) {
 		t.Fatalf("sessions --json: %+v", ss)
 	}
 }
+
+// TestReviewCLIHelpExamples: every command's --help, and cabinet's own,
+// shows an example, as the README promises. cabinet --help showed only
+// the exit codes.
+func TestReviewCLIHelpExamples(t *testing.T) {
+	e := newEnv(t)
+	for _, args := range [][]string{
+		{"--help"}, {"init", "--help"}, {"backup", "--help"}, {"sessions", "--help"}, {"restore", "--help"},
+		{"check", "--help"}, {"mount", "--help"}, {"persona", "--help"}, {"persona", "list", "--help"},
+		{"persona", "capture", "--help"}, {"persona", "apply", "--help"}, {"persona", "show", "--help"},
+		{"key", "--help"}, {"key", "add", "--help"}, {"key", "list", "--help"}, {"key", "remove", "--help"},
+		{"key", "passwd", "--help"}, {"version", "--help"},
+	} {
+		r := e.mustRun(args...)
+		if !strings.Contains(r.stdout, "Example") || !strings.Contains(r.stdout, "  cabinet ") {
+			t.Errorf("cabinet %s shows no example:\n%s", strings.Join(args, " "), r.stdout)
+		}
+	}
+}

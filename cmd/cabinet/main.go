@@ -84,8 +84,16 @@ func newApp() *cli.App {
 		},
 		ExitErrHandler:  func(*cli.Context, error) {},
 		HideHelpCommand: true,
-		Description:     exitCodesHelp,
-		OnUsageError:    onUsageError,
+		Description: `Examples:
+  cabinet init
+  cabinet backup --tag daily ~/Documents ~/Pictures
+  cabinet sessions
+  cabinet restore --target /tmp/restore latest
+
+Each command's --help has its own example.
+
+` + exitCodesHelp,
+		OnUsageError: onUsageError,
 	}
 	for _, c := range app.Commands {
 		addCommonFlags(c)
