@@ -345,7 +345,33 @@ func TestCoreDamagedKeyFile(t *testing.T) {
 			if r.code != 13 {
 				t.Errorf("damaged key file: want exit 13 (damaged), got %d: %q", r.code, line)
 			}
+			// check must open the repository too: it cannot help.
+			if strings.Contains(line, "cabinet check") || !strings.Contains(line, "copy of the repository") {
+				t.Errorf("damaged key file: want advice to use a copy, not check: %q", line)
+			}
 		})
+	}
+}
+
+// TestCoreDamagedConfig: a config that does not decode names the
+// repository and says to put the file back from a copy: check, which must
+// open the repository first, cannot help.
+func TestCoreDamagedConfig(t *testing.T) {
+	for _, garbage := range []string{"garbage\n", "{}", `{"format_version": 5, "id": "xyz"}`} {
+		e := newEnv(t)
+		if err := os.Chmod(filepath.Join(e.repo, "config"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(e.repo, "config"), []byte(garbage), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, args := range [][]string{{"sessions"}, {"check"}} {
+			r := e.expectCode(13, args...)
+			line := coreOneLine(t, r.stderr, "config")
+			if !strings.Contains(line, e.repo) || strings.Contains(line, "cabinet check") || !strings.Contains(line, "copy of the repository") {
+				t.Errorf("%s with config %q: want the repository named and a copy advised: %q", args[0], garbage, line)
+			}
+		}
 	}
 }
 

@@ -66,7 +66,24 @@ var (
 	ErrVersion = errors.New("unsupported repository format version")
 	// ErrDamaged is wrapped by errors about objects that fail authentication or decoding.
 	ErrDamaged = errors.New("damaged repository object")
+	// ErrCannotOpen is wrapped, beside ErrDamaged, by damage to the config
+	// or to the key files that keeps the repository from being opened at
+	// all: check cannot look at it either, a copy of the file is needed.
+	ErrCannotOpen = errors.New("the repository cannot be opened")
 )
+
+// cannotOpen marks err (damage to the config or keys) with ErrCannotOpen;
+// its text stays err's.
+func cannotOpen(err error) error {
+	if err == nil || !errors.Is(err, ErrDamaged) {
+		return err
+	}
+	return openDamage{err}
+}
+
+type openDamage struct{ error }
+
+func (e openDamage) Unwrap() []error { return []error{e.error, ErrCannotOpen} }
 
 // configFile is the stored config: the version and ID stay readable so a
 // reader can refuse an unknown version before asking for a password.

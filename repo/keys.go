@@ -134,7 +134,7 @@ func unlock(ctx context.Context, be backend.Backend, password []byte, cfg *Confi
 		return nil, "", fmt.Errorf("list keys: %w", err)
 	}
 	if len(names) == 0 {
-		return nil, "", fmt.Errorf("%w: the repository has no key files (keys/ is empty or missing)", ErrDamaged)
+		return nil, "", cannotOpen(fmt.Errorf("%w: the repository has no key files (keys/ is empty or missing)", ErrDamaged))
 	}
 	sort.Strings(names)
 	var damaged, configErr error
@@ -177,9 +177,9 @@ func unlock(ctx context.Context, be backend.Backend, password []byte, cfg *Confi
 	}
 	switch {
 	case configErr != nil:
-		return nil, "", configErr // a key opened, the config did not
+		return nil, "", cannotOpen(configErr) // a key opened, the config did not
 	case damaged != nil && len(names) == 1:
-		return nil, "", damaged
+		return nil, "", cannotOpen(damaged)
 	case damaged != nil:
 		// The password may be the damaged key's.
 		return nil, "", fmt.Errorf("%w; %w", ErrWrongPassword, damaged)

@@ -153,7 +153,11 @@ func ReadConfig(ctx context.Context, be backend.Backend) (Config, error) {
 	if err != nil {
 		return Config{}, fmt.Errorf("read config of %s: %w", be.Location(), err)
 	}
-	return DecodeConfigHeader(data)
+	cfg, err := DecodeConfigHeader(data)
+	if errors.Is(err, ErrDamaged) {
+		return Config{}, cannotOpen(fmt.Errorf("repository %s: %w", be.Location(), err))
+	}
+	return cfg, err
 }
 
 func newRepository(be backend.Backend, key *crypto.Key, kid string, cfg Config, o Options) (*Repository, error) {

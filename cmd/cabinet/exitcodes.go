@@ -71,6 +71,9 @@ func describeError(err error) (int, string) {
 		return exitFailed, err.Error() + "; 'cabinet mount' shows the session's paths, and patterns match as in --help"
 	case errors.Is(err, engine.ErrUnsafePath):
 		return exitDamaged, err.Error()
+	case errors.Is(err, repo.ErrCannotOpen):
+		// check cannot open the repository either.
+		return exitDamaged, err.Error() + ": the repository cannot be opened without it; put the file back from a copy of the repository (a damaged key file: use the password of another key)"
 	case errors.Is(err, repo.ErrDamaged):
 		return exitDamaged, err.Error() + ": run 'cabinet check --read-data' to list what is affected"
 	case errors.As(err, &pe) && errors.Is(err, os.ErrPermission):
