@@ -160,3 +160,21 @@ func TestCLIKeyAddPrompt(t *testing.T) {
 	e.extraEnv = []string{"CABINET_PASSWORD_FILE=" + second}
 	e.mustRun("sessions")
 }
+
+// TestCLIPasswordSources: a password file and a password command set at
+// once (one from the environment, one from the command line, say) are
+// refused as restic refuses them: the file silently won, so a
+// --password-command that should have failed exited 0. A password file
+// of more than 64 KiB (/dev/zero named by mistake) is refused, not read
+// until memory runs out.
+func TestCLIPasswordSources(t *testing.T) {
+	e := newEnv(t)
+	r := e.expectCode(2, "sessions", "--password-command", "false")
+	coreOneLine(t, r.stderr, "password file", "password command", "give one")
+	e.extraEnv = []string{"CABINET_PASSWORD_FILE="}
+	e.mustRun("sessions", "--password-command", "cat "+e.pwFile)
+	for _, args := range [][]string{{"sessions", "--password-file", "/dev/zero"}, {"key", "add", "--password-file", e.pwFile, "--new-password-file", "/dev/zero"}} {
+		r = e.expectCode(1, args...)
+		coreOneLine(t, r.stderr, "/dev/zero", "64 KiB")
+	}
+}

@@ -44,11 +44,7 @@ Examples:
 
 func newPassword(c *cli.Context) ([]byte, error) {
 	if f := c.String("new-password-file"); f != "" {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, fmt.Errorf("read new password: %w", err)
-		}
-		return trimPassword(data, "new password file "+f)
+		return readPasswordFile(f, "new password file")
 	}
 	// The prompt reads standard input: asking when only standard error is
 	// a terminal (the password piped in) failed with "inappropriate ioctl

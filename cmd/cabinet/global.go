@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -107,12 +108,13 @@ func defaultPasswordFile() (string, error) {
 // password file in the environment and a prompt in mind looks in the wrong
 // place otherwise.
 func password(c *cli.Context, isDefault, creating bool) (pw []byte, source string, err error) {
+	if flagString(c, "password-file") != "" && flagString(c, "password-command") != "" {
+		// As restic: which one wins is not for a guess (one may come
+		// from the environment, the other from the command line).
+		return nil, "", usagef("both a password file (--password-file or CABINET_PASSWORD_FILE) and a password command (--password-command or CABINET_PASSWORD_COMMAND) are set: give one")
+	}
 	if f := flagString(c, "password-file"); f != "" {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, "", fmt.Errorf("read password file: %w", err)
-		}
-		pw, err := trimPassword(data, "password file "+f)
+		pw, err := readPasswordFile(f, "password file")
 		return pw, "in " + f, err
 	}
 	if cmd := flagString(c, "password-command"); cmd != "" {
@@ -233,6 +235,28 @@ func saveDefaultPassword(pf string, pw []byte) error {
 		return err
 	}
 	return f.Close()
+}
+
+// maxPasswordFile is the most a password file may hold: a bigger one
+// (a path to /dev/zero, a disk image named by mistake) is not read to the
+// end of memory.
+const maxPasswordFile = 64 << 10
+
+// readPasswordFile reads the password in file f; what names it in errors.
+func readPasswordFile(f, what string) ([]byte, error) {
+	fh, err := os.Open(f)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	defer fh.Close()
+	data, err := io.ReadAll(io.LimitReader(fh, maxPasswordFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", what, err)
+	}
+	if len(data) > maxPasswordFile {
+		return nil, fmt.Errorf("%s %s holds more than %d KiB: not a password file", what, f, maxPasswordFile>>10)
+	}
+	return trimPassword(data, what+" "+f)
 }
 
 func trimPassword(data []byte, what string) ([]byte, error) {
