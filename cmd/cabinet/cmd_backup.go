@@ -200,9 +200,18 @@ func sessionJSON(s *snapshot.Session, loc *time.Location) map[string]any {
 	return map[string]any{
 		"id": s.ID(), "short_id": s.ShortID(), "device": s.Device, "user": s.User, "hostname": s.Hostname,
 		"os": s.OS, "arch": s.Arch, "source": s.Source, "time": s.Time, "time_name": s.Time.In(loc).Format(snapshot.TimeLayout),
-		"paths": s.Paths, "tags": s.Tags, "parent": s.Parent, "status": s.Status, "archived": s.Archived,
+		"paths": orEmpty(s.Paths), "tags": orEmpty(s.Tags), "parent": s.Parent, "status": s.Status, "archived": s.Archived,
 		"tree": s.Tree.String(), "summary": s.Summary,
 	}
+}
+
+// orEmpty is list, or an empty list for none: scripts iterate over a JSON
+// list ("jq '.tags[]'"), which null breaks.
+func orEmpty(list []string) []string {
+	if list == nil {
+		return []string{}
+	}
+	return list
 }
 
 // readPatternFile reads patterns from a file, one a line: blank lines and

@@ -200,12 +200,14 @@ func runPersonaCapture(c *cli.Context) error {
 		return err
 	}
 	if jsonOut {
-		if err := printJSON(map[string]any{"session": sessionJSON(s, time.Local), "manifest": rep.Manifest}); err != nil {
+		sj := sessionJSON(s, time.Local)
+		sj["time_name"] = savedTimeName(c, r, s)
+		if err := printJSON(map[string]any{"session": sj, "manifest": rep.Manifest}); err != nil {
 			return err
 		}
 	} else {
 		fmt.Printf("persona session %s of %s saved (%s): %s, %s, %s\n", s.ShortID(), s.Device,
-			s.Time.Local().Format(snapshot.TimeLayout), plural(rep.Files, "file"), humanBytes(rep.Bytes), plural(rep.Exports, "export"))
+			savedTimeName(c, r, s), plural(rep.Files, "file"), humanBytes(rep.Bytes), plural(rep.Exports, "export"))
 		printManifestEntries(rep.Manifest)
 	}
 	// Exit code 3 when a file could not be read: by the engine, or by

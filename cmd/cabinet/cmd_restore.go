@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -30,7 +32,7 @@ Example:
 
 ` + exitCodesHelp,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "device", Usage: "pick the session among those of device `NAME`"},
+			&cli.StringFlag{Name: "device", Usage: "pick the session among those of device `NAME` (default: all devices)"},
 			&cli.StringFlag{Name: "target", Aliases: []string{"t"}, Usage: "restore below `DIR` (default: the original locations)"},
 			patternsFlag("include", "i", "restore only paths matching `PATTERN` (repeatable)"),
 			patternsFlag("exclude", "e", "skip paths matching `PATTERN` (repeatable)"),
@@ -62,12 +64,75 @@ func findSession(c *cli.Context, r *repo.Repository, device, source, spec string
 	if errors.As(err, &ae) {
 		// Each device (and source) names its sessions on its own: the
 		// same time name can be one of each.
-		if ae.Devices() {
-			return nil, usagef("session time %q names sessions of several devices (%s): pick one with --device", spec, ae.Where())
+		what := fmt.Sprintf("session time %q names", spec)
+		if spec == "latest" {
+			what = `"latest" is among`
 		}
-		return nil, usagef("session time %q names sessions of several data sources (%s): pick one with --source", spec, ae.Where())
+		if ae.Devices() {
+			return nil, usagef("%s sessions of several devices (%s): pick one with --device", what, ae.Where())
+		}
+		return nil, usagef("%s sessions of several data sources (%s): pick one with --source", what, ae.Where())
 	}
-	return found, err
+	if err != nil {
+		return nil, whyNoSession(c, r, ss, device, source, spec, err)
+	}
+	return found, nil
+}
+
+// whyNoSession explains a SESSION that names none of the sessions of
+// device and source (ss: the device's, of every source): it may name one
+// the flags left out, or the device or source may have none. err is
+// snapshot.Find's error, returned when there is nothing more to say.
+func whyNoSession(c *cli.Context, r *repo.Repository, ss []*snapshot.Session, device, source, spec string, err error) error {
+	all := ss
+	if device != "" {
+		var lerr error
+		if all, lerr = snapshot.ListSessions(c.Context, r, "", nil); lerr != nil {
+			return err
+		}
+	}
+	if len(all) == 0 {
+		return err // the repository has none
+	}
+	if spec != "latest" {
+		if other, oerr := snapshot.Find(all, spec, time.Local); oerr == nil {
+			if device != "" && other.Device != device {
+				return fmt.Errorf("session %s is one of device %q, not %q: pick it with --device %s", spec, other.Device, device, other.Device)
+			}
+			if other.Source != source {
+				return fmt.Errorf("session %s is a %s session: pick it with --source %s", spec, other.Source, other.Source)
+			}
+		}
+	}
+	if device != "" && len(ss) == 0 {
+		return fmt.Errorf("device %q has no sessions (devices with sessions: %s)", device, strings.Join(sessionDevices(all), ", "))
+	}
+	has := false
+	for _, s := range ss {
+		has = has || s.Source == source
+	}
+	if !has {
+		who := "the repository"
+		if device != "" {
+			who = fmt.Sprintf("device %q", device)
+		}
+		hint := "'cabinet backup' makes one"
+		if source == snapshot.SourcePersona {
+			hint = "'cabinet persona capture' makes one"
+		}
+		return fmt.Errorf("%s has no %s sessions (%s; --source picks the sessions of another data source)", who, source, hint)
+	}
+	return err
+}
+
+// sessionDevices lists the devices of ss, sorted, each once.
+func sessionDevices(ss []*snapshot.Session) []string {
+	var ds []string
+	for _, s := range ss {
+		ds = append(ds, s.Device)
+	}
+	slices.Sort(ds)
+	return slices.Compact(ds)
 }
 
 func runRestore(c *cli.Context) error {
@@ -113,7 +178,7 @@ func runRestore(c *cli.Context) error {
 		}
 	} else {
 		fmt.Printf("restored session %s (%s): %s, %s, %s, %s; %d skipped\n",
-			s.ShortID(), s.Time.Local().Format(snapshot.TimeLayout), plural(stats.Files, "file"), plural(stats.Dirs, "folder"),
+			s.ShortID(), savedTimeName(c, r, s), plural(stats.Files, "file"), plural(stats.Dirs, "folder"),
 			plural(stats.Links, "hard link"), humanBytes(stats.Bytes), stats.Skipped)
 		if c.Bool("verify") {
 			fmt.Printf("verified %s, %d differ\n", plural(stats.Verified, "file"), stats.VerifyFailed)
