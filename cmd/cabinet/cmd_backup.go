@@ -135,7 +135,7 @@ func runBackup(c *cli.Context) error {
 		Progress: func(p engine.Progress) {
 			switch p.Stage {
 			case engine.StageScanning:
-				pv.update(fmt.Sprintf("scanning: %d files", p.FilesScanned), p.BytesScanned, p.BytesScanned)
+				pv.update(fmt.Sprintf("scanning: %d files", p.FilesScanned), p.BytesScanned, -1) // the total is not known yet
 				return
 			case engine.StagePaused:
 				pv.update(fmt.Sprintf("%d/%d files, paused while a restore runs", p.FilesDone, p.FilesTotal), p.BytesDone, p.BytesTotal)

@@ -51,6 +51,8 @@ func newProgressView(quiet bool) *progressView {
 }
 
 // update shows done of total bytes with a description (files, stage).
+// update shows done of total bytes under desc; a total below 0 is not
+// known yet (a scan): then done is shown as bytes found, with no share.
 func (p *progressView) update(desc string, done, total int64) {
 	if p.quiet {
 		return
@@ -101,6 +103,10 @@ func (p *progressView) update(desc string, done, total int64) {
 		return
 	}
 	p.last = time.Now()
+	if total < 0 {
+		printStderr(fmt.Sprintf("%s, %s found", desc, humanBytes(done)))
+		return
+	}
 	pct := 0.0
 	if total > 0 {
 		pct = 100 * float64(done) / float64(total)
