@@ -96,7 +96,7 @@ type Progress struct {
 	FilesTotal     int64 // estimate known after scanning
 	BytesTotal     int64
 	FilesDone      int64
-	BytesDone      int64
+	BytesDone      int64 // of unchanged files, and slices of the others as they are stored
 	BytesToProcess int64
 	BytesProcessed int64
 	Elapsed        time.Duration
@@ -229,7 +229,7 @@ type backupRun struct {
 	// by while read; a file that grew counts negative): the summary's
 	// totals are what the session holds, not what the scan saw.
 	filesDropped, bytesDropped                       atomic.Int64
-	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64
+	filesDone, bytesDone, bytesProcessed, bytesQueue atomic.Int64 // bytesDone: of unchanged files
 	filesNew, filesChanged, filesUnchanged, dirs     atomic.Int64
 	bytesRead, warnings                              atomic.Int64
 	pause                                            *pauseWatch // nil: never pauses
@@ -440,7 +440,7 @@ func (b *backupRun) progress() Progress {
 		Stage:        b.stage.Load().(string),
 		FilesScanned: b.filesScanned.Load(), BytesScanned: b.bytesScanned.Load(),
 		FilesTotal: b.filesScanned.Load(), BytesTotal: b.bytesScanned.Load(),
-		FilesDone: b.filesDone.Load(), BytesDone: b.bytesDone.Load(),
+		FilesDone: b.filesDone.Load(), BytesDone: b.bytesDone.Load() + b.bytesProcessed.Load(),
 		BytesToProcess: b.bytesQueue.Load(), BytesProcessed: b.bytesProcessed.Load(),
 		Elapsed: b.o.Now().Sub(b.start),
 	}
@@ -978,8 +978,7 @@ func (b *backupRun) process(ctx context.Context, w *repo.Writer) error {
 					go func() {
 						defer finishers.Done()
 						f.wg.Wait()
-						b.filesDone.Add(1)
-						b.bytesDone.Add(int64(f.meta.Size))
+						b.filesDone.Add(1) // its bytes counted slice by slice (bytesProcessed)
 						if err := b.fileRead(ctx, w, f); err != nil {
 							cancel(err)
 						}
