@@ -39,3 +39,15 @@ func TestCLIUnknownCommand(t *testing.T) {
 	e.mustRun("key", "list", "--help")
 	e.mustRun("key", "list")
 }
+
+// TestCLIHelpCommand: 'cabinet help COMMAND' shows the command's help, as
+// 'cabinet persona help' did; it was an unknown command (exit 2).
+func TestCLIHelpCommand(t *testing.T) {
+	e := newEnv(t)
+	r := e.mustRun("help", "backup")
+	if !strings.Contains(r.stdout, "cabinet backup - ") || !strings.Contains(r.stdout, "Example") {
+		t.Fatalf("help backup:\n%s", r)
+	}
+	r = e.expectCode(2, "help", "nosuch")
+	coreOneLine(t, r.stderr, "unknown command", "nosuch")
+}

@@ -83,7 +83,7 @@ func newApp() *cli.App {
 			newVersionCommand(),
 		},
 		ExitErrHandler:  func(*cli.Context, error) {},
-		HideHelpCommand: true,
+		HideHelpCommand: false,
 		Description: `Examples:
   cabinet init
   cabinet backup --tag daily ~/Documents ~/Pictures
