@@ -680,28 +680,22 @@ func (rr *restoreRun) writeFiles(ctx context.Context, plan func(context.Context)
 	// with the other files: ranges wait mostly on the disk, whole files
 	// mostly on the cores, and with one set of workers for both the small
 	// files waited while every worker waited on the disk.
+	worker := func(lanes ...<-chan restorePart) {
+		defer wg.Done()
+		var buf, stage []byte
+		for _, lane := range lanes {
+			for p := range lane {
+				buf, stage = work(p, buf, stage)
+			}
+		}
+	}
 	for range largeWorkers {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf, stage []byte
-			for p := range ranges {
-				buf, stage = work(p, buf, stage)
-			}
-			for p := range parts {
-				buf, stage = work(p, buf, stage)
-			}
-		}()
+		go worker(ranges, parts)
 	}
 	for range rr.o.Workers {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var buf, stage []byte
-			for p := range parts {
-				buf, stage = work(p, buf, stage)
-			}
-		}()
+		go worker(parts)
 	}
 	rr.feed(ctx, cancel, plan, parts, ranges)
 	close(parts)

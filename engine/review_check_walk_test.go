@@ -231,16 +231,7 @@ func TestReviewCheckUnusedDamageIsAnError(t *testing.T) {
 func TestReviewCheckDamagedSessionNamesItsFile(t *testing.T) {
 	c := newReviewCheckRepo(t)
 	s := c.session(c.tree(), time.Now())
-	p := filepath.Join(c.dir, filepath.FromSlash(s.Ref.Path()))
-	data, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	data[len(data)/2] ^= 1
-	os.Chmod(p, 0o600)
-	if err := os.WriteFile(p, data, 0o400); err != nil {
-		t.Fatal(err)
-	}
+	reviewFlipMiddle(t, filepath.Join(c.dir, filepath.FromSlash(s.Ref.Path())))
 	_, findings, err := c.check(context.Background(), CheckOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -344,15 +335,7 @@ func TestReviewCheckUnindexedAfterDamagedIndex(t *testing.T) {
 	}
 	// Every index file is damaged: the one listing b1 among them.
 	for _, p := range names {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		data[len(data)/2] ^= 1
-		os.Chmod(p, 0o600)
-		if err := os.WriteFile(p, data, 0o400); err != nil {
-			t.Fatal(err)
-		}
+		reviewFlipMiddle(t, p)
 	}
 	_, findings, err := c.check(context.Background(), CheckOptions{})
 	if err != nil {
@@ -361,5 +344,19 @@ func TestReviewCheckUnindexedAfterDamagedIndex(t *testing.T) {
 	f := reviewFinding(t, findings, repo.PackName(pack))
 	if strings.Contains(f.Message, "harmless") || !strings.Contains(f.Message, "damaged index") {
 		t.Errorf("cabinet of a damaged index file: %+v", f)
+	}
+}
+
+// reviewFlipMiddle flips a bit in the middle of the repository file p.
+func reviewFlipMiddle(t *testing.T, p string) {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data[len(data)/2] ^= 1
+	os.Chmod(p, 0o600)
+	if err := os.WriteFile(p, data, 0o400); err != nil {
+		t.Fatal(err)
 	}
 }
