@@ -268,7 +268,7 @@ func frOpenRepo(dir string, password []byte) (*frReader, error) {
 		return nil, fmt.Errorf("config: sealed ID %s, readable %s", *inner.ID, outer.ID)
 	}
 	r.chunker = inner.Chunker
-	if r.chunker.Min <= 0 || r.chunker.Avg < r.chunker.Min || r.chunker.Max < r.chunker.Avg {
+	if c := r.chunker; c.Min < 64 || c.Avg <= c.Min || c.Max <= c.Avg || c.Max > 64<<20 || c.Avg&(c.Avg-1) != 0 {
 		return nil, fmt.Errorf("config: chunker %+v", r.chunker)
 	}
 	var err2 error
@@ -473,17 +473,17 @@ func (r *frReader) openBundle(e frIndexEntry) ([]byte, []frBundleEntry, error) {
 	return plain, tab, nil
 }
 
-// blob returns the plaintext of a blob of the wanted type (0 data, 1 tree).
-func (r *frReader) blob(id frID, want byte) ([]byte, error) {
+// blob returns the plaintext of a blob. An ID names a plaintext, not a
+// type: a tree may be stored as a data blob, even in a bundle, and a slice
+// as a tree blob, when the other was stored first with the same bytes. The
+// index's type only says how the blob is sealed.
+func (r *frReader) blob(id frID) ([]byte, error) {
 	es := r.index[id]
 	if len(es) == 0 {
 		return nil, fmt.Errorf("blob %s: not in any index", id)
 	}
 	e := es[0]
 	if e.typ == 2 {
-		if want != 0 {
-			return nil, fmt.Errorf("blob %s: tree in a bundle", id)
-		}
 		plain, tab, err := r.openBundle(e)
 		if err != nil {
 			return nil, fmt.Errorf("blob %s: %w", id, err)
@@ -497,9 +497,6 @@ func (r *frReader) blob(id frID, want byte) ([]byte, error) {
 			}
 		}
 		return nil, fmt.Errorf("blob %s: not in its bundle", id)
-	}
-	if e.typ != want {
-		return nil, fmt.Errorf("blob %s: type %d, want %d", id, e.typ, want)
 	}
 	cab, err := r.cabinet(e.cabinet)
 	if err != nil {
@@ -636,7 +633,7 @@ func (r *frReader) blobAt(ce frCabinetEntry) ([]byte, error) {
 	save := r.index[ce.id]
 	r.index[ce.id] = []frIndexEntry{ce.e}
 	defer func() { r.index[ce.id] = save }()
-	return r.blob(ce.id, ce.e.typ)
+	return r.blob(ce.id)
 }
 
 // Sessions.
@@ -836,7 +833,7 @@ func frParseTree(b []byte) ([]frNode, error) {
 }
 
 func (r *frReader) tree(id frID) ([]frNode, error) {
-	plain, err := r.blob(id, 1)
+	plain, err := r.blob(id)
 	if err != nil {
 		return nil, err
 	}
@@ -851,7 +848,7 @@ func (r *frReader) tree(id frID) ([]frNode, error) {
 func (r *frReader) fileContent(nd frNode) ([]byte, error) {
 	var out []byte
 	for _, s := range nd.content {
-		p, err := r.blob(s.id, 0)
+		p, err := r.blob(s.id)
 		if err != nil {
 			return nil, err
 		}
@@ -1031,97 +1028,7 @@ func TestReviewFormatReader(t *testing.T) {
 		t.Fatalf("session tree %q", sess.Tree)
 	}
 
-	// Walk from the root down the absolute path of src.
-	nodes, err := r.tree(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var srcNode frNode
-	parts := strings.Split(strings.TrimPrefix(src, "/"), "/")
-	for i, p := range parts {
-		found := false
-		for _, nd := range nodes {
-			if string(nd.name) == p {
-				found, srcNode = true, nd
-			}
-		}
-		if !found || srcNode.typ != 2 {
-			t.Fatalf("%s not a folder in the session's tree", p)
-		}
-		if i < len(parts)-1 {
-			if nodes, err = r.tree(srcNode.subtree); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-
-	// Compare the session's tree with the source.
-	var files, totalBytes int64
-	var walk func(dir string, nd frNode)
-	walk = func(dir string, nd frNode) {
-		checkMeta(t, dir, nd, haveXattr)
-		kids, err := r.tree(nd.subtree)
-		if err != nil {
-			t.Fatalf("%s: %v", dir, err)
-		}
-		des, err := os.ReadDir(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var want []string
-		for _, d := range des {
-			want = append(want, d.Name())
-		}
-		sort.Strings(want)
-		var got []string
-		for _, k := range kids {
-			got = append(got, string(k.name))
-		}
-		if strings.Join(want, "\x00") != strings.Join(got, "\x00") {
-			t.Fatalf("%s: names %q, tree %q", dir, want, got)
-		}
-		for _, k := range kids {
-			p := filepath.Join(dir, string(k.name))
-			switch k.typ {
-			case 2:
-				walk(p, k)
-			case 1:
-				checkMeta(t, p, k, haveXattr)
-				want, err := os.ReadFile(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				got, err := r.fileContent(k)
-				if err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				if !bytes.Equal(want, got) {
-					t.Errorf("%s: content differs (%d bytes read back, %d on disk)", p, len(got), len(want))
-				}
-				var lens []int
-				for _, s := range k.content {
-					lens = append(lens, int(s.n))
-				}
-				if wantLens := r.slice(want); fmt.Sprint(wantLens) != fmt.Sprint(lens) && len(want) > 0 {
-					t.Errorf("%s: slices %v, the documented chunker cuts %v", p, lens, wantLens)
-				}
-				files++
-				totalBytes += int64(len(got))
-			case 3:
-				checkMeta(t, p, k, haveXattr)
-				tgt, err := os.Readlink(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if tgt != string(k.target) {
-					t.Errorf("%s: target %q, tree %q", p, tgt, k.target)
-				}
-			default:
-				t.Errorf("%s: unexpected node type %d", p, k.typ)
-			}
-		}
-	}
-	walk(src, srcNode)
+	files, totalBytes := frCompareTree(t, r, root, src, haveXattr)
 	if files != sess.Summary.TotalFiles || totalBytes != sess.Summary.TotalBytes {
 		t.Errorf("read %d files, %d bytes; session summary says %d, %d", files, totalBytes, sess.Summary.TotalFiles, sess.Summary.TotalBytes)
 	}
@@ -1199,6 +1106,105 @@ func TestReviewFormatReader(t *testing.T) {
 	t.Logf("read %d files (%d bytes), %d cabinets, %d blobs (%d bundled)", files, totalBytes, nCab, nBlobs, bundled)
 }
 
+// frCompareTree walks the tree root down the absolute path src and
+// compares everything below with the folder src: names, types, metadata,
+// content, symlink targets and the documented slicing. It returns the
+// number of regular files and their bytes.
+func frCompareTree(t *testing.T, r *frReader, root frID, src string, haveXattr bool) (files, totalBytes int64) {
+	t.Helper()
+	// Walk from the root down the absolute path of src.
+	nodes, err := r.tree(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var srcNode frNode
+	parts := strings.Split(strings.TrimPrefix(src, "/"), "/")
+	for i, p := range parts {
+		found := false
+		for _, nd := range nodes {
+			if string(nd.name) == p {
+				found, srcNode = true, nd
+			}
+		}
+		if !found || srcNode.typ != 2 {
+			t.Fatalf("%s not a folder in the session's tree", p)
+		}
+		if i < len(parts)-1 {
+			if nodes, err = r.tree(srcNode.subtree); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	// Compare the session's tree with the source.
+	var walk func(dir string, nd frNode)
+	walk = func(dir string, nd frNode) {
+		checkMeta(t, dir, nd, haveXattr)
+		kids, err := r.tree(nd.subtree)
+		if err != nil {
+			t.Fatalf("%s: %v", dir, err)
+		}
+		des, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, d := range des {
+			want = append(want, d.Name())
+		}
+		sort.Strings(want)
+		var got []string
+		for _, k := range kids {
+			got = append(got, string(k.name))
+		}
+		if strings.Join(want, "\x00") != strings.Join(got, "\x00") {
+			t.Fatalf("%s: names %q, tree %q", dir, want, got)
+		}
+		for _, k := range kids {
+			p := filepath.Join(dir, string(k.name))
+			switch k.typ {
+			case 2:
+				walk(p, k)
+			case 1:
+				checkMeta(t, p, k, haveXattr)
+				want, err := os.ReadFile(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got, err := r.fileContent(k)
+				if err != nil {
+					t.Fatalf("%s: %v", p, err)
+				}
+				if !bytes.Equal(want, got) {
+					t.Errorf("%s: content differs (%d bytes read back, %d on disk)", p, len(got), len(want))
+				}
+				var lens []int
+				for _, s := range k.content {
+					lens = append(lens, int(s.n))
+				}
+				if wantLens := r.slice(want); fmt.Sprint(wantLens) != fmt.Sprint(lens) && len(want) > 0 {
+					t.Errorf("%s: slices %v, the documented chunker cuts %v", p, lens, wantLens)
+				}
+				files++
+				totalBytes += int64(len(got))
+			case 3:
+				checkMeta(t, p, k, haveXattr)
+				tgt, err := os.Readlink(p)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tgt != string(k.target) {
+					t.Errorf("%s: target %q, tree %q", p, tgt, k.target)
+				}
+			default:
+				t.Errorf("%s: unexpected node type %d", p, k.typ)
+			}
+		}
+	}
+	walk(src, srcNode)
+	return files, totalBytes
+}
+
 // checkMeta compares a node's mode, owner, size and mtime with the file's.
 func checkMeta(t *testing.T, p string, nd frNode, haveXattr bool) {
 	t.Helper()
@@ -1219,7 +1225,7 @@ func checkMeta(t *testing.T, p string, nd frNode, haveXattr bool) {
 	if nd.typ != wantType {
 		t.Errorf("%s: type %d, want %d", p, nd.typ, wantType)
 	}
-	if nd.typ != 1 && (nd.size != 0 || nd.inode != 0 || nd.dev != 0 || nd.links > 1 || len(nd.content) != 0) {
+	if nd.typ != 1 && (nd.size != 0 || nd.inode != 0 || nd.dev != 0 || nd.links != 0 || len(nd.content) != 0) {
 		t.Errorf("%s: type %d with size %d, inode %d, device %d, links %d", p, nd.typ, nd.size, nd.inode, nd.dev, nd.links)
 	}
 	if nd.typ != 3 && len(nd.target) != 0 {
@@ -1239,8 +1245,8 @@ func checkMeta(t *testing.T, p string, nd frNode, haveXattr bool) {
 			if nd.inode != st.Ino || nd.dev != uint64(st.Dev) || nd.links != uint64(st.Nlink) {
 				t.Errorf("%s: inode %d dev %d links %d, want %d %d %d", p, nd.inode, nd.dev, nd.links, st.Ino, st.Dev, st.Nlink)
 			}
-		} else if nd.inode != 0 || nd.dev != 0 {
-			t.Errorf("%s: inode %d dev %d for a file with one link", p, nd.inode, nd.dev)
+		} else if nd.inode != 0 || nd.dev != 0 || nd.links != 0 {
+			t.Errorf("%s: inode %d dev %d links %d for a file with one link", p, nd.inode, nd.dev, nd.links)
 		}
 	}
 	if haveXattr {
@@ -1260,4 +1266,111 @@ func checkMeta(t *testing.T, p string, nd frNode, haveXattr bool) {
 			}
 		}
 	}
+}
+
+// frSubtree returns the tree ID of the folder at the absolute path p in
+// the tree root.
+func frSubtree(t *testing.T, r *frReader, root frID, p string) frID {
+	t.Helper()
+	id := root
+	for _, name := range strings.Split(strings.TrimPrefix(p, "/"), "/") {
+		nodes, err := r.tree(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, nd := range nodes {
+			if string(nd.name) == name && nd.typ == 2 {
+				id, found = nd.subtree, true
+			}
+		}
+		if !found {
+			t.Fatalf("%s: no folder %q", p, name)
+		}
+	}
+	return id
+}
+
+// frOpenEnv opens e's repository with the reader and reads its index.
+func frOpenEnv(t *testing.T, e *env) *frReader {
+	t.Helper()
+	pw, err := os.ReadFile(e.pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := frOpenRepo(e.repo, bytes.TrimSuffix(pw, []byte("\n")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := r.readIndexes(); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func frHexID(t *testing.T, s string) frID {
+	t.Helper()
+	var id frID
+	if n, err := hex.Decode(id[:], []byte(s)); err != nil || n != 32 || len(s) != 64 {
+		t.Fatalf("ID %q", s)
+	}
+	return id
+}
+
+// TestReviewFormatReaderTypeCollision: a blob ID names a plaintext whatever
+// its type, and a writer stores each ID once. A folder whose tree encodes to
+// the bytes of a small file stored before is found as a bundled data blob;
+// a file holding the bytes of a stored tree is read from a tree blob.
+// FORMAT.md must say so, or a reader that trusts "bundles hold no trees"
+// cannot read such a repository.
+func TestReviewFormatReaderTypeCollision(t *testing.T) {
+	base := t.TempDir()
+	leaf := filepath.Join(base, "src", "leaf")
+	other := filepath.Join(base, "other")
+	// A folder holding only an empty file: its tree holds no keyed ID, so
+	// its bytes are the same in every repository.
+	coreWrite(t, filepath.Join(leaf, "e"), nil, 0o644)
+	mt := time.Unix(1700000000, 0)
+	if err := os.Chtimes(filepath.Join(leaf, "e"), mt, mt); err != nil {
+		t.Fatal(err)
+	}
+
+	eA := newEnv(t)
+	sA, _ := coreBackup(t, eA, 0, leaf)
+	rA := frOpenEnv(t, eA)
+	leafTree, err := rA.blob(frSubtree(t, rA, frHexID(t, sA.Tree), leaf))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// In another repository, a file with those bytes first, then the folder.
+	eB := newEnv(t)
+	coreWrite(t, filepath.Join(other, "f"), leafTree, 0o644)
+	coreBackup(t, eB, 0, other)
+	s2, _ := coreBackup(t, eB, 0, leaf, other)
+	r2 := frOpenEnv(t, eB)
+	leafID := frSubtree(t, r2, frHexID(t, s2.Tree), leaf)
+	if es := r2.index[leafID]; len(es) != 1 || es[0].typ != 2 {
+		t.Fatalf("the folder's tree blob: index entries %+v, want one bundled data blob", es)
+	}
+	// And a file with the bytes of a stored tree.
+	srcID := frSubtree(t, r2, frHexID(t, s2.Tree), filepath.Dir(leaf))
+	if es := r2.index[srcID]; len(es) != 1 || es[0].typ != 1 {
+		t.Fatalf("tree %s: index entries %+v, want one tree blob", srcID, es)
+	}
+	srcTree, err := r2.blob(srcID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	coreWrite(t, filepath.Join(other, "g"), srcTree, 0o644)
+	s3, _ := coreBackup(t, eB, 0, leaf, other)
+
+	r3 := frOpenEnv(t, eB)
+	root := frHexID(t, s3.Tree)
+	frCompareTree(t, r3, root, leaf, false)
+	frCompareTree(t, r3, root, other, false)
+	if es := r3.index[srcID]; len(es) != 1 || es[0].typ != 1 {
+		t.Fatalf("tree %s: index entries %+v after the backup of a file with its bytes", srcID, es)
+	}
+	eB.mustCheck()
 }
