@@ -37,6 +37,17 @@ type Attr struct {
 	Volatile bool
 }
 
+// MtimeSpec returns Mtime as seconds and nanoseconds since 1970, the
+// nanoseconds always 0 to 999,999,999: half a second before 1970 is -1 s
+// and 500,000,000 ns, as stat(2) reports it.
+func (a Attr) MtimeSpec() (sec int64, nsec uint32) {
+	sec, ns := a.Mtime/1e9, a.Mtime%1e9
+	if ns < 0 {
+		sec, ns = sec-1, ns+1e9
+	}
+	return sec, uint32(ns)
+}
+
 // Blocks returns the number of 512-byte blocks the node occupies, for du.
 func (a Attr) Blocks() uint64 { return (a.Size + 511) / 512 }
 

@@ -262,10 +262,8 @@ func fillStat(a fs.Attr, st *fuse.Stat_t) {
 	st.Size = int64(a.Size)
 	st.Blksize = 4096
 	st.Blocks = int64(a.Blocks())
-	ts := fuse.Timespec{Sec: a.Mtime / 1e9, Nsec: a.Mtime % 1e9}
-	if a.Mtime < 0 {
-		ts = fuse.Timespec{}
-	}
+	sec, nsec := a.MtimeSpec()
+	ts := fuse.Timespec{Sec: sec, Nsec: int64(nsec)}
 	st.Mtim, st.Ctim, st.Atim, st.Birthtim = ts, ts, ts, ts
 }
 

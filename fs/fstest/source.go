@@ -21,13 +21,16 @@ const (
 	RealProbe  = "desktop.ini" // backed-up data that looks like a probe
 	EmptyFile  = "empty"       //
 	DamageFile = "damaged.bin" // unique content, for Corrupt
+	OldFile    = "old.txt"     // modified before 1970, at a fraction of a second
 )
 
 // MakeSource writes a tree with the cases the mount must get right: a big
 // file of many slices, a hard link pair, a symlink, an empty file, a
 // folder of many entries, odd names, a real desktop.ini, a setuid file, a
 // file of unique content (DamageFile), a file of mode 000 and (as root)
-// one owned by 1234:5678, and a path longer than 260 characters. Times are fixed; the contents are seeded by seed.
+// one owned by 1234:5678, a path longer than 260 characters, and a file
+// modified before 1970 (OldFile). Times are fixed; the contents are seeded
+// by seed.
 func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 	t.Helper()
 	rnd := rand.New(rand.NewSource(seed))
@@ -66,6 +69,7 @@ func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 	write("deep/"+long+"/"+long+"/"+long+"/file.txt", []byte("past 260 characters\n"), 0o644)
 	write(DamageFile, random(200<<10), 0o644)
 	write("noperm", []byte("mode 000\n"), 0)
+	write(OldFile, []byte("1959\n"), 0o644)
 	if os.Geteuid() == 0 {
 		write("owned", []byte("uid 1234\n"), 0o640)
 		if err := os.Lchown(filepath.Join(dir, "owned"), 1234, 5678); err != nil {
@@ -86,6 +90,10 @@ func MakeSource(t testing.TB, dir string, seed int64, bigSize int) {
 		}
 		return nil
 	})
+	old := time.Date(1959, 12, 31, 23, 59, 59, 500_000_000, time.UTC)
+	if err := os.Chtimes(filepath.Join(dir, OldFile), old, old); err != nil {
+		t.Fatal(err)
+	}
 	filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
 		if err == nil && fi.IsDir() {
 			os.Chtimes(p, when, when)

@@ -221,10 +221,10 @@ func fillAttr(a fs.Attr, out *fuse.Attr) {
 	out.Uid = a.UID
 	out.Gid = a.GID
 	out.Rdev = uint32(a.Rdev)
-	sec, nsec := uint64(a.Mtime/1e9), uint32(a.Mtime%1e9)
-	if a.Mtime < 0 {
-		sec, nsec = 0, 0
-	}
+	// The kernel reads the seconds as signed: times before 1970 pass as
+	// their two's complement.
+	s, nsec := a.MtimeSpec()
+	sec := uint64(s)
 	out.Mtime, out.Mtimensec = sec, nsec
 	out.Ctime, out.Ctimensec = sec, nsec
 	out.Atime, out.Atimensec = sec, nsec
