@@ -47,7 +47,7 @@ type Options struct {
 type Server struct {
 	srv        *fuse.Server
 	mountpoint string
-	logf       func(format string, args ...any)
+	detached   atomic.Bool
 }
 
 // Mount mounts f at mountpoint and returns once the kernel serves it.
@@ -101,26 +101,31 @@ func Mount(f *fs.FS, mountpoint string, o Options) (*Server, error) {
 	if err := srv.WaitMount(); err != nil {
 		return nil, fmt.Errorf("mount %s: %w", mountpoint, err)
 	}
-	return &Server{srv: srv, mountpoint: mountpoint, logf: o.Logf}, nil
+	return &Server{srv: srv, mountpoint: mountpoint}, nil
 }
 
 // Unmount unmounts. A busy mount (EBUSY: a shell inside it, an open file)
-// is detached lazily: it disappears from the name space now and is
-// released once no process uses it.
+// is detached lazily (see Detached): it disappears from the name space
+// now, and the programs still using it are served until they leave it.
 func (s *Server) Unmount() error {
 	err := s.srv.Unmount()
 	if err == nil {
 		return nil
 	}
 	if lerr := lazyUnmount(s.mountpoint); lerr != nil {
-		return fmt.Errorf("unmount %s: %v; lazy unmount: %w", s.mountpoint, err, lerr)
+		return fmt.Errorf("unmount %s: %s; lazy unmount: %w", s.mountpoint, strings.Join(strings.Fields(err.Error()), " "), lerr)
 	}
-	s.logf("mount: %s is busy (%s): detached it; programs still inside it get errors", s.mountpoint, strings.Join(strings.Fields(err.Error()), " "))
+	s.detached.Store(true)
 	return nil
 }
 
+// Detached reports whether Unmount found the mount busy and detached it:
+// Wait then returns only once the last program using it has left it (or
+// the process ends, which gives them errors).
+func (s *Server) Detached() bool { return s.detached.Load() }
+
 // Wait blocks until the file system is unmounted (by Unmount, fusermount -u
-// or umount).
+// or umount) and no program uses it any more.
 func (s *Server) Wait() { s.srv.Wait() }
 
 // adapter is what all nodes of one mount share.

@@ -11,8 +11,10 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"os/signal"
 	"runtime"
 	"strings"
+	"syscall"
 
 	"github.com/cabinetbackup/cabinet/fs"
 )
@@ -61,7 +63,9 @@ type server interface {
 
 // Serve mounts f at mountpoint and blocks until it is unmounted, from
 // outside (umount, fusermount -u, Explorer's eject) or because ctx ended;
-// then it unmounts and returns nil. A busy mount point is detached lazily.
+// then it unmounts and returns nil. A busy mount point is detached lazily
+// and served until the programs using it leave it, or until a second
+// SIGINT or SIGTERM (then they get errors once the process ends).
 func Serve(ctx context.Context, f *fs.FS, mountpoint string, o Options) error {
 	if o.Adapter == "" {
 		o.Adapter = DefaultAdapter()
@@ -110,12 +114,29 @@ func Serve(ctx context.Context, f *fs.FS, mountpoint string, o Options) error {
 		return nil
 	case <-ctx.Done():
 	}
+	// A second Ctrl-C or SIGTERM must still end a mount that programs keep
+	// busy: the command's own handler swallows them once ctx has ended.
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
 	if err := srv.Unmount(); err != nil {
 		return err
+	}
+	if d, ok := srv.(detacher); ok && d.Detached() {
+		o.Logf("mount: %s is in use: detached it; the programs using it are served until they leave it (Ctrl-C again to end now, they then get errors)", mountpoint)
+		select {
+		case <-done:
+		case <-again:
+		}
+		return nil
 	}
 	<-done
 	return nil
 }
+
+// detacher is a server whose Unmount may detach a busy mount lazily
+// (gofuse.Server.Detached).
+type detacher interface{ Detached() bool }
 
 // Check returns nil if adapter is in this build for this OS, else an
 // error wrapping ErrUnavailable that says how to get it.
