@@ -153,8 +153,14 @@ func parseMountSize(s string) (int64, error) {
 		}
 	}
 	n, err := strconv.ParseFloat(t, 64)
-	if err != nil || n <= 0 {
-		return 0, fmt.Errorf("%q is not a size such as 64MiB", s)
+	v := n * float64(mult)
+	// Also refuses NaN, Inf and what int64 cannot hold (1e30 became a
+	// negative size, silently replaced by the default).
+	if err != nil || !(v >= 1 && v <= maxMountSize) {
+		return 0, fmt.Errorf("%q is not a size such as 64MiB (1 byte to 1TiB)", s)
 	}
-	return int64(n * float64(mult)), nil
+	return int64(v), nil
 }
+
+// maxMountSize is the largest --cache-size.
+const maxMountSize = 1 << 40
