@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"slices"
@@ -22,7 +23,8 @@ func newMountCommand() *cli.Command {
 		ArgsUsage: "MOUNTPOINT",
 		Description: `Mounts the repository read-only at MOUNTPOINT and stays in the foreground
 until it is unmounted (umount, fusermount3 -u, eject) or interrupted
-(Ctrl-C or SIGTERM unmount cleanly). The tree:
+(Ctrl-C or SIGTERM unmount cleanly; with --json it prints
+{"mountpoint": ..., "adapter": ...} once it serves). The tree:
 
   MOUNTPOINT/<device>/files/<session time>/<backed-up absolute paths>
   MOUNTPOINT/<device>/files/latest      the newest session
@@ -130,6 +132,14 @@ func runMount(c *cli.Context) error {
 		MemoryLimit: o.cacheSize + 48<<20,
 		Logf:        func(format string, args ...any) { fmt.Fprintf(os.Stderr, "cabinet: "+format+"\n", args...) },
 		Ready: func() {
+			if flagBool(c, "json") {
+				// Scripts wait for this line: the mount serves from now on.
+				mp, err := filepath.Abs(o.mountpoint)
+				if err != nil {
+					mp = o.mountpoint
+				}
+				printJSON(map[string]any{"mountpoint": mp, "adapter": o.adapter})
+			}
 			if !flagBool(c, "quiet") {
 				fmt.Fprintf(os.Stderr, "cabinet: mounted at %s (%s); press Ctrl-C or unmount it to stop\n", o.mountpoint, o.adapter)
 			}
