@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -176,5 +177,40 @@ func TestCLIPasswordSources(t *testing.T) {
 	for _, args := range [][]string{{"sessions", "--password-file", "/dev/zero"}, {"key", "add", "--password-file", e.pwFile, "--new-password-file", "/dev/zero"}} {
 		r = e.expectCode(1, args...)
 		coreOneLine(t, r.stderr, "/dev/zero", "64 KiB")
+	}
+}
+
+// TestCLIStaleDefaultPasswordAsks: a default-repository.password that no
+// longer opens the default repository (an older init's) is said to be
+// wrong, and on a terminal the password is asked for. It exited 12 and
+// left no way but deleting the file.
+func TestCLIStaleDefaultPasswordAsks(t *testing.T) {
+	e := newEnv(t)
+	data := filepath.Join(e.dir, "xdg-data")
+	e.extraEnv = []string{"XDG_DATA_HOME=" + data, "CABINET_REPOSITORY="}
+	e.mustRun("init") // with the env's password file
+	pf := filepath.Join(data, "cabinet", "default-repository.password")
+	if err := os.WriteFile(pf, []byte("stale\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.extraEnv = append(e.extraEnv, "CABINET_PASSWORD_FILE=")
+	// Off a terminal: the wrong password, naming the file.
+	r := e.expectCode(12, "sessions")
+	coreOneLine(t, r.stderr, "wrong password", pf)
+	// On one: asked.
+	ptm, pts := openPTY(t)
+	cmd := e.command("sessions")
+	shown := startOnPTY(t, cmd, ptm, pts)
+	waitShown(t, cmd, shown, "repository password:")
+	pw, err := os.ReadFile(e.pwFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ptm.Write(pw)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("sessions after typing the right password: %v; shown: %q", err, shown())
+	}
+	if !strings.Contains(shown(), "does not open") {
+		t.Errorf("no word about the kept password: %q", shown())
 	}
 }

@@ -52,7 +52,8 @@ func describeError(err error) (int, string) {
 	case errors.Is(err, errWarnings):
 		return exitWarnings, ""
 	case errors.Is(err, errDamagedFound):
-		return exitDamaged, "the repository has damaged or missing data (listed above)"
+		// What can be done: there is no repair command yet.
+		return exitDamaged, "the repository has damaged or missing data (listed above): put the objects named back from a copy of the repository if there is one (restore skips the files whose data is lost, with a warning)"
 	case errors.As(err, &ue):
 		return exitUsage, ue.msg + " (see --help)"
 	case errors.Is(err, path.ErrBadPattern):

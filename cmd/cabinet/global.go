@@ -304,9 +304,22 @@ func openRepository(c *cli.Context) (*repo.Repository, error) {
 	if err != nil {
 		return nil, err
 	}
-	r, err := repo.Open(c.Context, be, pw, repo.Options{CacheDir: cacheDir(c), Warn: func(err error) {
+	opts := repo.Options{CacheDir: cacheDir(c), Warn: func(err error) {
 		printStderr("warning: " + oneLine(err.Error()))
-	}})
+	}}
+	r, err := repo.Open(c.Context, be, pw, opts)
+	if pf, _ := defaultPasswordFile(); errors.Is(err, repo.ErrWrongPassword) && isDefault && source == "in "+pf &&
+		flagString(c, "password-file") == "" && term.IsTerminal(int(os.Stdin.Fd())) {
+		// A kept password that no longer opens the default repository
+		// (left by an older init, say) must not lock out whoever knows
+		// the right one: ask.
+		printStderr(fmt.Sprintf("warning: the password kept in %s does not open %s", pf, loc))
+		if pw, err = promptPassword(c.Context, "repository password", false); err != nil {
+			return nil, err
+		}
+		source = "typed at the prompt"
+		r, err = repo.Open(c.Context, be, pw, opts)
+	}
 	if errors.Is(err, repo.ErrWrongPassword) {
 		return nil, fmt.Errorf("%s: %w (the password %s)", loc, err, source)
 	}
