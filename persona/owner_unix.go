@@ -3,6 +3,7 @@
 package persona
 
 import (
+	"io/fs"
 	"os"
 	"syscall"
 )
@@ -41,4 +42,30 @@ func (o *fileOwner) chownFile(f *os.File) {
 		return
 	}
 	_ = f.Chown(o.uid, o.gid)
+}
+
+// statOwner returns the owner (uid, gid) of a file's stat.
+func statOwner(st fs.FileInfo) *[2]int {
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	return &[2]int{int(sys.Uid), int(sys.Gid)}
+}
+
+// restoreOwner gives p (not followed if a link), which a root undo
+// just put back, to the home's owner: the owner undo recorded when it is
+// the home's owner (its group too), else the home's owner all the same.
+// An undo set is a file of the user's home: it must not make root hand a
+// file to anyone else. Only root needs this; the files of another user's
+// undo are theirs.
+func restoreOwner(p, home string, owner *[2]int) {
+	o := homeOwner(home, os.Geteuid() == 0)
+	if o == nil {
+		return
+	}
+	if owner != nil && owner[0] == o.uid {
+		o = &fileOwner{uid: owner[0], gid: owner[1]}
+	}
+	o.chown(p)
 }

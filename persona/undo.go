@@ -44,6 +44,10 @@ type undoRecord struct {
 	ModTime time.Time         `json:"mtime,omitzero"`
 	Link    string            `json:"link,omitempty"`
 	Xattrs  map[string][]byte `json:"xattrs,omitempty"`
+	// Owner is the file's owner (uid, gid) before the apply, given back
+	// when undo runs as root: a file root put back would otherwise belong
+	// to root, and its user could no longer change it.
+	Owner *[2]int `json:"owner,omitempty"`
 }
 
 type undoWriter struct {
@@ -175,7 +179,7 @@ func (u *undoWriter) saveBefore(dir *os.Root, dst string) error {
 	if err != nil {
 		return err
 	}
-	r := undoRecord{Op: "file", Path: dst, Existed: true, Mode: uint32(st.Mode().Perm()), ModTime: st.ModTime().UTC()}
+	r := undoRecord{Op: "file", Path: dst, Existed: true, Mode: uint32(st.Mode().Perm()), ModTime: st.ModTime().UTC(), Owner: statOwner(st)}
 	if st.Mode()&fs.ModeSymlink != 0 {
 		if r.Link, err = dir.Readlink(base); err != nil {
 			return err
@@ -404,6 +408,7 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 			if err := os.Symlink(r.Link, r.Path); err != nil {
 				return err
 			}
+			restoreOwner(r.Path, home, r.Owner)
 			rep.Restored = append(rep.Restored, r.Path)
 			return nil
 		}
@@ -416,7 +421,11 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 			os.Remove(tmp)
 			return err
 		}
-		if err := os.Chmod(tmp, fs.FileMode(r.Mode)); err != nil {
+		restoreOwner(tmp, home, r.Owner)
+		// Permission bits only: set-user-ID and the like from a journal
+		// (a file of the user's) would make a root undo create a
+		// set-user-ID file.
+		if err := os.Chmod(tmp, fs.FileMode(r.Mode).Perm()); err != nil {
 			os.Remove(tmp)
 			return err
 		}
@@ -433,7 +442,7 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 		}
 		rep.Removed = append(rep.Removed, r.Path)
 	case "chmod":
-		if err := os.Chmod(r.Path, fs.FileMode(r.Mode)); err != nil {
+		if err := os.Chmod(r.Path, fs.FileMode(r.Mode).Perm()); err != nil {
 			return err
 		}
 		rep.Restored = append(rep.Restored, r.Path)
