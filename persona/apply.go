@@ -551,6 +551,13 @@ func (a *applier) planDir(p *entryPlan, f FileRecord) error {
 		return nil
 	}
 	st, err := os.Lstat(dst)
+	if err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		// A link to a folder of the home (checkLinks saw it stays
+		// inside): a dotfiles manager's ~/.ssh. Files go through it.
+		if tst, terr := os.Stat(dst); terr == nil && tst.IsDir() {
+			st = tst
+		}
+	}
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		p.dirs = append(p.dirs, dirOp{dst: dst, mode: mode, create: true})

@@ -258,7 +258,19 @@ func (a *applier) chmod(p string, mode fs.FileMode) error {
 		return err
 	}
 	defer dir.Close()
-	return dir.Chmod(filepath.Base(p), mode)
+	base := filepath.Base(p)
+	if st, err := dir.Lstat(base); err == nil && st.Mode()&fs.ModeSymlink != 0 {
+		// A link to a folder of the home: the Root of its parent would
+		// not follow it (absolute, or leading out of the parent); the
+		// folder it leads to is opened from its real path instead.
+		d, err := a.openDir(p)
+		if err != nil {
+			return err
+		}
+		defer d.Close()
+		return d.Chmod(".", mode)
+	}
+	return dir.Chmod(base, mode)
 }
 
 // syncFile flushes a file to disk; syncDir flushes a folder's entries
