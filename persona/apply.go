@@ -230,6 +230,15 @@ func Apply(ctx context.Context, opts ApplyOptions) (*ApplyReport, error) {
 		remap: NewRemapper(m.OS.Family, m.Home, opts.Home, m.User, opts.User, m.HardwareUUID, opts.System.HardwareUUID),
 	}
 	defer a.closeHome()
+	// An apply that stops half way (an undo set that cannot be written,
+	// Ctrl-C) has changed files all the same: its report names the undo
+	// set, so that the caller can say how to undo.
+	defer func() {
+		if a.undo != nil && rep.UndoSet == "" {
+			a.undo.close()
+			rep.UndoSet = a.undo.dir
+		}
+	}()
 	// 1. Plan every selected entry; this reads and verifies the persona folder.
 	running, err := a.runningSet(ctx)
 	if err != nil {

@@ -116,3 +116,29 @@ func TestReviewUndoJournalModeMasked(t *testing.T) {
 		}
 	}
 }
+
+// TestReviewInterruptedApplyNamesUndoSet: an apply stopped half way
+// (Ctrl-C) has changed files; its report names the undo set, and undo
+// puts the home back.
+func TestReviewInterruptedApplyNamesUndoSet(t *testing.T) {
+	staging, home := capturedPersona(t)
+	writeFile(t, filepath.Join(home, ".bashrc"), "mine\n", 0o644)
+	before := fullTree(t, home)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	old := beforeOpenDir
+	beforeOpenDir = func(string) { cancel() }
+	defer func() { beforeOpenDir = old }()
+	rep, err := Apply(ctx, applyTo(staging, home, nil))
+	if err == nil {
+		t.Fatal("apply went on after its context was cancelled")
+	}
+	if rep == nil || rep.UndoSet == "" {
+		t.Fatalf("interrupted apply: report names no undo set (%v)", err)
+	}
+	beforeOpenDir = old
+	undoHomeSet(t, home)
+	if d := diffTrees(before, fullTree(t, home)); d != "" {
+		t.Errorf("undo did not put the home back:\n%s", d)
+	}
+}

@@ -292,6 +292,9 @@ func runPersonaApply(c *cli.Context) error {
 		if errors.As(err, &ie) && flagBool(c, "json") {
 			printJSON(map[string]any{"error": err.Error(), "violations": ie.Violations})
 		}
+		if rep != nil && rep.UndoSet != "" {
+			fmt.Fprintf(os.Stderr, "warning: the apply stopped after changing files; undo them with '%s'\n", undoCommand(c))
+		}
 		return err
 	}
 	if flagBool(c, "json") {
@@ -299,7 +302,7 @@ func runPersonaApply(c *cli.Context) error {
 			return err
 		}
 	} else {
-		printApplyReport(rep)
+		printApplyReport(rep, undoCommand(c))
 	}
 	if rep.Incomplete() {
 		return errWarnings
@@ -378,7 +381,19 @@ func restorePersona(c *cli.Context, spec string, include []string) (string, func
 	return dir, cleanup, nil
 }
 
-func printApplyReport(rep *persona.ApplyReport) {
+// undoCommand is the command that undoes this apply: with its --home and
+// --undo-dir, without which 'apply --undo' looks in the caller's home.
+func undoCommand(c *cli.Context) string {
+	cmd := "cabinet persona apply --undo"
+	for _, f := range []string{"home", "undo-dir"} {
+		if v := c.String(f); v != "" {
+			cmd += " --" + f + " " + shellQuote(v)
+		}
+	}
+	return cmd
+}
+
+func printApplyReport(rep *persona.ApplyReport, undoCmd string) {
 	if rep.DryRun {
 		fmt.Printf("plan (dry run) for %s from %s:\n", rep.Home, rep.Source)
 	} else {
@@ -413,7 +428,7 @@ func printApplyReport(rep *persona.ApplyReport) {
 	}
 	fmt.Printf("%s, %s unchanged, %s not applied", plural(rep.Changed, "change"), counted(rep.Unchanged, "entry", "entries"), plural(rep.Skipped, "item"))
 	if rep.UndoSet != "" {
-		fmt.Printf("; undo with 'cabinet persona apply --undo'")
+		fmt.Printf("; undo with '%s'", undoCmd)
 	}
 	fmt.Println()
 }
@@ -513,4 +528,14 @@ func printManifestEntries(m *persona.Manifest) {
 			fmt.Printf("  %s: %s\n", e.Entry.ID, p)
 		}
 	}
+}
+
+// shellQuote quotes s for a POSIX shell when it needs it.
+func shellQuote(s string) string {
+	if s != "" && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-+:=@,", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
