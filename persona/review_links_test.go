@@ -81,4 +81,3 @@ func TestReviewReadOnlyFile(t *testing.T) {
 		t.Errorf("undo did not put the home back:\n%s", d)
 	}
 }
-
