@@ -229,7 +229,8 @@ func Apply(ctx context.Context, opts ApplyOptions) (*ApplyReport, error) {
 		opts: &opts, m: m, rep: rep, realHome: realDir(opts.Home),
 		remap: NewRemapper(m.OS.Family, m.Home, opts.Home, m.User, opts.User, m.HardwareUUID, opts.System.HardwareUUID),
 	}
-	defer a.closeHome()
+	a.dirs = homeDirs{home: opts.Home, realHome: a.realHome}
+	defer a.dirs.close()
 	// An apply that stops half way (an undo set that cannot be written,
 	// Ctrl-C) has changed files all the same: its report names the undo
 	// set, so that the caller can say how to undo.
@@ -289,7 +290,7 @@ type applier struct {
 	remap    *Remapper
 	undo     *undoWriter
 	realHome string   // the home with its own symbolic links resolved
-	home     *os.Root // realHome, once openDir needs it
+	dirs     homeDirs // opens the folders written to (openDir)
 }
 
 // checkLinks refuses a path of the home that leads through a symbolic

@@ -10,55 +10,65 @@ import (
 	"path/filepath"
 )
 
-// openDir opens folder dir, which holds a file apply replaces or changes,
-// as an os.Root: the undo copy of what is there, the temporary file, its
-// rename into place and a chmod then go by name inside that folder. A
-// folder of the home is opened through a Root of the home from its real
-// path (its links resolved, which must stay in the home), so a folder on
-// the way swapped for a link out of the home after checkLinks cannot send
-// a write there: a Root follows no link that leaves it, nor any absolute
-// one, and once open the folder is held, whatever its path becomes.
-// Outside the home (a system file) dir is opened by its path.
-func (a *applier) openDir(dir string) (*os.Root, error) {
+// homeDirs opens the folders that hold what apply and undo change: see
+// open.
+type homeDirs struct {
+	home, realHome string   // the home, and with its own links resolved
+	root           *os.Root // realHome, once open needs it
+}
+
+// open opens folder dir, which holds a file apply or undo replaces or
+// changes, as an os.Root: the undo copy of what is there, the temporary
+// file, its rename into place and a chmod then go by name inside that
+// folder. A folder of the home is opened through a Root of the home from
+// its real path (its links resolved, which must stay in the home), so a
+// folder on the way swapped for a link out of the home after the check
+// cannot send a write there: a Root follows no link that leaves it, nor
+// any absolute one, and once open the folder is held, whatever its path
+// becomes. Outside the home (a system file) dir is opened by its path.
+func (h *homeDirs) open(dir string) (*os.Root, error) {
 	dir = filepath.Clean(dir)
-	if !insideDir(filepath.Clean(a.opts.Home), dir) {
+	if !insideDir(filepath.Clean(h.home), dir) {
 		return os.OpenRoot(dir)
 	}
 	real, err := filepath.EvalSymlinks(dir)
 	if err != nil {
 		return nil, err
 	}
-	if !insideDir(a.realHome, real) {
-		return nil, fmt.Errorf("%s leads to %s, outside the home %s: %w; not followed", dir, real, a.opts.Home, errLinkOutsideHome)
+	if !insideDir(h.realHome, real) {
+		return nil, fmt.Errorf("%s leads to %s, outside the home %s: %w; not followed", dir, real, h.home, errLinkOutsideHome)
 	}
-	rel, err := filepath.Rel(a.realHome, real)
+	rel, err := filepath.Rel(h.realHome, real)
 	if err != nil {
 		return nil, err
 	}
-	if a.home == nil {
-		if a.home, err = os.OpenRoot(a.realHome); err != nil {
+	if h.root == nil {
+		if h.root, err = os.OpenRoot(h.realHome); err != nil {
 			return nil, err
 		}
 	}
 	beforeOpenDir(dir)
-	d, err := a.home.OpenRoot(rel)
+	d, err := h.root.OpenRoot(rel)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, fs.ErrPermission) {
 		return nil, fmt.Errorf("%s changed on the way to it (a folder replaced by a symbolic link?): %v: %w; not followed", dir, err, errLinkOutsideHome)
 	}
 	return d, err
 }
 
-// beforeOpenDir runs between openDir's check of a folder's real path and
+// beforeOpenDir runs between open's check of a folder's real path and
 // its open: tests swap a folder for a link there.
 var beforeOpenDir = func(dir string) {}
 
-// closeHome closes the Root of the home openDir opened, if any.
-func (a *applier) closeHome() {
-	if a.home != nil {
-		a.home.Close()
-		a.home = nil
+// close closes the Root of the home open opened, if any.
+func (h *homeDirs) close() {
+	if h.root != nil {
+		h.root.Close()
+		h.root = nil
 	}
 }
+
+// openDir is dirs.open: see homeDirs.
+func (a *applier) openDir(dir string) (*os.Root, error) { return a.dirs.open(dir) }
 
 // createTemp creates a new file of a random name in dir, for writing.
 func createTemp(dir *os.Root) (*os.File, string, error) {

@@ -252,8 +252,11 @@ func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 }
 
 // chmod changes the mode of p through its folder (see openDir).
-func (a *applier) chmod(p string, mode fs.FileMode) error {
-	dir, err := a.openDir(filepath.Dir(p))
+func (a *applier) chmod(p string, mode fs.FileMode) error { return a.dirs.chmod(p, mode) }
+
+// chmod changes the mode of p through its folder (see open).
+func (h *homeDirs) chmod(p string, mode fs.FileMode) error {
+	dir, err := h.open(filepath.Dir(p))
 	if err != nil {
 		return err
 	}
@@ -263,7 +266,7 @@ func (a *applier) chmod(p string, mode fs.FileMode) error {
 		// A link to a folder of the home: the Root of its parent would
 		// not follow it (absolute, or leading out of the parent); the
 		// folder it leads to is opened from its real path instead.
-		d, err := a.openDir(p)
+		d, err := h.open(p)
 		if err != nil {
 			return err
 		}

@@ -330,3 +330,54 @@ func TestApplySwappedFolderNotFollowed(t *testing.T) {
 		})
 	}
 }
+
+// TestUndoSwappedFolderNotFollowed: undo, like apply, writes through a
+// Root of the home: ~/.ssh replaced by a link out of the home after the
+// undo checked the record does not send the key it puts back there. By
+// path it did.
+func TestUndoSwappedFolderNotFollowed(t *testing.T) {
+	base := t.TempDir()
+	oldHome := filepath.Join(base, "home", "ann")
+	home := filepath.Join(base, "home", "bob")
+	outside := filepath.Join(base, "outside")
+	mkdir(t, outside, 0o755)
+	writeFile(t, filepath.Join(oldHome, ".ssh", "id_rsa"), "NEW KEY", 0o600)
+	writeFile(t, filepath.Join(home, ".ssh", "id_rsa"), "OLD KEY", 0o600)
+	staging := filepath.Join(base, "staging")
+	if _, err := Capture(context.Background(), CaptureOptions{Staging: staging, System: linuxSystem("ann", oldHome), Root: boolPtr(false),
+		Now: fixedClock, Select: Selector{Only: []string{"ssh"}}}); err != nil {
+		t.Fatal(err)
+	}
+	o := applyTo(staging, home, nil)
+	if _, err := Apply(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, filepath.Join(home, ".ssh", "id_rsa")); got != "NEW KEY" {
+		t.Fatalf("apply wrote %q", got)
+	}
+	swapped := false
+	beforeOpenDir = func(dir string) {
+		if dir != filepath.Join(home, ".ssh") || swapped {
+			return
+		}
+		swapped = true
+		if err := os.Rename(dir, dir+".moved"); err != nil {
+			t.Fatal(err)
+		}
+		symlink(t, outside, dir)
+	}
+	defer func() { beforeOpenDir = func(string) {} }()
+	rep, err := Undo(context.Background(), UndoOptions{Dir: o.UndoDir, Home: home})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !swapped {
+		t.Fatal("undo never opened ~/.ssh")
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatalf("undo wrote outside the home through the swapped folder: %v", ents)
+	}
+	if len(rep.Problems) == 0 {
+		t.Errorf("the undo refused is not reported: %+v", rep)
+	}
+}

@@ -53,19 +53,23 @@ func statOwner(st fs.FileInfo) *[2]int {
 	return &[2]int{int(sys.Uid), int(sys.Gid)}
 }
 
-// restoreOwner gives p (not followed if a link), which a root undo
-// just put back, to the home's owner: the owner undo recorded when it is
-// the home's owner (its group too), else the home's owner all the same.
-// An undo set is a file of the user's home: it must not make root hand a
-// file to anyone else. Only root needs this; the files of another user's
-// undo are theirs.
-func restoreOwner(p, home string, owner *[2]int) {
+// undoOwner is the owner a root undo gives what it puts back in home:
+// the home's owner, with the recorded group when the recorded user is
+// that owner; nil when not root or the home is the caller's. An undo set
+// is a file of the user's home: it must not make root hand a file to
+// anyone else.
+func undoOwner(home string, owner *[2]int) *fileOwner {
 	o := homeOwner(home, os.Geteuid() == 0)
+	if o != nil && owner != nil && owner[0] == o.uid {
+		o = &fileOwner{uid: owner[0], gid: owner[1]}
+	}
+	return o
+}
+
+// lchownIn gives name in folder d the owner, not following a link.
+func (o *fileOwner) lchownIn(d *os.Root, name string) {
 	if o == nil {
 		return
 	}
-	if owner != nil && owner[0] == o.uid {
-		o = &fileOwner{uid: owner[0], gid: owner[1]}
-	}
-	o.chown(p)
+	_ = d.Lchown(name, o.uid, o.gid)
 }

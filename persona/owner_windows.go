@@ -18,4 +18,6 @@ func (o *fileOwner) chownFile(f *os.File) {}
 // statOwner: owners are ACLs on Windows, not recorded.
 func statOwner(st fs.FileInfo) *[2]int { return nil }
 
-func restoreOwner(p, home string, owner *[2]int) {}
+func undoOwner(home string, owner *[2]int) *fileOwner { return nil }
+
+func (o *fileOwner) lchownIn(d *os.Root, name string) {}

@@ -201,15 +201,6 @@ func (u *undoWriter) saveBefore(dir *os.Root, dst string) error {
 	return u.record(r)
 }
 
-func copyPlain(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	return copyFrom(in, dst)
-}
-
 // copyFrom writes what in holds into the new file dst, synced.
 func copyFrom(in io.Reader, dst string) error {
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
@@ -360,6 +351,8 @@ func Undo(ctx context.Context, opts UndoOptions) (*UndoReport, error) {
 		}
 	}
 	chk := undoChecker{home: home, realHome: realDir(home), cat: opts.Catalog}
+	dirs := homeDirs{home: home, realHome: chk.realHome}
+	defer dirs.close()
 	rep := &UndoReport{Set: dir}
 	for i := len(recs) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
@@ -368,7 +361,7 @@ func Undo(ctx context.Context, opts UndoOptions) (*UndoReport, error) {
 		r := recs[i]
 		err := chk.check(r)
 		if err == nil {
-			err = undoOne(ctx, opts.Runner, dir, home, r, rep)
+			err = undoOne(ctx, opts.Runner, &dirs, dir, home, r, rep)
 		}
 		if err != nil {
 			rep.Problems = append(rep.Problems, fmt.Sprintf("%s %s%s: %v", r.Op, r.Path, r.Key, err))
@@ -384,7 +377,7 @@ func Undo(ctx context.Context, opts UndoOptions) (*UndoReport, error) {
 	return rep, nil
 }
 
-func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, rep *UndoReport) error {
+func undoOne(ctx context.Context, run Runner, dirs *homeDirs, dir, home string, r undoRecord, rep *UndoReport) error {
 	saved := func() []byte {
 		if r.Saved == "" {
 			return nil
@@ -393,59 +386,23 @@ func undoOne(ctx context.Context, run Runner, dir, home string, r undoRecord, re
 		return b
 	}
 	switch r.Op {
-	case "file":
-		if !r.Existed {
-			if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	case "file", "mkdir", "chmod":
+		// By name inside the folder, opened through a Root of the home
+		// (homeDirs.open): a folder swapped for a link after chk.check
+		// cannot send the change out of the home.
+		if r.Op == "chmod" {
+			if err := dirs.chmod(r.Path, fs.FileMode(r.Mode).Perm()); err != nil {
 				return err
 			}
-			rep.Removed = append(rep.Removed, r.Path)
-			return nil
-		}
-		if r.Link != "" {
-			if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			if err := os.Symlink(r.Link, r.Path); err != nil {
-				return err
-			}
-			restoreOwner(r.Path, home, r.Owner)
 			rep.Restored = append(rep.Restored, r.Path)
 			return nil
 		}
-		tmp := r.Path + ".cabinet-undo"
-		if err := copyPlain(filepath.Join(dir, filepath.FromSlash(r.Saved)), tmp); err != nil {
-			os.Remove(tmp)
+		d, err := dirs.open(filepath.Dir(r.Path))
+		if err != nil {
 			return err
 		}
-		if err := writeXattrs(tmp, r.Xattrs); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		restoreOwner(tmp, home, r.Owner)
-		// Permission bits only: set-user-ID and the like from a journal
-		// (a file of the user's) would make a root undo create a
-		// set-user-ID file.
-		if err := os.Chmod(tmp, fs.FileMode(r.Mode).Perm()); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		_ = os.Chtimes(tmp, r.ModTime, r.ModTime)
-		if err := os.Rename(tmp, r.Path); err != nil {
-			os.Remove(tmp)
-			return err
-		}
-		syncDir(filepath.Dir(r.Path))
-		rep.Restored = append(rep.Restored, r.Path)
-	case "mkdir":
-		if err := os.Remove(r.Path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("folder not removed (not empty?): %w", err)
-		}
-		rep.Removed = append(rep.Removed, r.Path)
-	case "chmod":
-		if err := os.Chmod(r.Path, fs.FileMode(r.Mode).Perm()); err != nil {
-			return err
-		}
-		rep.Restored = append(rep.Restored, r.Path)
+		defer d.Close()
+		return undoFile(d, dir, home, r, rep)
 	case "dconf":
 		if _, err := runDconf(ctx, run, r.Path, nil, "reset", "-f", r.Key); err != nil {
 			return err
@@ -601,4 +558,73 @@ func (c undoChecker) hasExport(kind, key string) bool {
 		}
 	}
 	return false
+}
+
+// undoFile undoes a "file" or "mkdir" record: r.Path is named in its
+// folder d. dir is the undo set, home the home undone.
+func undoFile(d *os.Root, dir, home string, r undoRecord, rep *UndoReport) error {
+	base := filepath.Base(r.Path)
+	if r.Op == "mkdir" {
+		if err := d.Remove(base); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("folder not removed (not empty?): %w", err)
+		}
+		rep.Removed = append(rep.Removed, r.Path)
+		return nil
+	}
+	if !r.Existed || r.Link != "" {
+		if err := d.Remove(base); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		if !r.Existed {
+			rep.Removed = append(rep.Removed, r.Path)
+			return nil
+		}
+		if err := d.Symlink(r.Link, base); err != nil {
+			return err
+		}
+		undoOwner(home, r.Owner).lchownIn(d, base)
+		rep.Restored = append(rep.Restored, r.Path)
+		return nil
+	}
+	in, err := os.Open(filepath.Join(dir, filepath.FromSlash(r.Saved)))
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	tmp := base + ".cabinet-undo"
+	d.Remove(tmp) // left by an undo that was stopped
+	out, err := d.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	defer d.Remove(tmp) // fails once renamed
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = syncFile(out)
+	}
+	if err == nil {
+		err = writeFileXattrs(out, r.Xattrs)
+	}
+	if err == nil {
+		if o := undoOwner(home, r.Owner); o != nil {
+			o.chownFile(out)
+		}
+		// Permission bits only: set-user-ID and the like from a journal
+		// (a file of the user's) would make a root undo create a
+		// set-user-ID file.
+		err = out.Chmod(fs.FileMode(r.Mode).Perm())
+	}
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	_ = d.Chtimes(tmp, r.ModTime, r.ModTime)
+	if err := d.Rename(tmp, base); err != nil {
+		return err
+	}
+	syncDir(filepath.Dir(r.Path))
+	rep.Restored = append(rep.Restored, r.Path)
+	return nil
 }
