@@ -397,6 +397,14 @@ func Backup(ctx context.Context, r *repo.Repository, o BackupOptions) (*snapshot
 	if err != nil {
 		return nil, err
 	}
+	// The register's entries are written before the session is saved: a
+	// register that cannot take them (a full disk where the cache lives)
+	// is a warning of this session, not a silent full read next time.
+	if b.reg != nil {
+		if err := b.reg.flush(); err != nil && !errors.Is(err, errRegisterDamaged) {
+			b.warn(o.RegisterDir, fmt.Errorf("register not updated: %w; the next backup reads every file", err))
+		}
+	}
 	status := snapshot.StatusCompleted
 	if b.warnings.Load() > 0 {
 		status = snapshot.StatusCompletedWithWarnings

@@ -74,6 +74,7 @@ type register struct {
 	writeMu sync.Mutex      // one write transaction at a time
 	writers sync.WaitGroup
 	failed  atomic.Bool // a write failed: the rest would fail too
+	failErr error       // the write that failed (under writeMu)
 	// broken: a read or write of the register met a damaged page (see
 	// safely). The run neither reads nor writes it any more, and close
 	// removes it: the next run builds it anew.
@@ -535,7 +536,11 @@ func (r *register) add(key, value []byte) (full []registerEntry) {
 func (r *register) writeBatch(entries []registerEntry) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
-	if !r.failed.Load() && r.write(entries) != nil {
+	if r.failed.Load() {
+		return
+	}
+	if err := r.write(entries); err != nil {
+		r.failErr = err
 		r.failed.Store(true)
 	}
 }
@@ -551,9 +556,16 @@ func (r *register) flush() error {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	if r.failed.Load() {
-		return errors.New("register write failed")
+		return r.failErr
 	}
-	return r.write(rest)
+	// A failed flush fails the next one too: the run is not recorded as
+	// completed with entries missing.
+	err := r.write(rest)
+	if err != nil {
+		r.failErr = err
+		r.failed.Store(true)
+	}
+	return err
 }
 
 // write stores entries in one transaction, in key order (bbolt then fills
