@@ -294,19 +294,8 @@ func TestApplySwappedFolderNotFollowed(t *testing.T) {
 	}
 	for name, link := range map[string]string{"absolute": outside, "relative": "../../outside"} {
 		t.Run(name, func(t *testing.T) {
-			swapped := false
-			beforeOpenDir = func(dir string) {
-				if dir != filepath.Join(home, ".ssh") || swapped {
-					return
-				}
-				swapped = true
-				if err := os.Rename(dir, dir+".moved"); err != nil {
-					t.Fatal(err)
-				}
-				symlink(t, link, dir)
-			}
+			swapped := swapOnOpen(t, filepath.Join(home, ".ssh"), link)
 			defer func() {
-				beforeOpenDir = func(string) {}
 				os.Remove(filepath.Join(home, ".ssh"))
 				os.Rename(filepath.Join(home, ".ssh.moved"), filepath.Join(home, ".ssh"))
 			}()
@@ -314,7 +303,7 @@ func TestApplySwappedFolderNotFollowed(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !swapped {
+			if !*swapped {
 				t.Fatal("the folder was never opened")
 			}
 			if got := readFile(t, filepath.Join(outside, "id_rsa")); got != "OUTSIDE" {
@@ -355,23 +344,12 @@ func TestUndoSwappedFolderNotFollowed(t *testing.T) {
 	if got := readFile(t, filepath.Join(home, ".ssh", "id_rsa")); got != "NEW KEY" {
 		t.Fatalf("apply wrote %q", got)
 	}
-	swapped := false
-	beforeOpenDir = func(dir string) {
-		if dir != filepath.Join(home, ".ssh") || swapped {
-			return
-		}
-		swapped = true
-		if err := os.Rename(dir, dir+".moved"); err != nil {
-			t.Fatal(err)
-		}
-		symlink(t, outside, dir)
-	}
-	defer func() { beforeOpenDir = func(string) {} }()
+	swapped := swapOnOpen(t, filepath.Join(home, ".ssh"), outside)
 	rep, err := Undo(context.Background(), UndoOptions{Dir: o.UndoDir, Home: home})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !swapped {
+	if !*swapped {
 		t.Fatal("undo never opened ~/.ssh")
 	}
 	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
@@ -380,4 +358,24 @@ func TestUndoSwappedFolderNotFollowed(t *testing.T) {
 	if len(rep.Problems) == 0 {
 		t.Errorf("the undo refused is not reported: %+v", rep)
 	}
+}
+
+// swapOnOpen makes the first open of folder dir (see beforeOpenDir) find
+// it moved aside and replaced by a symbolic link to link, the worst
+// moment for a race; *swapped says whether it happened. The hook is
+// taken off when the test ends.
+func swapOnOpen(t *testing.T, dir, link string) (swapped *bool) {
+	swapped = new(bool)
+	beforeOpenDir = func(d string) {
+		if d != dir || *swapped {
+			return
+		}
+		*swapped = true
+		if err := os.Rename(d, d+".moved"); err != nil {
+			t.Fatal(err)
+		}
+		symlink(t, link, d)
+	}
+	t.Cleanup(func() { beforeOpenDir = func(string) {} })
+	return swapped
 }

@@ -137,8 +137,8 @@ func password(c *cli.Context, isDefault, creating bool) (pw []byte, source strin
 		if err != nil {
 			return nil, "", err
 		}
-		if data, err := os.ReadFile(pf); err == nil {
-			pw, err := trimPassword(data, "password file "+pf)
+		if _, err := os.Stat(pf); err == nil {
+			pw, err := readPasswordFile(pf, "password file")
 			return pw, "in " + pf, err
 		}
 	}
