@@ -1,7 +1,7 @@
 package persona
 
 import (
-	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -70,17 +70,25 @@ func (h *homeDirs) close() {
 // openDir is dirs.open: see homeDirs.
 func (a *applier) openDir(dir string) (*os.Root, error) { return a.dirs.open(dir) }
 
-// createTemp creates a new file of a random name in dir, for writing.
-func createTemp(dir *os.Root) (*os.File, string, error) {
-	for range 100 {
-		var b [8]byte
-		rand.Read(b[:])
-		name := ".cabinet-tmp-" + hex.EncodeToString(b[:])
-		f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
-		if errors.Is(err, fs.ErrExist) {
-			continue
-		}
-		return f, name, err
+// createTemp creates dst's temporary file in dir, for writing: the file
+// apply writes before it renames it to dst's name, base.
+func createTemp(dir *os.Root, base string) (*os.File, string, error) {
+	name := tempName(base)
+	if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("remove the temporary file %s left by an earlier apply: %w", filepath.Join(dir.Name(), name), err)
 	}
-	return nil, "", fmt.Errorf("no free temporary name in %s", dir.Name())
+	f, err := dir.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	return f, name, err
+}
+
+// tempName is the temporary name of a file named base, the same every
+// time: one left behind by an apply that was killed before its rename is
+// removed by the next apply of the file, or by the undo of that apply.
+func tempName(base string) string {
+	name := "." + base + ".cabinet-tmp"
+	if len(name) > 255 { // longer than most file systems take
+		sum := sha256.Sum256([]byte(base))
+		name = ".cabinet-tmp-" + hex.EncodeToString(sum[:8])
+	}
+	return name
 }

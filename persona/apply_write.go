@@ -204,7 +204,7 @@ func (a *applier) writeTo(dst string, f *fileOp, owner *fileOwner) error {
 	if err := a.undo.saveBefore(dir, dst); err != nil {
 		return err
 	}
-	tmp, tmpName, err := createTemp(dir)
+	tmp, tmpName, err := createTemp(dir, base)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", dst, err)
 	}

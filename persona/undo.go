@@ -571,6 +571,7 @@ func undoFile(d *os.Root, dir, home string, r undoRecord, rep *UndoReport) error
 		rep.Removed = append(rep.Removed, r.Path)
 		return nil
 	}
+	d.Remove(tempName(base)) // left by the apply if it was killed while writing the file
 	if !r.Existed || r.Link != "" {
 		if err := d.Remove(base); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
