@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/cabinetbackup/cabinet/repo"
@@ -76,6 +77,7 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 	bad := map[blob.ID]string{}
 	what := map[string]string{}
 	reported := map[string]bool{} // errors reported without blobs
+	readOnly := map[string]bool{} // cabinets only reading their blobs found damaged
 	err := r.CheckStructure(ctx, func(p repo.Problem) {
 		if p.Severity == repo.Error && len(p.Blobs) > 0 {
 			for _, b := range p.Blobs {
@@ -84,10 +86,12 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 			what[p.Object] = p.Message
 			return
 		}
+		msg := p.Message
 		if p.Severity == repo.Error {
 			reported[p.Object] = true
+			msg += repairAdvice(p.Object, false)
 		}
-		report(Finding{Error: p.Severity == repo.Error, Object: p.Object, Message: p.Message})
+		report(Finding{Error: p.Severity == repo.Error, Object: p.Object, Message: msg})
 	})
 	if err == nil {
 		err = ctx.Err()
@@ -120,10 +124,13 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 				for _, b := range damaged {
 					bad[b] = obj
 				}
+				if _, seen := what[obj]; !seen {
+					readOnly[obj] = true // not seen by the structure check
+				}
 				what[obj] = err.Error()
 			} else if err != nil && !reported[obj] {
 				reported[obj] = true
-				report(Finding{Error: true, Object: obj, Message: err.Error()})
+				report(Finding{Error: true, Object: obj, Message: err.Error() + repairAdvice(obj, true)})
 			}
 			if o.Progress != nil {
 				o.Progress(i+1, len(packs))
@@ -241,9 +248,23 @@ func Check(ctx context.Context, r *repo.Repository, o CheckOptions) (CheckResult
 		default:
 			msg += fmt.Sprintf("; %d files affected", len(files))
 		}
-		report(Finding{Error: true, Object: obj, Message: msg, Files: files})
+		report(Finding{Error: true, Object: obj, Message: msg + repairAdvice(obj, readOnly[obj]), Files: files})
 	}
 	return res, nil
+}
+
+// repairAdvice is what to do about the damaged or missing object obj, if
+// it is a cabinet: the index must stop listing the blobs lost before a
+// backup stores them again (it takes what the index lists for stored).
+// Damage only reading the blobs finds needs a repair that reads them.
+func repairAdvice(obj string, readData bool) string {
+	if !strings.HasPrefix(obj, repo.DataDir+"/") {
+		return ""
+	}
+	if readData {
+		return "; run 'cabinet repair index --read-data', then 'cabinet backup' to store the files again"
+	}
+	return "; run 'cabinet repair index', then 'cabinet backup' to store the files again"
 }
 
 // loadSessions loads every session, sorted by time; a session object that

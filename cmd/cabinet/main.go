@@ -77,6 +77,7 @@ func newApp() *cli.App {
 			newSessionsCommand(),
 			newRestoreCommand(),
 			newCheckCommand(),
+			newRepairCommand(),
 			newMountCommand(),
 			newPersonaCommand(),
 			newKeyCommand(),
