@@ -277,7 +277,7 @@ func TestCoreDamagedIndex(t *testing.T) {
 					}
 					return nil
 				})
-				coreOneLine(t, e.expectCode(13, "check").stderr, "backup --force")
+				coreOneLine(t, e.expectCode(13, "check").stderr, "repair index", "backup --force")
 				s, b := coreBackup(t, e, 0, "--force", src)
 				coreOneLine(t, b.stderr, "warning", idx)
 				if s.Summary.FilesNew != 2 || s.Summary.BytesRead != 5<<20 {

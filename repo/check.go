@@ -87,7 +87,7 @@ func (r *Repository) CheckStructure(ctx context.Context, report func(Problem)) e
 		// not hide a damaged file in the repository.
 		packs, err := r.readIndexFile(ctx, n, false)
 		if err != nil {
-			report(Problem{Severity: Error, Object: IndexDir + "/" + n, Message: err.Error() + "; the cabinets it lists are no longer found by restore (store them again with 'cabinet backup --force')"})
+			report(Problem{Severity: Error, Object: IndexDir + "/" + n, Message: err.Error() + "; the cabinets it lists are no longer found by restore: 'cabinet repair index' indexes them again from their own headers ('cabinet backup --force' stores the files again)"})
 			indexDamaged = true
 			continue
 		}

@@ -52,8 +52,7 @@ func describeError(err error) (int, string) {
 	case errors.Is(err, errWarnings):
 		return exitWarnings, ""
 	case errors.Is(err, errDamagedFound):
-		// What can be done: there is no repair command yet.
-		return exitDamaged, "the repository has damaged or missing data (listed above): put the objects named back from a copy of the repository if there is one (restore skips the files whose data is lost, with a warning)"
+		return exitDamaged, "the repository has damaged or missing data (listed above): run 'cabinet repair index' (with --read-data for damaged blobs), then back up again to store the files still on disk, or put the objects named back from a copy of the repository (restore skips the files whose data is lost, with a warning)"
 	case errors.As(err, &ue):
 		return exitUsage, ue.msg + " (see --help)"
 	case errors.Is(err, path.ErrBadPattern):
