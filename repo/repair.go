@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/cabinetbackup/cabinet/repo/backend"
@@ -49,6 +50,10 @@ type LeftOut struct {
 	Blobs int `json:"blobs_lost"`
 	// Salvaged are its blobs that read and were stored again elsewhere.
 	Salvaged int `json:"blobs_salvaged"`
+	// Listed: an index file that reads listed it. While an index file is
+	// damaged, one listed by none whose header reads is salvaged too: the
+	// damaged file may have listed it.
+	Listed bool `json:"listed"`
 }
 
 // RebuildResult says what RebuildIndex found and did.
@@ -84,7 +89,9 @@ const rebuildIndexEntries = 1 << 16
 // cut, at the old index's offsets) are stored again in a new cabinet, so
 // only what is damaged is lost. A cabinet no index file lists is read
 // whole and indexed only if it is intact, so a damaged left-over is never
-// taken in. Cabinets are never deleted or changed.
+// taken in; while an index file is damaged, such a cabinet's good blobs
+// are stored again too (the damaged file may have listed it). Cabinets are
+// never deleted or changed.
 //
 // The new index files are written first (atomically, as every backup
 // writes them), and only then are the index files listed at the start
@@ -146,12 +153,20 @@ func (r *Repository) RebuildIndex(ctx context.Context, o RebuildOptions) (Rebuil
 	leftOut := map[blob.ID]*LeftOut{}
 	var lost []lostBlob // blobs of left-out cabinets the old index listed
 	for p, ids := range old.missing {
-		leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonMissing}
+		leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonMissing, Listed: true}
 		for _, id := range ids {
 			lost = append(lost, lostBlob{id, p})
 		}
 	}
 	var salvage []blob.ID // left-out cabinets an old index file lists
+	// While an index file is damaged, the left-out cabinets no index file
+	// that reads lists, whose header reads (a damaged blob, or bytes that
+	// do not match the name), with their header entries: the damaged file
+	// may have listed one, and sessions may need its good blobs, the only
+	// copy when the source is gone. They are stored again as those of a
+	// listed cabinet are, and what did not read counts as lost. (The
+	// damaged file is removed with the others: a second run finds none.)
+	orphans := map[blob.ID][]pack.Entry{}
 	var done int64
 	for i, p := range cabinets {
 		if err := ctx.Err(); err != nil {
@@ -175,9 +190,12 @@ func (r *Repository) RebuildIndex(ctx context.Context, o RebuildOptions) (Rebuil
 					return res, err
 				}
 				if len(damaged) > 0 {
-					leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonDamagedBlobs, Detail: fmt.Sprintf("blobs that fail authentication: %d", len(damaged))}
+					leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonDamagedBlobs, Detail: fmt.Sprintf("blobs that fail authentication: %d", len(damaged)), Listed: listed}
 				} else if r.cabinetName(data) != p {
-					leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonDamagedBlobs, Detail: "its bytes do not match its name"}
+					leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonDamagedBlobs, Detail: "its bytes do not match its name", Listed: listed}
+				}
+				if leftOut[p] != nil && !listed && old.damagedFiles > 0 {
+					orphans[p] = entries
 				}
 			}
 		} else {
@@ -187,7 +205,7 @@ func (r *Repository) RebuildIndex(ctx context.Context, o RebuildOptions) (Rebuil
 			}
 		}
 		if herr != nil {
-			leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonUnreadableHeader, Detail: herr.Error()}
+			leftOut[p] = &LeftOut{Cabinet: PackName(p), Reason: ReasonUnreadableHeader, Detail: herr.Error(), Listed: listed}
 		}
 		switch {
 		case leftOut[p] == nil:
@@ -201,8 +219,9 @@ func (r *Repository) RebuildIndex(ctx context.Context, o RebuildOptions) (Rebuil
 			rewrite = true
 			salvage = append(salvage, p)
 		default:
-			// Listed nowhere: nothing depended on it (a left-over of an
-			// interrupted backup, say, or one a rebuild left out before).
+			// Listed by no index file that reads: a left-over of an
+			// interrupted backup, say, or one a rebuild left out before;
+			// or one a damaged index file listed (orphans, above).
 		}
 		done += sizes[p]
 		if o.Progress != nil {
@@ -269,6 +288,14 @@ func (r *Repository) RebuildIndex(ctx context.Context, o RebuildOptions) (Rebuil
 			leftOut[p].Salvaged = saved
 			res.BlobsSalvaged += saved
 		}
+		for _, p := range slices.SortedFunc(maps.Keys(orphans), func(a, b blob.ID) int { return slices.Compare(a[:], b[:]) }) {
+			saved, err := r.salvageCabinet(ctx, w, p, orphans[p])
+			if err != nil {
+				return err
+			}
+			leftOut[p].Salvaged = saved
+			res.BlobsSalvaged += saved
+		}
 		return nil
 	})
 	if err != nil {
@@ -279,6 +306,13 @@ func (r *Repository) RebuildIndex(ctx context.Context, o RebuildOptions) (Rebuil
 
 	// What the old index listed in a cabinet left out and no cabinet holds now.
 	for p, entries := range promised {
+		for _, e := range entries {
+			lost = append(lost, lostBlob{e.ID, p})
+		}
+	}
+	for p, entries := range orphans {
+		// A damaged index file may have listed what it held: what did not
+		// read counts as lost rather than as a left-over's.
 		for _, e := range entries {
 			lost = append(lost, lostBlob{e.ID, p})
 		}

@@ -36,7 +36,9 @@ were before. Missing cabinets and cabinets whose header does not read
 and authenticated too, as 'check --read-data' does, and a cabinet with a
 damaged blob is left out. The blobs of a left-out cabinet that still read
 are stored again, in a new cabinet: only the damaged ones are lost.
-Cabinets no index file lists are read whole and indexed if intact.
+Cabinets no index file lists are read whole and indexed if intact (while
+an index file is damaged, the good blobs of one that is not are stored
+again too).
 Nothing is deleted but the old index files, and only once the new ones
 are written: an interrupted repair leaves a consistent repository, and
 running it again completes it. A repository whose index already matches
@@ -86,9 +88,12 @@ func runRepairIndex(c *cli.Context) error {
 	}
 	for _, l := range res.LeftOut {
 		kind, what := "info", "listed by no index file, not indexed"
+		if res.DamagedIndexFiles > 0 {
+			what = "listed by no index file that reads, not indexed"
+		}
 		if l.Blobs > 0 {
 			kind, what = "warning", plural(l.Blobs, "blob")+" lost"
-		} else if l.Reason == repo.ReasonMissing || l.Salvaged > 0 {
+		} else if l.Listed {
 			kind, what = "info", "nothing lost"
 		}
 		if l.Salvaged > 0 {
