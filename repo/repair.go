@@ -145,6 +145,15 @@ func (r *Repository) RebuildIndex(ctx context.Context, o RebuildOptions) (Rebuil
 		return res, err
 	}
 	res.DamagedIndexFiles = old.damagedFiles
+	if len(sizes) == 0 && len(old.digest) > 0 {
+		// Every cabinet missing is a data folder not there (not mounted,
+		// not synced yet, moved) far more often than a loss: removing the
+		// index files would drop the offsets a truncated cabinet's
+		// salvage needs, and the backup advised next would store
+		// everything again.
+		return res, fmt.Errorf("rebuild index: %s/ holds no cabinet, but the index files list %d cabinets: is the repository's data folder missing, or its disk not mounted? Nothing was changed; if every cabinet is truly gone, remove the files in %s/ by hand",
+			DataDir, len(old.digest), IndexDir)
+	}
 	rewrite := old.duplicates || old.damagedFiles > 0 || len(old.missing) > 0
 
 	// Read every cabinet's header (whole cabinets where they are to be
