@@ -396,6 +396,10 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 			if !take {
 				continue
 			}
+			if missing := rr.missingSlices(n); missing > 0 {
+				rr.warn(path, fmt.Errorf("%d of its %d slices are missing from the repository (%w): not restored, and a file already there is left as it is; 'cabinet check' lists what is lost", missing, len(n.Content), repo.ErrBlobNotFound))
+				continue
+			}
 			if n.Links > 1 {
 				key := [2]uint64{n.DeviceID, n.Inode}
 				if first, ok := rr.firstLink[key]; ok {
@@ -466,6 +470,20 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 	}
 	return nil
+}
+
+// missingSlices counts the slices of n the index lacks: lost with a
+// cabinet that went missing or was damaged ('cabinet repair index' leaves
+// them out). Such a file is not restored: written, it would have zeros
+// where the lost slices were and replace a file already in the target.
+func (rr *restoreRun) missingSlices(n *snapshot.Node) int {
+	missing := 0
+	for _, id := range n.Content {
+		if !rr.r.Index().Has(id) {
+			missing++
+		}
+	}
+	return missing
 }
 
 // makeNode makes a symlink, FIFO or device node at path, replacing what

@@ -52,7 +52,7 @@ func describeError(err error) (int, string) {
 	case errors.Is(err, errWarnings):
 		return exitWarnings, ""
 	case errors.Is(err, errDamagedFound):
-		return exitDamaged, "the repository has damaged or missing data (listed above): run 'cabinet repair index' (with --read-data for damaged blobs), then back up again to store the files still on disk, or put the objects named back from a copy of the repository (restore skips the files whose data is lost, with a warning)"
+		return exitDamaged, "the repository has damaged or missing data (listed above): run 'cabinet repair index' (with --read-data for damaged blobs), then back up again to store the files still on disk, or put the objects named back from a copy of the repository (a restore names the files whose data is lost in warnings and restores the others)"
 	case errors.As(err, &ue):
 		return exitUsage, ue.msg + " (see --help)"
 	case errors.Is(err, path.ErrBadPattern):
@@ -74,6 +74,8 @@ func describeError(err error) (int, string) {
 	case errors.Is(err, repo.ErrCannotOpen):
 		// check cannot open the repository either.
 		return exitDamaged, err.Error() + ": the repository cannot be opened without it; put the file back from a copy of the repository (a damaged key file: use the password of another key)"
+	case errors.Is(err, repo.ErrBlobNotFound):
+		return exitDamaged, err.Error() + ": the repository lacks data this needs; 'cabinet check' lists what is lost, and 'cabinet repair index' then a backup store again what the files on disk still hold"
 	case errors.Is(err, repo.ErrDamaged):
 		return exitDamaged, err.Error() + ": run 'cabinet check --read-data' to list what is affected"
 	case errors.As(err, &pe) && errors.Is(err, os.ErrPermission):
