@@ -35,48 +35,21 @@ func TestReviewRepairConcurrentBackup(t *testing.T) {
 		}
 	}
 	for i := range rounds {
-		var wg sync.WaitGroup
-		var backup result
-		done := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done)
-			backup = e.run("backup", "--quiet", "--device", fmt.Sprintf("dev%d", i), srcs[i])
-		}()
-		// Two repair loops: they race with the backup and with each other.
 		var mu sync.Mutex
 		repairs, rewrites := 0, 0
-		for k := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				args := []string{"--read-data"}
-				if (i+k)%2 == 1 {
-					args = nil
-				}
-				for {
-					select {
-					case <-done:
-						return
-					default:
-					}
-					r := e.run(append([]string{"repair", "index", "--json", "--quiet"}, args...)...)
-					var res repairResult
-					err := json.Unmarshal([]byte(r.stdout), &res)
-					mu.Lock()
-					repairs++
-					if res.IndexFilesRemoved > 0 {
-						rewrites++
-					}
-					mu.Unlock()
-					if r.code != 0 || err != nil {
-						t.Errorf("round %d: a repair during a backup: %v %s", i, err, r)
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		backup := backupDuringRepairs(e, i, []string{"--device", fmt.Sprintf("dev%d", i), srcs[i]}, func(r result) {
+			var res repairResult
+			err := json.Unmarshal([]byte(r.stdout), &res)
+			mu.Lock()
+			repairs++
+			if res.IndexFilesRemoved > 0 {
+				rewrites++
+			}
+			mu.Unlock()
+			if r.code != 0 || err != nil {
+				t.Errorf("round %d: a repair during a backup: %v %s", i, err, r)
+			}
+		})
 		if backup.code != 0 {
 			t.Errorf("round %d: backup during repairs: %s", i, backup)
 		}
@@ -142,36 +115,11 @@ func TestReviewRepairConcurrentBackupDamaged(t *testing.T) {
 		}
 	}
 	for i := range rounds {
-		var wg sync.WaitGroup
-		var backup result
-		done := make(chan struct{})
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer close(done)
-			backup = e.run("backup", "--quiet", common, srcs[i])
-		}()
-		for k := range 2 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				args := []string{"repair", "index", "--quiet"}
-				if (i+k)%2 == 1 {
-					args = append(args, "--read-data")
-				}
-				for {
-					select {
-					case <-done:
-						return
-					default:
-					}
-					if r := e.run(args...); r.code != 0 && r.code != 3 {
-						t.Errorf("round %d: a repair during a backup: %s", i, r)
-					}
-				}
-			}()
-		}
-		wg.Wait()
+		backup := backupDuringRepairs(e, i, []string{common, srcs[i]}, func(r result) {
+			if r.code != 0 && r.code != 3 {
+				t.Errorf("round %d: a repair during a backup: %s", i, r)
+			}
+		})
 		if backup.code != 0 {
 			t.Errorf("round %d: backup during repairs: %s", i, backup)
 		}
@@ -191,4 +139,40 @@ func TestReviewRepairConcurrentBackupDamaged(t *testing.T) {
 		}
 		coreDiff(t, common, coreRestored(target, common))
 	}
+}
+
+// backupDuringRepairs runs 'backup --quiet args' while two loops of
+// 'repair index --json' (one of them with --read-data, which one changing
+// with round) run until it ends, each repair's result given to repaired,
+// and returns the backup's result.
+func backupDuringRepairs(e *env, round int, args []string, repaired func(result)) result {
+	var wg sync.WaitGroup
+	var backup result
+	done := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		defer close(done)
+		backup = e.run(append([]string{"backup", "--quiet"}, args...)...)
+	}()
+	for k := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			repair := []string{"repair", "index", "--json", "--quiet"}
+			if (round+k)%2 == 0 {
+				repair = append(repair, "--read-data")
+			}
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				repaired(e.run(repair...))
+			}
+		}()
+	}
+	wg.Wait()
+	return backup
 }
