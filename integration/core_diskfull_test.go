@@ -90,20 +90,9 @@ func TestCoreDiskFull(t *testing.T) {
 // reads every file, completes with one warning (exit 3), and restores.
 func TestCoreCacheDiskFull(t *testing.T) {
 	base := newEnv(t)
-	mnt := smallDisk(t, filepath.Join(base.dir, "full-cache"), "1m")
+	mnt := fullDisk(t, filepath.Join(base.dir, "full-cache"))
 	e := *base
 	e.cacheDir = filepath.Join(mnt, "cache")
-	// Fill it.
-	fill, err := os.Create(filepath.Join(mnt, "fill"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := fill.Write(make([]byte, 4096)); err != nil {
-			break
-		}
-	}
-	fill.Close()
 
 	src := filepath.Join(base.dir, "src")
 	coreWrite(t, filepath.Join(src, "notes.txt"), []byte("kept without a cache\n"), 0o644)
@@ -152,6 +141,23 @@ func smallDisk(t *testing.T, dir, size string) string {
 		}
 	})
 	return dir
+}
+
+// fullDisk mounts a small tmpfs at dir (see smallDisk), fills it and
+// returns dir.
+func fullDisk(t *testing.T, dir string) string {
+	t.Helper()
+	smallDisk(t, dir, "1m")
+	fill, err := os.Create(filepath.Join(dir, "fill"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fill.Close()
+	for {
+		if _, err := fill.Write(make([]byte, 4096)); err != nil {
+			return dir
+		}
+	}
 }
 
 // TestCoreRestoreReadOnlyTarget: a restore into a read-only file system

@@ -295,17 +295,7 @@ func TestReviewInterruptMountFullCache(t *testing.T) {
 	coreWrite(t, filepath.Join(src, "blob.bin"), coreRandom(4, 5<<20), 0o644)
 	base.mustRun("backup", "--quiet", src)
 
-	full := smallDisk(t, filepath.Join(base.dir, "full-cache"), "1m")
-	fill, err := os.Create(filepath.Join(full, "fill"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := fill.Write(make([]byte, 4096)); err != nil {
-			break
-		}
-	}
-	fill.Close()
+	full := fullDisk(t, filepath.Join(base.dir, "full-cache"))
 	e := *base
 	e.cacheDir = filepath.Join(full, "cache")
 
