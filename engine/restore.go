@@ -131,7 +131,10 @@ type restoreRun struct {
 	// kept are folders already in the target that plan walked through
 	// without selecting them: they keep their own time, which restoring
 	// into them changes.
-	kept      []keptDir
+	kept []keptDir
+	// topDirs are the folders markTopDir flagged: the tops of the trees
+	// this restore made, cleared once plan has made the folders below.
+	topDirs   []string
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
@@ -234,7 +237,10 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 		defer release()
 	}
 	stop := rr.reportProgress(ctx)
-	err = rr.writeFiles(ctx, func(ctx context.Context) error { return rr.plan(ctx, s.Tree, target, "/", false, nil) })
+	err = rr.writeFiles(ctx, func(ctx context.Context) error {
+		defer rr.clearTops()
+		return rr.plan(ctx, s.Tree, target, "/", false, nil)
+	})
 	stop()
 	if err != nil {
 		rr.relock()
@@ -287,6 +293,22 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 		return rr.stats, fmt.Errorf("%w into %s (see the warnings above)", ErrNothingRestored, target)
 	}
 	return rr.stats, nil
+}
+
+// markTop flags path, a folder this restore made in one it did not, as
+// the top of a new tree for the file system's allocator (markTopDir).
+func (rr *restoreRun) markTop(path string) {
+	if markTopDir(path) {
+		rr.topDirs = append(rr.topDirs, path)
+	}
+}
+
+// clearTops takes markTop's flags off: every folder below is made.
+func (rr *restoreRun) clearTops() {
+	for _, p := range rr.topDirs {
+		clearTopDir(p)
+	}
+	rr.topDirs = nil
 }
 
 func (rr *restoreRun) warn(path string, err error) {
@@ -370,6 +392,9 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 				continue
 			}
 			created := err == nil
+			if created && !fresh {
+				rr.markTop(path)
+			}
 			if !created {
 				fi, err := lstat(path)
 				if err != nil || !fi.IsDir() {
@@ -606,6 +631,9 @@ func (rr *restoreRun) made(d *pendingDir) bool {
 		}
 	}
 	d.made = true
+	if d.parent == nil && !d.there {
+		rr.markTop(d.path)
+	}
 	rr.dirs = append(rr.dirs, dirMeta{node: d.node, path: d.path}) // its stored metadata, last
 	return true
 }

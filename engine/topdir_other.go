@@ -1,0 +1,9 @@
+//go:build !linux
+
+package engine
+
+// markTopDir is ext4's allocation hint (see topdir_linux.go): nothing to
+// do elsewhere.
+func markTopDir(path string) bool { return false }
+
+func clearTopDir(path string) {}
