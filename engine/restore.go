@@ -134,7 +134,10 @@ type restoreRun struct {
 	kept []keptDir
 	// topDirs are the folders markTopDir flagged: the tops of the trees
 	// this restore made, cleared once plan has made the folders below.
-	topDirs   []string
+	topDirs []string
+	// spreadIn is the folder markTop flagged last: folders made in it
+	// are made by mkdirSpread.
+	spreadIn  string
 	hardlinks []hardlink
 	firstLink map[[2]uint64]string
 	root      bool // running as root: restore ownership
@@ -300,6 +303,7 @@ func Restore(ctx context.Context, r *repo.Repository, s *snapshot.Session, o Res
 func (rr *restoreRun) markTop(path string) {
 	if markTopDir(path) {
 		rr.topDirs = append(rr.topDirs, path)
+		rr.spreadIn = path
 	}
 }
 
@@ -386,7 +390,12 @@ func (rr *restoreRun) plan(ctx context.Context, treeID blob.ID, dir, orig string
 		}
 		switch n.Type {
 		case snapshot.TypeDir:
-			err := mkdir(path, 0o700)
+			var err error
+			if dir == rr.spreadIn {
+				err = mkdirSpread(path, 0o700)
+			} else {
+				err = mkdir(path, 0o700)
+			}
 			if err != nil && !errors.Is(err, os.ErrExist) {
 				rr.warn(path, err)
 				continue

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -72,10 +74,46 @@ func TestRestoreClearsTopDir(t *testing.T) {
 		if (err != nil) != (names[1] == "missing") {
 			t.Fatalf("restore of %v: %v", names, err)
 		}
+		if left, _ := filepath.Glob(filepath.Join(target, "a", ".cabinet-mkdir-*")); len(left) > 0 {
+			t.Errorf("restore of %v left %v", names, left)
+		}
 		for _, rel := range []string{"a", "a/sub", "a/sub/deeper"} {
 			if f := dirFlags(t, filepath.Join(target, rel)); f&fsTopDirFlag != 0 {
 				t.Errorf("restore of %v: %s keeps FS_TOPDIR_FL (flags %#x)", names, rel, f)
 			}
 		}
+	}
+}
+
+// mkdirSpread makes the folder under its own name, refuses one that is
+// there (as mkdir does, so plan's handling of a folder made meanwhile
+// holds), and leaves no folder under a temporary name.
+func TestMkdirSpread(t *testing.T) {
+	parent := t.TempDir()
+	path := filepath.Join(parent, "spread")
+	if err := mkdirSpread(path, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(path); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("after mkdirSpread: %v, %v", fi, err)
+	}
+	if err := os.WriteFile(filepath.Join(parent, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"spread", "file"} {
+		if err := mkdirSpread(filepath.Join(parent, name), 0o700); !errors.Is(err, os.ErrExist) {
+			t.Errorf("mkdirSpread over the %s there: %v, want ErrExist", name, err)
+		}
+	}
+	entries, err := os.ReadDir(parent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		names = append(names, e.Name())
+	}
+	if got := strings.Join(names, " "); got != "file spread" {
+		t.Errorf("the parent holds %q, want only file and spread", got)
 	}
 }
