@@ -26,18 +26,19 @@ type fileNode struct {
 	perm      uint32
 	links     uint32
 	uid, gid  uint32
+	holes     uint32 // slices of zeros (holes.go): in what was padding
 }
 
 var _ File = (*fileNode)(nil)
 
 func newFileNode(dir *treeDir, idx int, a Attr) fileNode {
 	return fileNode{dir: dir, ino: a.Ino, size: a.Size, mtime: a.Mtime, idx: uint32(idx),
-		perm: a.Perm, links: a.Links, uid: a.UID, gid: a.GID}
+		perm: a.Perm, links: a.Links, uid: a.UID, gid: a.GID, holes: uint32(a.Holes / uint64(dir.f.r.Chunker().Sizes().Max))}
 }
 
 func (f *fileNode) Attr() Attr {
 	return Attr{Ino: f.ino, Type: snapshot.TypeFile, Perm: f.perm, Size: f.size, Links: f.links,
-		UID: f.uid, GID: f.gid, Mtime: f.mtime}
+		UID: f.uid, GID: f.gid, Mtime: f.mtime, Holes: uint64(f.holes) * uint64(f.dir.f.r.Chunker().Sizes().Max)}
 }
 
 // Open returns a handle. It reads no content: slices are fetched on the
@@ -74,7 +75,10 @@ type fileHandle struct {
 	ahead atomic.Int64 // highest slice already scheduled for read-ahead
 }
 
-var _ Handle = (*fileHandle)(nil)
+var (
+	_ Handle = (*fileHandle)(nil)
+	_ Seeker = (*fileHandle)(nil)
+)
 
 func (h *fileHandle) Close() error { return nil }
 

@@ -111,6 +111,11 @@ type FS struct {
 	dataMu     sync.Mutex
 	dataLoaded atomic.Bool
 
+	// zeroSlice's, hashed once
+	zeroOnce sync.Once
+	zeroID   blob.ID
+	zeroSize uint32
+
 	refreshMu sync.Mutex
 	cur       atomic.Pointer[view]
 	known     map[string]*snapshot.Session // by session object name

@@ -17,6 +17,9 @@ var (
 	ErrReadOnly = errors.New("read-only file system")
 	// ErrNotSupported: the node does not support the operation (ENOTSUP).
 	ErrNotSupported = errors.New("operation not supported")
+	// ErrNoData: no data or hole at or after an offset, past the end of a
+	// file (ENXIO).
+	ErrNoData = errors.New("no such device or address")
 )
 
 // Attr are a node's attributes.
@@ -30,6 +33,9 @@ type Attr struct {
 	GID   uint32
 	Mtime int64 // Unix nanoseconds
 	Rdev  uint64
+	// Holes are the bytes of a file's slices of zeros (holes.go), which
+	// its block count leaves out.
+	Holes uint64
 
 	// Volatile is set on nodes that change while mounted (root, device,
 	// files, persona, latest, session folders): adapters cache them for about a second
@@ -49,7 +55,7 @@ func (a Attr) MtimeSpec() (sec int64, nsec uint32) {
 }
 
 // Blocks returns the number of 512-byte blocks the node occupies, for du.
-func (a Attr) Blocks() uint64 { return (a.Size + 511) / 512 }
+func (a Attr) Blocks() uint64 { return (a.Size - min(a.Holes, a.Size) + 511) / 512 }
 
 // Node is one entry of the tree. Nodes are immutable values, safe for
 // concurrent use; a node implements Dir, File or Symlink according to its
@@ -109,6 +115,12 @@ type Handle interface {
 	ReadAt(ctx context.Context, off int64, n int) (Data, error)
 	// Close releases the handle.
 	Close() error
+}
+
+// Seeker is a Handle that finds holes: Seek(off, SeekData or SeekHole)
+// as lseek(2) does.
+type Seeker interface {
+	Seek(off int64, whence int) (int64, error)
 }
 
 // Data is the result of a read: bytes in one or more parts, valid until

@@ -106,17 +106,19 @@ func (d *treeDir) entries(lt *loadedTree, start, end int) []Entry {
 	files := make([]fileNode, 0, nf)
 	dirs := make([]treeDir, 0, nd)
 	for i := start; i < end; i++ {
-		n := l.Meta(i)
+		n, holes := d.meta(l, i)
 		var node Node
 		switch n.Type {
 		case snapshot.TypeFile:
-			files = append(files, newFileNode(d, i, d.attrOf(&n)))
+			a := d.attrOf(&n)
+			a.Holes = holes
+			files = append(files, newFileNode(d, i, a))
 			node = &files[len(files)-1]
 		case snapshot.TypeDir:
 			dirs = append(dirs, treeDir{f: d.f, id: n.Subtree, attr: d.attrOf(&n), path: d.path + "/" + n.Name, linkSeed: d.linkSeed})
 			node = &dirs[len(dirs)-1]
 		default:
-			node = d.childOf(&n, i)
+			node = d.childOf(&n, i, 0)
 		}
 		out[i-start] = Entry{Name: strings.Clone(n.Name), Node: node}
 	}
@@ -139,14 +141,26 @@ func findNormalized(l *snapshot.Listing, name string) int {
 
 // child returns the node of entry i of the folder's tree.
 func (d *treeDir) child(l *snapshot.Listing, i int) Node {
-	n := l.Meta(i)
-	return d.childOf(&n, i)
+	n, holes := d.meta(l, i)
+	return d.childOf(&n, i, holes)
+}
+
+// meta decodes entry i without its slice list, and gives the bytes of a
+// file's slices of zeros (holes.go).
+func (d *treeDir) meta(l *snapshot.Listing, i int) (snapshot.Node, uint64) {
+	if l.Type(i) != snapshot.TypeFile {
+		return l.Meta(i), 0
+	}
+	id, size := d.f.zeroSlice()
+	n, zeros := l.MetaCounting(i, id, size)
+	return n, uint64(zeros) * uint64(size)
 }
 
 // childOf returns the node of n, entry i of the folder's tree. The node
 // keeps no string of n (they share the listing's memory).
-func (d *treeDir) childOf(n *snapshot.Node, i int) Node {
+func (d *treeDir) childOf(n *snapshot.Node, i int, holes uint64) Node {
 	a := d.attrOf(n)
+	a.Holes = holes
 	switch n.Type {
 	case snapshot.TypeDir:
 		return &treeDir{f: d.f, id: n.Subtree, attr: a, path: d.path + "/" + n.Name, linkSeed: d.linkSeed}

@@ -309,3 +309,36 @@ func TestFindTimeNamesPerDevice(t *testing.T) {
 		t.Fatalf("Find(a2+p1, %q) = %v, want an AmbiguousError of one device", x, err)
 	}
 }
+
+// MetaCounting counts a file's slices of one ID and size, and is Meta
+// otherwise.
+func TestListingMetaCounting(t *testing.T) {
+	z, other := blob.ID{1}, blob.ID{2}
+	const max = 4 << 20
+	file := func(name string, ids []blob.ID, sizes []uint32) Node {
+		var size uint64
+		for _, s := range sizes {
+			size += uint64(s)
+		}
+		return Node{Name: name, Type: TypeFile, Mode: 0o644, Size: size, Content: ids, Sizes: sizes}
+	}
+	tr := &Tree{Nodes: []Node{
+		file("a", []blob.ID{z, other, z, z}, []uint32{max, max, max, 100}),
+		file("b", []blob.ID{other}, []uint32{max}),
+		file("c", nil, nil),
+		{Name: "d", Type: TypeDir, Mode: 0o755, Subtree: z},
+	}}
+	l, err := ParseListing(EncodeTree(tr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range []int{2, 0, 0, 0} {
+		n, got := l.MetaCounting(i, z, max)
+		if got != want {
+			t.Errorf("%s: %d slices counted, want %d", tr.Nodes[i].Name, got, want)
+		}
+		if meta := l.Meta(i); !reflect.DeepEqual(n, meta) {
+			t.Errorf("%s: %+v, want Meta's %+v", tr.Nodes[i].Name, n, meta)
+		}
+	}
+}

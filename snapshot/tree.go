@@ -194,6 +194,11 @@ type decoder struct {
 	views bool
 	// noContent skips the slice lists of files (Content, Sizes stay nil).
 	noContent bool
+	// match, when set, counts a file's slices of matchSize bytes with
+	// that ID into matched.
+	match     *blob.ID
+	matchSize uint32
+	matched   int
 }
 
 func (d *decoder) fail(format string, args ...any) {
@@ -370,6 +375,9 @@ func (d *decoder) node(n *Node, i uint64, prev string) {
 				copy(n.Content[j][:], id)
 				n.Sizes[j] = size
 			}
+			if d.match != nil && size == d.matchSize && d.err == nil && bytes.Equal(id, d.match[:]) {
+				d.matched++
+			}
 			total += uint64(size)
 		}
 		if d.err == nil && total != n.Size {
@@ -445,6 +453,15 @@ func (l *Listing) Meta(i int) Node {
 	var n Node
 	d.node(&n, 0, "")
 	return n
+}
+
+// MetaCounting is Meta, and for a file how many of its slices are size
+// bytes and have the ID id (the mount's slices of zeros).
+func (l *Listing) MetaCounting(i int, id blob.ID, size uint32) (Node, int) {
+	d := &decoder{buf: l.data[l.offs[i]:l.offs[i+1]], views: true, noContent: true, match: &id, matchSize: size}
+	var n Node
+	d.node(&n, 0, "")
+	return n, d.matched
 }
 
 // Name returns the name of node i, sharing the listing's memory (see Node).

@@ -204,6 +204,8 @@ func errno(err error) syscall.Errno {
 		return syscall.EROFS
 	case errors.Is(err, fs.ErrNotSupported):
 		return syscall.ENOTSUP
+	case errors.Is(err, fs.ErrNoData):
+		return syscall.ENXIO
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return syscall.EINTR
 	case errors.Is(err, repo.ErrDamaged), errors.Is(err, repo.ErrBlobNotFound):
@@ -380,7 +382,22 @@ type fileHandle struct{ h fs.Handle }
 var (
 	_ gofs.FileReader   = (*fileHandle)(nil)
 	_ gofs.FileReleaser = (*fileHandle)(nil)
+	_ gofs.FileLseeker  = (*fileHandle)(nil)
 )
+
+// Lseek answers SEEK_DATA and SEEK_HOLE (the kernel handles the others):
+// cp --sparse=auto finds a sparse file's holes with them.
+func (f *fileHandle) Lseek(ctx context.Context, off uint64, whence uint32) (uint64, syscall.Errno) {
+	s, ok := f.h.(fs.Seeker)
+	if !ok || (whence != fs.SeekData && whence != fs.SeekHole) {
+		return 0, syscall.EINVAL
+	}
+	pos, err := s.Seek(int64(off), int(whence))
+	if err != nil {
+		return 0, errno(err)
+	}
+	return uint64(pos), 0
+}
 
 func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
 	d, err := f.h.ReadAt(ctx, off, len(dest))
