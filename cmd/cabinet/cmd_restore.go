@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -143,6 +144,14 @@ func runRestore(c *cli.Context) error {
 	case engine.OverwriteNever, engine.OverwriteIfChanged, engine.OverwriteAlways:
 	default:
 		return usagef("unknown --overwrite %q: use never, if-changed or always", o)
+	}
+	if os.Getenv("GOGC") == "" {
+		// A restore makes garbage per file (its plan entry, path, open
+		// file): at main's GOGC 25 the collector took 0.25 s more user CPU
+		// of a corpus restore (2.59-2.67 s against 2.31-2.36 s at 50, three
+		// rounds each), for 127-130 MiB of peak RSS against 142-147 MiB
+		// (at 100: 165-190 MiB, no faster than 50).
+		debug.SetGCPercent(50)
 	}
 	r, err := openRepository(c)
 	if err != nil {

@@ -27,13 +27,13 @@ func main() {
 
 func run(args []string) int {
 	if os.Getenv("GOGC") == "" {
-		// The heap may grow to 1.25x the live data, not 2x: restore, check
-		// and persona keep large, reused buffers and allocate little
-		// garbage, so collecting more often costs little CPU and keeps peak
-		// RSS down (measured on backups of the full corpus: 194 -> 166 MiB
-		// at equal CPU). backup and mount set their own soft memory limit
-		// that follows the live heap (internal/memlimit), the mount with
-		// GOGC 100 under it, backup with the limit alone.
+		// The heap may grow to 1.25x the live data, not 2x: check and
+		// persona keep large, reused buffers and allocate little garbage,
+		// so collecting more often costs little CPU and keeps peak RSS down
+		// (measured on backups of the full corpus: 194 -> 166 MiB at equal
+		// CPU). backup and mount set their own soft memory limit that
+		// follows the live heap (internal/memlimit), the mount with GOGC
+		// 100 under it, backup with the limit alone; restore sets GOGC 50.
 		// A fixed soft memory limit was tried: with 78k files queued the
 		// live heap passed it and the collector ran without pause, doubling
 		// the backup time.
