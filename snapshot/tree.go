@@ -194,9 +194,11 @@ type decoder struct {
 	views bool
 	// noContent skips the slice lists of files (Content, Sizes stay nil).
 	noContent bool
-	// match, when set, counts a file's slices of matchSize bytes with
-	// that ID into matched.
-	match     *blob.ID
+	// counting: a file's slices of matchSize bytes with the ID match are
+	// counted into matched. The ID is held by value: a pointer to the
+	// caller's would move it to the heap, an allocation per file listed.
+	counting  bool
+	match     blob.ID
 	matchSize uint32
 	matched   int
 }
@@ -357,15 +359,13 @@ func (d *decoder) node(n *Node, i uint64, prev string) {
 	}
 	if n.Type == TypeFile {
 		nc := d.uvarint(uint64(len(d.buf)/33), "slice count")
-		if nc > 0 {
+		// Without the slice list (Meta) nothing is allocated for it.
+		if nc > 0 && !d.noContent {
 			if d.views {
 				n.Content, n.Sizes = slices.Grow(content, int(nc))[:nc], slices.Grow(sizes, int(nc))[:nc]
 			} else {
 				n.Content, n.Sizes = make([]blob.ID, nc), make([]uint32, nc)
 			}
-		}
-		if d.noContent {
-			n.Content, n.Sizes = nil, nil
 		}
 		var total uint64
 		for j := range nc {
@@ -375,7 +375,7 @@ func (d *decoder) node(n *Node, i uint64, prev string) {
 				copy(n.Content[j][:], id)
 				n.Sizes[j] = size
 			}
-			if d.match != nil && size == d.matchSize && d.err == nil && bytes.Equal(id, d.match[:]) {
+			if d.counting && size == d.matchSize && d.err == nil && bytes.Equal(id, d.match[:]) {
 				d.matched++
 			}
 			total += uint64(size)
@@ -458,7 +458,7 @@ func (l *Listing) Meta(i int) Node {
 // MetaCounting is Meta, and for a file how many of its slices are size
 // bytes and have the ID id (the mount's slices of zeros).
 func (l *Listing) MetaCounting(i int, id blob.ID, size uint32) (Node, int) {
-	d := &decoder{buf: l.data[l.offs[i]:l.offs[i+1]], views: true, noContent: true, match: &id, matchSize: size}
+	d := &decoder{buf: l.data[l.offs[i]:l.offs[i+1]], views: true, noContent: true, counting: true, match: id, matchSize: size}
 	var n Node
 	d.node(&n, 0, "")
 	return n, d.matched
