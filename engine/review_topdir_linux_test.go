@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -291,5 +292,90 @@ func TestReviewRestoreTmpfs(t *testing.T) {
 	want := treeOf(t, src)
 	for _, name := range []string{"a", "b"} {
 		checkRestored(t, want, filepath.Join(dir, "t", name))
+	}
+}
+
+// A restore into a tree that is there makes no temporary folder in the
+// folders it did not make (inotify on each of them): only folders made
+// directly in a folder it made and flagged are made under a temporary
+// name. And a restore with include patterns racing a full one into the
+// same target (pending folders made meanwhile: made's there) leaves the
+// tree whole, without flags or temporary folders.
+func TestReviewNoTemporaryNamesInExistingFolders(t *testing.T) {
+	r := newRepo(t)
+	src := reviewSource(t)
+	s := sessionOf(t, r, src, "a")
+	want := treeOf(t, src)
+	target := t.TempDir()
+	if _, err := Restore(context.Background(), r, s, RestoreOptions{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	for _, rel := range []string{"a/top1/mid0/leaf", "a/top2/mid1", "a/top3"} {
+		if err := os.RemoveAll(filepath.Join(target, rel)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
+	if err != nil {
+		t.Skipf("inotify: %v", err)
+	}
+	defer unix.Close(fd)
+	watched := map[int]string{}
+	filepath.WalkDir(target, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			wd, err := unix.InotifyAddWatch(fd, p, unix.IN_CREATE|unix.IN_MOVED_TO)
+			if err != nil {
+				t.Fatal(err)
+			}
+			watched[wd] = p
+		}
+		return nil
+	})
+	if _, err := Restore(context.Background(), r, s, RestoreOptions{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 1<<16)
+	var created []string
+	for {
+		n, err := unix.Read(fd, buf)
+		if n <= 0 || err != nil {
+			break
+		}
+		for off := 0; off+unix.SizeofInotifyEvent <= n; {
+			ev := (*unix.InotifyEvent)(unsafe.Pointer(&buf[off]))
+			name := strings.TrimRight(string(buf[off+unix.SizeofInotifyEvent:off+unix.SizeofInotifyEvent+int(ev.Len)]), "\x00")
+			created = append(created, filepath.Join(watched[int(ev.Wd)], name))
+			off += unix.SizeofInotifyEvent + int(ev.Len)
+		}
+	}
+	if len(created) == 0 {
+		t.Fatal("inotify saw nothing made: the test watches the wrong folders")
+	}
+	for _, p := range created {
+		if strings.HasPrefix(filepath.Base(p), ".cabinet-mkdir-") {
+			t.Errorf("temporary folder made in a folder that was there: %s", p)
+		}
+	}
+	checkRestored(t, want, filepath.Join(target, "a"))
+
+	// Include racing a full restore.
+	for round := range 4 {
+		target := t.TempDir()
+		var wg sync.WaitGroup
+		errs := make([]error, 2)
+		for i, include := range [][]string{nil, {"/a/top1/mid2", "f1.txt"}} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = Restore(context.Background(), r, s, RestoreOptions{Target: target, Include: include, Workers: 2})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: restore %d: %v", round, i, err)
+			}
+		}
+		checkRestored(t, want, filepath.Join(target, "a"))
 	}
 }
