@@ -379,3 +379,100 @@ func TestReviewNoTemporaryNamesInExistingFolders(t *testing.T) {
 		checkRestored(t, want, filepath.Join(target, "a"))
 	}
 }
+
+// chainFlags opens the chain of folders names below root one at a time
+// (paths past PATH_MAX) and returns each one's flags and entries.
+func chainFlags(t *testing.T, root string, names []string) (flags []uint32, entries [][]string) {
+	t.Helper()
+	fd, err := unix.Open(root, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range names {
+		next, err := unix.Openat(fd, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		unix.Close(fd)
+		if err != nil {
+			t.Fatalf("open %.20s...: %v", name, err)
+		}
+		fd = next
+		f, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+		if err != nil {
+			t.Fatal(err)
+		}
+		flags = append(flags, f)
+		dup, err := unix.Dup(fd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := os.NewFile(uintptr(dup), name)
+		list, err := d.Readdirnames(-1)
+		d.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, list)
+	}
+	unix.Close(fd)
+	return flags, entries
+}
+
+// A tree deeper than PATH_MAX restored again after its lowest folders,
+// past PATH_MAX, were deleted: the folder made there is flagged (markTop
+// through inPath) and its folders made by mkdirSpread with names past
+// PATH_MAX; the flag is cleared and no temporary folder is left.
+func TestReviewRestoreDeepTopDir(t *testing.T) {
+	r := newRepo(t)
+	src := t.TempDir()
+	deep := deepFolder(t, src, unix.PathMax+600)
+	names := strings.Split(strings.TrimPrefix(deep, src+"/"), "/")
+	// Three more levels below, and a file, made relative to the deep folder.
+	err := inPath(deep+"/x", func(p string) error {
+		d := filepath.Dir(p)
+		if err := os.MkdirAll(filepath.Join(d, "l1", "l2", "l3"), 0o755); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(d, "l1", "l2", "l3", "f"), []byte("deep"), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	names = append(names, "l1", "l2", "l3")
+	s := sessionOf(t, r, src, "a")
+	target := t.TempDir()
+	if _, err := Restore(context.Background(), r, s, RestoreOptions{Target: target}); err != nil {
+		t.Fatal(err)
+	}
+	restoredDeep := filepath.Join(append([]string{target, "a"}, names[:len(names)-3]...)...)
+	if len(restoredDeep) < unix.PathMax {
+		t.Fatalf("restored path %d bytes, want past PATH_MAX", len(restoredDeep))
+	}
+	if err := inPath(restoredDeep+"/l1", os.RemoveAll); err != nil {
+		t.Fatal(err)
+	}
+	var warnings []string
+	if _, err := Restore(context.Background(), r, s, RestoreOptions{Target: target,
+		Warn: func(p string, err error) { warnings = append(warnings, err.Error()) }}); err != nil {
+		t.Fatal(err)
+	}
+	if len(warnings) > 0 {
+		t.Errorf("warnings: %v", warnings)
+	}
+	flags, entries := chainFlags(t, filepath.Join(target, "a"), names)
+	for i, f := range flags {
+		if f&fsTopDirFlag != 0 {
+			t.Errorf("level %d keeps FS_TOPDIR_FL", i)
+		}
+		for _, e := range entries[i] {
+			if strings.HasPrefix(e, ".cabinet-mkdir-") {
+				t.Errorf("level %d holds %s", i, e)
+			}
+		}
+	}
+	if got := entries[len(entries)-1]; len(got) != 1 || got[0] != "f" {
+		t.Errorf("the deepest folder holds %v, want f", got)
+	}
+	var b []byte
+	if err := inPath(restoredDeep+"/l1/l2/l3/f", func(p string) (err error) { b, err = os.ReadFile(p); return err }); err != nil || string(b) != "deep" {
+		t.Errorf("deep file: %q, %v", b, err)
+	}
+}
