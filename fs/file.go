@@ -33,12 +33,12 @@ var _ File = (*fileNode)(nil)
 
 func newFileNode(dir *treeDir, idx int, a Attr) fileNode {
 	return fileNode{dir: dir, ino: a.Ino, size: a.Size, mtime: a.Mtime, idx: uint32(idx),
-		perm: a.Perm, links: a.Links, uid: a.UID, gid: a.GID, holes: uint32(a.Holes / uint64(dir.f.r.Chunker().Sizes().Max))}
+		perm: a.Perm, links: a.Links, uid: a.UID, gid: a.GID, holes: dir.f.holeSlices(a.Holes)}
 }
 
 func (f *fileNode) Attr() Attr {
 	return Attr{Ino: f.ino, Type: snapshot.TypeFile, Perm: f.perm, Size: f.size, Links: f.links,
-		UID: f.uid, GID: f.gid, Mtime: f.mtime, Holes: uint64(f.holes) * uint64(f.dir.f.r.Chunker().Sizes().Max)}
+		UID: f.uid, GID: f.gid, Mtime: f.mtime, Holes: f.dir.f.holeBytes(f.holes)}
 }
 
 // Open returns a handle. It reads no content: slices are fetched on the

@@ -2,24 +2,43 @@ package fs
 
 import "github.com/cabinetbackup/cabinet/repo/blob"
 
-// Holes. The chunker cuts a run of zeros into slices of its largest size
-// (no cut point falls inside zeros), all with the same ID. A file's slices
-// of that ID are reported as holes: its block count leaves them out (du,
+// Holes. The chunker cuts a run of zeros into slices of one size, all with
+// the same ID: its largest size for most keys (no cut point falls inside
+// zeros), a smaller one for the keys whose gear hash of zeros meets a
+// cut point (chunker zerosHaveCut), the same number of bytes from every
+// slice start. A file's slices of that ID are reported as holes: its block count leaves them out (du,
 // and cp --sparse=auto, which looks for holes only in a file with fewer
 // blocks than its size says), and SEEK_HOLE and SEEK_DATA find them, so
 // cp copies a disk image out of a session as sparse as it was. Smaller
 // runs of zeros stay data: a restore leaves those as holes too, block by
 // block.
 
-// zeroSlice returns the ID of a slice of the chunker's largest size that
-// holds only zeros, hashed once (a few milliseconds), and that size.
+// zeroSlice returns the ID of the slice the chunker cuts from the start
+// of a run of zeros (of its largest size for most keys: see above),
+// hashed once (a few milliseconds), and that slice's size.
 func (f *FS) zeroSlice() (blob.ID, uint32) {
 	f.zeroOnce.Do(func() {
-		size := f.r.Chunker().Sizes().Max
-		f.zeroID = f.r.Key().ID(make([]byte, size))
+		c := f.r.Chunker()
+		zeros := make([]byte, c.Sizes().Max)
+		size := c.Cut(zeros)
+		f.zeroID = f.r.Key().ID(zeros[:size])
 		f.zeroSize = uint32(size)
 	})
 	return f.zeroID, f.zeroSize
+}
+
+// holeSlices is how many slices of zeros holes bytes are, as fileNode
+// keeps it (at most what 32 bits hold: fewer holes are reported, never
+// more).
+func (f *FS) holeSlices(holes uint64) uint32 {
+	_, size := f.zeroSlice()
+	return uint32(min(holes/uint64(size), 1<<32-1))
+}
+
+// holeBytes is the bytes of n slices of zeros.
+func (f *FS) holeBytes(n uint32) uint64 {
+	_, size := f.zeroSlice()
+	return uint64(n) * uint64(size)
 }
 
 // isHole reports whether slice i of the handle's file is zeroSlice.

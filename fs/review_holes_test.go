@@ -12,6 +12,10 @@ import (
 
 	"github.com/cabinetbackup/cabinet/fs"
 	"github.com/cabinetbackup/cabinet/fs/fstest"
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/repo/backend/local"
+	"github.com/cabinetbackup/cabinet/repo/chunker"
+	"github.com/cabinetbackup/cabinet/repo/crypto"
 	"github.com/cabinetbackup/cabinet/snapshot"
 )
 
@@ -308,5 +312,81 @@ func TestReviewMetaCountingAllocs(t *testing.T) {
 	})
 	if allocs > 0 {
 		t.Errorf("Meta of %d files: %.0f allocations", l.Len(), allocs)
+	}
+}
+
+// For some keys the gear hash of zeros meets a cut point (chunker
+// zerosHaveCut): runs of zeros are cut into slices shorter than Max, all
+// of one size, from every slice start. They are holes too: the mount
+// counts them, finds them with SEEK_HOLE, and they read as zeros. Small
+// slice sizes make such keys common; the test makes repositories until
+// one has such a key.
+func TestReviewHolesKeyCutsZeros(t *testing.T) {
+	sizes := chunker.Sizes{Min: 64, Avg: 128, Max: 256}
+	var dir string
+	var cut int
+	for i := 0; ; i++ {
+		if i == 300 {
+			t.Skip("no key among 300 cuts runs of zeros")
+		}
+		dir = t.TempDir()
+		r, err := repo.Create(context.Background(), local.New(dir), []byte(fstest.Password), repo.CreateOptions{
+			Key:     repo.KeyOptions{KDF: crypto.KDFParams{Time: 1, Memory: 1024, Threads: 1}},
+			Chunker: sizes,
+		}, repo.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cut = r.Chunker().Cut(make([]byte, sizes.Max))
+		r.Close()
+		if cut < sizes.Max {
+			break
+		}
+	}
+	src := filepath.Join(t.TempDir(), "src")
+	data := make([]byte, 100)
+	rand.New(rand.NewSource(3)).Read(data)
+	content := bytes.Join([][]byte{data, make([]byte, 64<<10), data}, nil)
+	if err := os.MkdirAll(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(src, "img"), content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fstest.Backup(t, fstest.OpenRepo(t, dir), "laptop", snapshot.SourceFiles, time.Date(2026, 11, 21, 10, 30, 5, 0, time.UTC), src)
+	f, err := fs.New(context.Background(), fstest.OpenRepo(t, dir), fs.Options{Location: time.UTC})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	n := walk(t, f, "laptop/files/2026-11-21 10.30.05"+src+"/img")
+	a := n.Attr()
+	// All but the slices at the ends of the run of zeros are holes.
+	if a.Holes < uint64(64<<10-4*sizes.Max) || a.Holes > 64<<10 || a.Holes%uint64(cut) != 0 {
+		t.Errorf("key cutting zeros at %d: holes %d bytes of %d, want nearly the 64 KiB of zeros", cut, a.Holes, a.Size)
+	}
+	h, err := n.(fs.File).Open(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	hs, err := h.(fs.Seeker).Seek(0, fs.SeekHole)
+	if err != nil || hs >= int64(len(content)) {
+		t.Fatalf("SEEK_HOLE 0: %d, %v; want a hole before the end", hs, err)
+	}
+	he, err := h.(fs.Seeker).Seek(hs, fs.SeekData)
+	if err != nil || he <= hs {
+		t.Fatalf("SEEK_DATA %d: %d, %v", hs, he, err)
+	}
+	if !bytes.Equal(content[hs:he], make([]byte, he-hs)) {
+		t.Errorf("hole %d-%d holds data", hs, he)
+	}
+	d, err := h.ReadAt(context.Background(), 0, len(content))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Release()
+	if !bytes.Equal(d.Bytes(), content) {
+		t.Error("the file reads differently")
 	}
 }
