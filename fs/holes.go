@@ -2,16 +2,16 @@ package fs
 
 import "github.com/cabinetbackup/cabinet/repo/blob"
 
-// Holes. The chunker cuts a run of zeros into slices of one size, all with
-// the same ID: its largest size for most keys (no cut point falls inside
-// zeros), a smaller one for the keys whose gear hash of zeros meets a
-// cut point (chunker zerosHaveCut), the same number of bytes from every
-// slice start. A file's slices of that ID are reported as holes: its block count leaves them out (du,
-// and cp --sparse=auto, which looks for holes only in a file with fewer
-// blocks than its size says), and SEEK_HOLE and SEEK_DATA find them, so
-// cp copies a disk image out of a session as sparse as it was. Smaller
-// runs of zeros stay data: a restore leaves those as holes too, block by
-// block.
+// Holes. The chunker cuts a run of zeros into slices of one size, all
+// with the same ID: its largest size for most keys (no cut point falls
+// inside zeros), a smaller one for the keys whose gear hash of zeros
+// meets a cut point (chunker zerosHaveCut), the same number of bytes from
+// every slice start. A file's slices of that ID are reported as holes:
+// its block count leaves them out (du, and cp --sparse=auto, which looks
+// for holes only in a file with fewer blocks than its size says), and
+// SEEK_HOLE and SEEK_DATA find them, so cp copies a disk image out of a
+// session as sparse as it was. Smaller runs of zeros stay data: a restore
+// leaves those as holes too, block by block.
 
 // zeroSlice returns the ID of the slice the chunker cuts from the start
 // of a run of zeros (of its largest size for most keys: see above),
