@@ -244,3 +244,59 @@ func TestReviewConcurrentRestoreCLI(t *testing.T) {
 		})
 	}
 }
+
+// 'cabinet restore --include' of sparse files into a target that does
+// not exist yet: the folders on the way are made only for what is
+// selected (the top one flagged while planning), the files are restored
+// byte for byte, a file of slices of zeros takes no more blocks than its
+// size, and no flag or temporary folder is left.
+func TestReviewRestoreIncludeSparseCLI(t *testing.T) {
+	e := newEnv(t)
+	src := filepath.Join(e.dir, "src")
+	files := reviewSparseFiles(t, filepath.Join(src, "images"))
+	coreWrite(t, filepath.Join(src, "other", "deep", "x.txt"), []byte("x"), 0o644)
+	e.mustRun("backup", src)
+	target := filepath.Join(e.dir, "new", "target")
+	e.mustRun("restore", "--target", target, "--include", filepath.Join(src, "images", "*.img"), "latest")
+	restored := filepath.Join(target, src)
+	for name, content := range files {
+		p := filepath.Join(restored, "images", name)
+		got, err := os.ReadFile(p)
+		if !strings.HasSuffix(name, ".img") {
+			if err == nil {
+				t.Errorf("%s restored, not selected", name)
+			}
+			continue
+		}
+		if err != nil || !bytes.Equal(got, content) {
+			t.Errorf("%s: restored differs (%v)", name, err)
+		}
+		var st syscall.Stat_t
+		if err := syscall.Stat(p, &st); err != nil {
+			t.Fatal(err)
+		}
+		if name == "allzero.img" && st.Blocks*512 >= int64(len(content)) {
+			t.Errorf("%s: %d blocks for %d bytes of zeros", name, st.Blocks, len(content))
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(restored, "other")); err == nil {
+		t.Error("folder other made though nothing in it is selected")
+	}
+	filepath.WalkDir(filepath.Join(e.dir, "new"), func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.IsDir() {
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".cabinet-mkdir-") {
+			t.Errorf("temporary folder left: %s", p)
+		}
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+		if err != nil {
+			return nil
+		}
+		defer unix.Close(fd)
+		if f, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS); err == nil && f&0x00020000 != 0 {
+			t.Errorf("%s keeps FS_TOPDIR_FL", p)
+		}
+		return nil
+	})
+}
