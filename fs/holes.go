@@ -1,6 +1,10 @@
 package fs
 
-import "github.com/cabinetbackup/cabinet/repo/blob"
+import (
+	"fmt"
+
+	"github.com/cabinetbackup/cabinet/repo/blob"
+)
 
 // Holes. The chunker cuts a run of zeros into slices of one size, all
 // with the same ID: its largest size for most keys (no cut point falls
@@ -49,8 +53,12 @@ func (h *fileHandle) isHole(i int) bool {
 
 // Seek finds data or a hole (SEEK_DATA, SEEK_HOLE) at or after off: a
 // hole is a zeroSlice, and there is one at the end of every file. At or
-// past the end it returns an error wrapping ErrNoData (ENXIO).
+// past the end it returns an error wrapping ErrNoData (ENXIO); any other
+// whence is ErrNotSupported.
 func (h *fileHandle) Seek(off int64, whence int) (int64, error) {
+	if whence != SeekData && whence != SeekHole {
+		return 0, fmt.Errorf("seek whence %d: %w", whence, ErrNotSupported)
+	}
 	size := h.size()
 	if off < 0 || off >= size {
 		return 0, ErrNoData

@@ -94,6 +94,11 @@ func TestHoles(t *testing.T) {
 	if _, err := s.Seek(int64(len(content)), fs.SeekHole); !errors.Is(err, fs.ErrNoData) {
 		t.Errorf("SEEK_HOLE at the end: %v, want ErrNoData", err)
 	}
+	for _, whence := range []int{0, 1, 2, 5} {
+		if _, err := s.Seek(0, whence); !errors.Is(err, fs.ErrNotSupported) {
+			t.Errorf("Seek whence %d: %v, want ErrNotSupported", whence, err)
+		}
+	}
 	// What lies between is what the file holds.
 	d, err := h.ReadAt(context.Background(), dataAt, int(holeAt-dataAt))
 	if err != nil {
