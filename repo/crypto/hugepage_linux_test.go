@@ -1,7 +1,6 @@
 package crypto
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"strconv"
@@ -11,46 +10,30 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// anonHugeKiB reads the process's AnonHugePages from smaps_rollup.
-func anonHugeKiB(t *testing.T) int {
+// procValue reads the number that follows key on a line of a /proc file
+// of "key value [kB]" lines (smaps_rollup, vmstat).
+func procValue(t *testing.T, file, key string) int {
 	t.Helper()
-	data, err := os.ReadFile("/proc/self/smaps_rollup")
+	data, err := os.ReadFile(file)
 	if err != nil {
-		t.Skipf("no smaps_rollup: %v", err)
+		t.Skipf("%s: %v", file, err)
 	}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	for sc.Scan() {
-		if rest, ok := strings.CutPrefix(sc.Text(), "AnonHugePages:"); ok {
-			kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
-			if err != nil {
-				t.Fatalf("AnonHugePages line %q: %v", sc.Text(), err)
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, key); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				if n, err := strconv.Atoi(f[0]); err == nil {
+					return n
+				}
 			}
-			return kib
+			t.Fatalf("%s: line %q has no number", file, line)
 		}
 	}
-	t.Skip("no AnonHugePages in smaps_rollup")
+	t.Skipf("%s has no %s", file, key)
 	return 0
 }
 
-// vmstat reads one counter of /proc/vmstat.
-func vmstat(t *testing.T, name string) int {
-	t.Helper()
-	data, err := os.ReadFile("/proc/vmstat")
-	if err != nil {
-		t.Skipf("no /proc/vmstat: %v", err)
-	}
-	for line := range strings.Lines(string(data)) {
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(rest))
-			if err != nil {
-				t.Fatalf("/proc/vmstat line %q: %v", line, err)
-			}
-			return n
-		}
-	}
-	t.Skipf("no %s in /proc/vmstat", name)
-	return 0
-}
+// anonHugeKiB is the process's memory in transparent huge pages.
+func anonHugeKiB(t *testing.T) int { return procValue(t, "/proc/self/smaps_rollup", "AnonHugePages:") }
 
 func TestAdviseHugePages(t *testing.T) {
 	// Slices too small or too short to hold an aligned huge page, at
@@ -78,7 +61,7 @@ func TestAdviseHugePages(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer unix.Munmap(b)
-	before, fallbacks := anonHugeKiB(t), vmstat(t, "thp_fault_fallback")
+	before, fallbacks := anonHugeKiB(t), procValue(t, "/proc/vmstat", "thp_fault_fallback ")
 	adviseHugePages(b)
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1
@@ -88,7 +71,7 @@ func TestAdviseHugePages(t *testing.T) {
 	// (defrag "madvise", the default); only when it tried and found none
 	// (a fallback counted) is none given not a failure.
 	if after <= before {
-		if vmstat(t, "thp_fault_fallback") > fallbacks {
+		if procValue(t, "/proc/vmstat", "thp_fault_fallback ") > fallbacks {
 			t.Skipf("the kernel found no free huge page (thp_fault_fallback grew)")
 		}
 		t.Fatalf("no huge pages given: AnonHugePages %d kB before, %d kB after", before, after)
