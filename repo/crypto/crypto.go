@@ -215,7 +215,7 @@ func PasswordAEAD(password []byte, salt []byte, p KDFParams) (cipher.AEAD, error
 // in 4 KiB pages (85-95 ms without the prefault) and 42-58 ms in most runs
 // with huge pages (eight runs each, 32 MiB, t=3, p=2).
 func prefaultHeap(size int) {
-	b := make([]byte, size+hugePageSize) // room to align huge pages within
+	b := make([]byte, size+hugePageSize) // room to align huge pages within (none off Linux)
 	adviseHugePages(b)
 	for i := 0; i < len(b); i += 4096 {
 		b[i] = 1

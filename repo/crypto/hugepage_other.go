@@ -2,9 +2,9 @@
 
 package crypto
 
-// hugePageSize is extra room prefaultHeap allocates for alignment; no
-// advice is given off Linux.
-const hugePageSize = 2 << 20
+// hugePageSize is 0 off Linux, where no advice is given: prefaultHeap
+// allocates no room to align huge pages within.
+const hugePageSize = 0
 
 // adviseHugePages does nothing off Linux.
 func adviseHugePages([]byte) {}
