@@ -628,7 +628,11 @@ func (rr *restoreRun) made(d *pendingDir) bool {
 	case d.failed || !rr.made(d.parent):
 		return false
 	}
-	if err := mkdir(d.path, 0o700); err != nil {
+	mk := mkdir
+	if rr.spreadIn != "" && filepath.Dir(d.path) == rr.spreadIn {
+		mk = mkdirSpread // as the walk makes folders there (see markTop)
+	}
+	if err := mk(d.path, 0o700); err != nil {
 		if fi, lerr := lstat(d.path); errors.Is(err, os.ErrExist) && lerr == nil && fi.IsDir() {
 			// Made since plan looked: by another restore into this target.
 			d.there = true

@@ -208,6 +208,60 @@ func TestReviewRestoreIncludeTopDir(t *testing.T) {
 	checkNoTopDirLeft(t, target)
 }
 
+// Restores with include patterns racing into one target make the
+// pending folders on the way (made, mkdirSpread below a flagged top) at
+// once: no warning, the selection whole, no temporary folder or flag left.
+func TestReviewConcurrentIncludeRestores(t *testing.T) {
+	r := newRepo(t)
+	src := reviewSource(t)
+	s := sessionOf(t, r, src, "a")
+	want := treeOf(t, src)
+	for round := range 6 {
+		target := t.TempDir()
+		var wg sync.WaitGroup
+		errs := make([]error, 4)
+		var mu sync.Mutex
+		var warnings []string
+		for i := range errs {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, errs[i] = Restore(context.Background(), r, s, RestoreOptions{Target: target, Workers: 2,
+					Include: []string{"/a/top1/mid2", "/a/top3"},
+					Warn: func(p string, err error) {
+						mu.Lock()
+						warnings = append(warnings, p+": "+err.Error())
+						mu.Unlock()
+					}})
+			}()
+		}
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("round %d: restore %d: %v", round, i, err)
+			}
+		}
+		if len(warnings) > 0 {
+			t.Errorf("round %d: warnings: %v", round, warnings)
+		}
+		got := treeOf(t, filepath.Join(target, "a"))
+		for p, v := range want {
+			sel := strings.HasPrefix(p, "top1/mid2") || strings.HasPrefix(p, "top3")
+			onWay := p == "." || p == "top1"
+			switch {
+			case sel && got[p] != v:
+				t.Errorf("round %d: %s: restored %.30q, want %.30q", round, p, got[p], v)
+			case !sel && !onWay && got[p] != "":
+				t.Errorf("round %d: %s: restored, not selected", round, p)
+			}
+		}
+		checkNoTopDirLeft(t, target)
+		if t.Failed() {
+			return
+		}
+	}
+}
+
 // mkdirSpread refuses a name that is a symlink (to a folder or dangling)
 // as mkdir does, leaves the link and its target alone, and leaves no
 // temporary folder.

@@ -136,6 +136,11 @@ func (a *applier) mkdirParents(dst string, mode fs.FileMode, owner *fileOwner) (
 	}
 	if err := os.Mkdir(dst, mode); err != nil {
 		if errors.Is(err, fs.ErrExist) {
+			// Made by someone else since the Stat: the record above is
+			// cancelled, so undo leaves the folder alone.
+			if err := a.undo.record(undoRecord{Op: "mkdir", Path: dst, Existed: true}); err != nil {
+				return false, err
+			}
 			return false, nil
 		}
 		return false, err

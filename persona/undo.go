@@ -35,6 +35,7 @@ type undoHeader struct {
 
 type undoRecord struct {
 	// Op: file, mkdir, chmod, dconf, reg, defaults, printer, printer-default.
+	// A mkdir with Existed cancels the mkdir record of its path before it.
 	Op      string            `json:"op"`
 	Path    string            `json:"path,omitempty"`
 	Key     string            `json:"key,omitempty"`
@@ -354,11 +355,24 @@ func Undo(ctx context.Context, opts UndoOptions) (*UndoReport, error) {
 	dirs := homeDirs{home: home, realHome: chk.realHome}
 	defer dirs.close()
 	rep := &UndoReport{Set: dir}
+	// A mkdir record with Existed cancels the mkdir record before it: the
+	// folder was made by someone else between apply's look and its mkdir.
+	cancelled := map[string]int{}
 	for i := len(recs) - 1; i >= 0; i-- {
 		if err := ctx.Err(); err != nil {
 			return rep, err
 		}
 		r := recs[i]
+		if r.Op == "mkdir" {
+			if r.Existed {
+				cancelled[r.Path]++
+				continue
+			}
+			if cancelled[r.Path] > 0 {
+				cancelled[r.Path]--
+				continue
+			}
+		}
 		err := chk.check(r)
 		if err == nil {
 			err = undoOne(ctx, opts.Runner, &dirs, dir, home, r, rep)

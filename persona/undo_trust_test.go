@@ -258,3 +258,37 @@ func mustBuiltin(t *testing.T) *Catalog {
 	}
 	return c
 }
+
+// TestUndoKeepsFolderMadeByAnother: a mkdir record followed by a mkdir
+// record with Existed (apply lost the race to make the folder) leaves the
+// folder in place; a folder apply did make is still removed.
+func TestUndoKeepsFolderMadeByAnother(t *testing.T) {
+	base := t.TempDir()
+	home := filepath.Join(base, "home", "bob")
+	mine := filepath.Join(home, ".config", "mine")
+	theirs := filepath.Join(home, ".config", "theirs")
+	mkdir(t, mine, 0o755)
+	mkdir(t, theirs, 0o755)
+	dir := filepath.Join(base, "undo")
+	b, _ := json.Marshal(undoHeader{Format: 1, Created: testNow, Home: home})
+	lines := string(b) + "\n"
+	for _, r := range []undoRecord{
+		{Op: "mkdir", Path: mine},
+		{Op: "mkdir", Path: theirs},
+		{Op: "mkdir", Path: theirs, Existed: true},
+	} {
+		b, _ := json.Marshal(r)
+		lines += string(b) + "\n"
+	}
+	writeFile(t, filepath.Join(dir, "20260101T000000Z", journalName), lines, 0o600)
+	rep, err := Undo(context.Background(), UndoOptions{Dir: dir, Home: home})
+	if err != nil || len(rep.Problems) > 0 {
+		t.Fatalf("Undo = %+v, %v", rep, err)
+	}
+	if _, err := os.Stat(theirs); err != nil {
+		t.Errorf("folder made by another removed: %v", err)
+	}
+	if _, err := os.Stat(mine); err == nil {
+		t.Errorf("%s not removed", mine)
+	}
+}
