@@ -107,9 +107,12 @@ type restorePart struct {
 }
 
 type restoreRun struct {
+	// stats first: some of its counters are added to atomically, which
+	// 32-bit platforms allow only at 64-bit aligned addresses, and the
+	// first word of an allocated struct is one (sync/atomic).
+	stats RestoreStats
 	r     *repo.Repository
 	o     RestoreOptions
-	stats RestoreStats
 	warnN atomic.Int64
 	// the compiled o.Include and o.Exclude
 	include, exclude patterns

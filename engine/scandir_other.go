@@ -11,8 +11,15 @@ type folder struct {
 	root *os.Root
 }
 
+// openFolder opens path through inPath, as the Linux scan does: a folder
+// deeper than PATH_MAX (Linux on 386, arm, riscv64, ...) is opened, not
+// skipped with a warning.
 func openFolder(path string) (*folder, error) {
-	root, err := os.OpenRoot(path)
+	var root *os.Root
+	err := inPath(path, func(p string) (err error) {
+		root, err = os.OpenRoot(p)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}

@@ -407,7 +407,7 @@ type Listing struct {
 // ParseListing checks an encoded tree as DecodeTree does and indexes its
 // nodes. The listing keeps data, which must not change afterwards.
 func ParseListing(data []byte) (*Listing, error) {
-	if len(data) > math.MaxUint32 {
+	if uint64(len(data)) > math.MaxUint32 {
 		return nil, fmt.Errorf("%w: tree of %d bytes is too large", ErrTreeFormat, len(data))
 	}
 	d := &decoder{buf: data, views: true}

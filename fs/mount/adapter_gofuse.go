@@ -1,4 +1,4 @@
-//go:build linux || darwin
+//go:build (linux || darwin) && !386 && !arm && !mips && !mipsle
 
 package mount
 

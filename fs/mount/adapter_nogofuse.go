@@ -1,4 +1,4 @@
-//go:build !linux && !darwin
+//go:build !(linux || darwin) || 386 || arm || mips || mipsle
 
 package mount
 
@@ -11,6 +11,12 @@ import (
 
 const goFuseBuilt = false
 
+// On 32-bit Linux go-fuse v2.12 does not compile (its splice package
+// assigns splice(2)'s int result to an int64), so those builds mount
+// through cgofuse only.
 func mountGoFuse(*fs.FS, string, Options) (server, error) {
+	if runtime.GOOS == "linux" || runtime.GOOS == "darwin" {
+		return nil, fmt.Errorf("%w: go-fuse does not build for 32-bit %s (%s); build with cgo and -tags cgofuse (libfuse-dev installed) and use --adapter %s", ErrUnavailable, runtime.GOOS, runtime.GOARCH, Cgofuse)
+	}
 	return nil, fmt.Errorf("%w: go-fuse runs on Linux and macOS only; on %s use --adapter %s", ErrUnavailable, runtime.GOOS, Cgofuse)
 }
