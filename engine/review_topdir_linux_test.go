@@ -15,6 +15,8 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/cabinetbackup/cabinet/repo"
+	"github.com/cabinetbackup/cabinet/snapshot"
 	"golang.org/x/sys/unix"
 )
 
@@ -123,31 +125,7 @@ func TestReviewConcurrentRestoresSameTarget(t *testing.T) {
 	want := treeOf(t, src)
 	for round := range 6 {
 		target := t.TempDir()
-		var wg sync.WaitGroup
-		errs := make([]error, 4)
-		var mu sync.Mutex
-		var warnings []string
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = Restore(context.Background(), r, s, RestoreOptions{Target: target, Workers: 2,
-					Warn: func(p string, err error) {
-						mu.Lock()
-						warnings = append(warnings, p+": "+err.Error())
-						mu.Unlock()
-					}})
-			}()
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Errorf("round %d: restore %d: %v", round, i, err)
-			}
-		}
-		if len(warnings) > 0 {
-			t.Errorf("round %d: warnings: %v", round, warnings)
-		}
+		restoreConcurrently(t, round, r, s, RestoreOptions{Target: target, Workers: 2})
 		for _, name := range []string{"a", "b"} {
 			checkRestored(t, want, filepath.Join(target, name))
 		}
@@ -218,32 +196,8 @@ func TestReviewConcurrentIncludeRestores(t *testing.T) {
 	want := treeOf(t, src)
 	for round := range 6 {
 		target := t.TempDir()
-		var wg sync.WaitGroup
-		errs := make([]error, 4)
-		var mu sync.Mutex
-		var warnings []string
-		for i := range errs {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				_, errs[i] = Restore(context.Background(), r, s, RestoreOptions{Target: target, Workers: 2,
-					Include: []string{"/a/top1/mid2", "/a/top3"},
-					Warn: func(p string, err error) {
-						mu.Lock()
-						warnings = append(warnings, p+": "+err.Error())
-						mu.Unlock()
-					}})
-			}()
-		}
-		wg.Wait()
-		for i, err := range errs {
-			if err != nil {
-				t.Errorf("round %d: restore %d: %v", round, i, err)
-			}
-		}
-		if len(warnings) > 0 {
-			t.Errorf("round %d: warnings: %v", round, warnings)
-		}
+		restoreConcurrently(t, round, r, s, RestoreOptions{Target: target, Workers: 2,
+			Include: []string{"/a/top1/mid2", "/a/top3"}})
 		got := treeOf(t, filepath.Join(target, "a"))
 		for p, v := range want {
 			sel := strings.HasPrefix(p, "top1/mid2") || strings.HasPrefix(p, "top3")
@@ -528,5 +482,36 @@ func TestReviewRestoreDeepTopDir(t *testing.T) {
 	var b []byte
 	if err := inPath(restoredDeep+"/l1/l2/l3/f", func(p string) (err error) { b, err = os.ReadFile(p); return err }); err != nil || string(b) != "deep" {
 		t.Errorf("deep file: %q, %v", b, err)
+	}
+}
+
+// restoreConcurrently runs four restores of s with o at once and fails t
+// on any error or warning.
+func restoreConcurrently(t *testing.T, round int, r *repo.Repository, s *snapshot.Session, o RestoreOptions) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	var mu sync.Mutex
+	var warnings []string
+	o.Warn = func(p string, err error) {
+		mu.Lock()
+		warnings = append(warnings, p+": "+err.Error())
+		mu.Unlock()
+	}
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = Restore(context.Background(), r, s, o)
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("round %d: restore %d: %v", round, i, err)
+		}
+	}
+	if len(warnings) > 0 {
+		t.Errorf("round %d: warnings: %v", round, warnings)
 	}
 }
