@@ -15,8 +15,8 @@ const goFuseBuilt = false
 // assigns splice(2)'s int result to an int64), so those builds mount
 // through cgofuse only.
 func mountGoFuse(*fs.FS, string, Options) (server, error) {
-	if runtime.GOOS == "linux" || runtime.GOOS == "darwin" {
-		return nil, fmt.Errorf("%w: go-fuse does not build for 32-bit %s (%s); build with cgo and -tags cgofuse (libfuse-dev installed) and use --adapter %s", ErrUnavailable, runtime.GOOS, runtime.GOARCH, Cgofuse)
+	if runtime.GOOS == "linux" { // darwin has no 32-bit port
+		return nil, fmt.Errorf("%w: go-fuse does not build for 32-bit Linux (%s); build with cgo and -tags cgofuse (libfuse-dev installed) and use --adapter %s", ErrUnavailable, runtime.GOARCH, Cgofuse)
 	}
 	return nil, fmt.Errorf("%w: go-fuse runs on Linux and macOS only; on %s use --adapter %s", ErrUnavailable, runtime.GOOS, Cgofuse)
 }
