@@ -27,6 +27,7 @@ import sys
 ROWS = [
     ("backup initial (s)", ["backup1-initial"], "wall_s", 3.0, None),
     ("backup no-change (s)", ["backup2-nochange"], "wall_s", 5.0, None),
+    ("backup no-change, median of rounds (s)", ["backup-nochange-rounds"], "wall_s", 5.0, None),
     ("backup day 2 (s)", ["backup3-day2"], "wall_s", 4.0, None),
     ("restore (s)", ["restore"], "wall_s", 2.5, None),
     ("restore into a new file system (s)", ["restore-fresh-fs"], "wall_s", 2.5, None),

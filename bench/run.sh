@@ -58,10 +58,13 @@ awk -v b="$((busy1 - busy0))" -v k="$((kids1 - kids0))" -v s="$((steal1 - steal0
   printf "wall_s=%d\ncpus=%d\nbench_cpu_s=%.1f\nother_cpu_s=%.1f\nsteal_s=%.1f\n", w, n, k / tck, (b - k) / tck, s / tck }' \
   > "$RESULTS_DIR/run-$RUN_ID.cpu"
 
-# The restore again, into a new file system (see restore-fresh.sh): not part of the CPU figures above.
+# The restore again, into a new file system (see restore-fresh.sh), and the no-change backup
+# again: not part of the CPU figures above.
 if [[ " ${tools[*]} " == *" custom "* ]]; then
   corpus=/tmp/corpus; [[ $QUICK == 1 ]] && corpus=/tmp/corpus-quick
   CABINET=$CABINET CORPUS=$corpus bash "$ROOT/bench/restore-fresh.sh" "$RUN_ID" "$RESULTS_DIR/run-$RUN_ID.csv" || true
+  # The no-change backup again, five rounds a tool (see nochange-rounds.sh): the medians.
+  CABINET=$CABINET CORPUS=$corpus bash "$ROOT/bench/nochange-rounds.sh" "$RUN_ID" "$RESULTS_DIR/run-$RUN_ID.csv" || true
 fi
 
 section=full
