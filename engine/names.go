@@ -1,48 +1,72 @@
 package engine
 
 import (
+	"maps"
 	"os"
 	"os/user"
 	"strconv"
 	"sync"
+	"sync/atomic"
 )
 
-// idNames caches uid/gid to name look-ups for one session.
+// idNames caches uid/gid to name look-ups for one session. Eight walkers
+// ask for every entry they stat, nearly always for a name they know: the
+// maps are read without a lock (a new name replaces the map, copied), as
+// a mutex taken twice an entry was 1.2 % of a no-change backup's samples,
+// and its contention woke walkers through futex calls.
 type idNames struct {
-	mu     sync.Mutex
-	users  map[uint32]string
-	groups map[uint32]string
+	mu     sync.Mutex // serializes look-ups of names not cached yet
+	users  atomic.Pointer[map[uint32]string]
+	groups atomic.Pointer[map[uint32]string]
 }
 
 func newIDNames() *idNames {
-	return &idNames{users: map[uint32]string{}, groups: map[uint32]string{}}
+	c := &idNames{}
+	c.users.Store(&map[uint32]string{})
+	c.groups.Store(&map[uint32]string{})
+	return c
 }
 
 func (c *idNames) user(uid uint32) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.users[uid]; ok {
-		return n
-	}
-	n := ""
-	if u, err := user.LookupId(strconv.Itoa(int(uid))); err == nil {
-		n = u.Username
-	}
-	c.users[uid] = n
-	return n
+	return c.name(&c.users, uid, func(id string) (string, error) {
+		u, err := user.LookupId(id)
+		if err != nil {
+			return "", err
+		}
+		return u.Username, nil
+	})
 }
 
 func (c *idNames) group(gid uint32) string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if n, ok := c.groups[gid]; ok {
+	return c.name(&c.groups, gid, func(id string) (string, error) {
+		g, err := user.LookupGroupId(id)
+		if err != nil {
+			return "", err
+		}
+		return g.Name, nil
+	})
+}
+
+// name is id's name in names, looked up (once: "" when the system has
+// none) if it is not there yet.
+func (c *idNames) name(names *atomic.Pointer[map[uint32]string], id uint32, lookup func(string) (string, error)) string {
+	if n, ok := (*names.Load())[id]; ok {
 		return n
 	}
-	n := ""
-	if g, err := user.LookupGroupId(strconv.Itoa(int(gid))); err == nil {
-		n = g.Name
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	known := *names.Load()
+	if n, ok := known[id]; ok {
+		return n
 	}
-	c.groups[gid] = n
+	n, err := lookup(strconv.FormatUint(uint64(id), 10))
+	if err != nil {
+		n = ""
+	}
+	next := make(map[uint32]string, len(known)+1)
+	maps.Copy(next, known)
+	next[id] = n
+	names.Store(&next)
 	return n
 }
 

@@ -597,15 +597,68 @@ func (r *register) write(entries []registerEntry) error {
 	return err
 }
 
-// get reads key's entry in the files bucket bk of a read transaction and
-// hands it to decode (which must copy what it keeps) unless it is absent
-// or the register is found damaged (see safely).
-func (r *register) get(bk *bolt.Bucket, key []byte, decode func(v []byte)) {
+// registerLookup reads entries of the files bucket in one read
+// transaction, a folder's worth, with one cursor. The bucket's Get made a
+// cursor for every look-up and searched from the root, comparing whole
+// paths (a no-change backup's largest user-space cost, with the
+// allocations of the cursor's stack and the key). A folder's names come in
+// byte order, as the register's keys, so the entry wanted is most often
+// where the cursor is or a step or two on: it steps before it searches.
+type registerLookup struct {
+	c      *bolt.Cursor
+	key    []byte // the key sought now
+	sought []byte // the key sought before; nil: the cursor is not placed
+	k, v   []byte // the cursor's entry: the first one from sought on (k nil: none)
+}
+
+// registerSteps is how many entries get steps over before it searches
+// instead: a subfolder's entries lie between two files of its folder.
+const registerSteps = 4
+
+// lookup returns a registerLookup of the files bucket of tx, nil when the
+// register is found damaged (see safely).
+func (r *register) lookup(tx *bolt.Tx) *registerLookup {
+	var l *registerLookup
 	r.safely(func() {
-		if v := bk.Get(key); v != nil {
+		if bk := tx.Bucket(registerBucket); bk != nil {
+			l = &registerLookup{c: bk.Cursor()}
+		}
+	})
+	return l
+}
+
+// get reads key's entry through l and hands it to decode (which must copy
+// what it keeps) unless it is absent or the register is found damaged
+// (see safely).
+func (r *register) get(l *registerLookup, key string, decode func(v []byte)) {
+	r.safely(func() {
+		l.key = append(l.key[:0], key...)
+		if v := l.find(); v != nil {
 			decode(v)
 		}
 	})
+}
+
+// find returns the value of l.key, nil when it has none.
+func (l *registerLookup) find() []byte {
+	// The cursor's entry is the first from sought on: no key lies in
+	// [sought, k), so a key after sought is found by stepping from k.
+	placed := l.sought != nil && bytes.Compare(l.key, l.sought) > 0
+	for steps := 0; placed && l.k != nil && bytes.Compare(l.k, l.key) < 0; steps++ {
+		if steps == registerSteps {
+			placed = false
+			break
+		}
+		l.k, l.v = l.c.Next()
+	}
+	if !placed {
+		l.k, l.v = l.c.Seek(l.key)
+	}
+	l.key, l.sought = l.sought[:0], l.key // sought is l.key now; l.key gets the old buffer
+	if l.k == nil || !bytes.Equal(l.k, l.sought) {
+		return nil
+	}
+	return l.v // nil for a nested bucket: not a file's entry
 }
 
 // view is get in a read transaction of its own.

@@ -3,6 +3,8 @@ package engine
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -374,4 +376,90 @@ func TestRegisterIndexRemovedDuringRun(t *testing.T) {
 		t.Errorf("the backup after the prune read nothing: %+v", s.Summary)
 	}
 	e.restorable(s)
+}
+
+// TestRegisterLookup: a look-up through registerLookup finds what the
+// bucket's Get finds, for a folder's names in order (entries of its
+// subfolders, files it no longer has and new files between), in any order,
+// and past the last key.
+func TestRegisterLookup(t *testing.T) {
+	reg, err := openRegister(t.TempDir(), "dev", "files")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.close()
+	// Runs of sorted keys from a small alphabet, many of them stored: the
+	// steps, the searches and the ends meet in every order.
+	rnd := rand.New(rand.NewPCG(1, 2))
+	key := func() string {
+		b := []byte("/d/")
+		for range 1 + rnd.IntN(3) {
+			b = append(b, "ab/"[rnd.IntN(3)])
+		}
+		return string(b)
+	}
+	stored := []string{"/d/a", "/d/b", "/d/c", "/d/e", "/d/sub/x", "/d/sub/y", "/d/sub/z", "/d/sub2/1",
+		"/d/sub2/2", "/d/sub2/3", "/d/sub2/4", "/d/sub2/5", "/d/t", "/d/u", "/e/a", "/z"}
+	if err := reg.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(registerBucket)
+		if _, err := bk.CreateBucket([]byte("/d/nested")); err != nil { // not a file's entry
+			return err
+		}
+		for range 30 {
+			stored = append(stored, key())
+		}
+		for _, p := range stored {
+			if err := bk.Put([]byte(p), []byte("v"+p)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		keys []string
+	}{
+		{"a folder in order", []string{"/d/a", "/d/b", "/d/c", "/d/d", "/d/e", "/d/f", "/d/nested", "/d/t", "/d/u", "/d/v"}},
+		{"after a subfolder's entries", []string{"/d/e", "/d/t"}},
+		{"steps over more than registerSteps", []string{"/d/a", "/d/sub2/5"}},
+		{"absent at the start", []string{"/a", "/b", "/d/a"}},
+		{"past the last key", []string{"/z", "/zz", "/zzz"}},
+		{"backwards", []string{"/d/u", "/d/t", "/d/b", "/d/a", "/d/a"}},
+		{"the same twice", []string{"/d/c", "/d/c", "/d/d", "/d/d"}},
+		{"empty and nested", []string{"", "/d/nested", "/d/nested/x"}},
+	}
+	var run []string
+	for range 200 {
+		run = append(run, key())
+		if len(run) == 12 || rnd.IntN(20) == 0 {
+			slices.Sort(run)
+			tests = append(tests, struct {
+				name string
+				keys []string
+			}{fmt.Sprintf("random %d", len(tests)), run})
+			run = nil
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tx, err := reg.db.Begin(false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tx.Rollback()
+			l := reg.lookup(tx)
+			bk := tx.Bucket(registerBucket)
+			for _, k := range tt.keys {
+				var got []byte
+				found := false
+				reg.get(l, k, func(v []byte) { got, found = slices.Clone(v), true })
+				want := bk.Get([]byte(k))
+				if found != (want != nil) || found && !bytes.Equal(got, want) { // Get has nil for a nested bucket
+					t.Errorf("%q: got %q (found %v), Get has %q", k, got, found, want)
+				}
+			}
+		})
+	}
 }
