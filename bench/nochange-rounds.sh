@@ -26,21 +26,10 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CABINET=${CABINET:-$ROOT/bin/cabinet}
 CORPUS=${CORPUS:-/tmp/corpus}
 ROUNDS=${ROUNDS:-5}
-STATE_DIR=/tmp/bench-state
-REPO_BASE=/tmp/bench-repos
-export PATH=$STATE_DIR/bin:$PATH
-
-log() { echo "[nochange-rounds $(date -u +%H:%M:%S)] $*" >&2; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
-
-tools=()
-[[ -d $REPO_BASE/restic ]] && command -v restic > /dev/null && tools+=(restic)
-[[ -d $REPO_BASE/custom && -x $CABINET ]] && tools+=(cabinet)
-if (( ${#tools[@]} == 0 )); then
-  log "no restic or cabinet repository from the run: skipped"
-  exit 0
-fi
-[[ -d $CORPUS ]] || { log "no corpus at $CORPUS: skipped"; exit 0; }
+STEP=nochange-rounds
+# shellcheck source=bench/rounds-common.sh
+source "$ROOT/bench/rounds-common.sh"
+bench_tools
 bytes=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')
 
 backup_once() { # tool round
@@ -49,15 +38,14 @@ backup_once() { # tool round
   drop_caches
   case $tool in
     restic)
-      version=$(restic version | awk '{print $2}')
       RESTIC_REPOSITORY=$REPO_BASE/restic RESTIC_PASSWORD_FILE=$STATE_DIR/password RESTIC_CACHE_DIR=$STATE_DIR/restic-cache \
         /usr/bin/time -o "$err" -f "%e %U %S %M" restic backup --compression auto --host benchhost --tag "nochange-round-$round" "$CORPUS" > "$out" 2>&1 ;;
     cabinet)
-      version=$("$CABINET" version | awk '{print $2}')
       CABINET_PASSWORD_FILE=$STATE_DIR/password \
         /usr/bin/time -o "$err" -f "%e %U %S %M" "$CABINET" --cache-dir "$STATE_DIR/custom-cache" backup --repo "$REPO_BASE/custom" --device bench "$CORPUS" > "$out" 2>&1 ;;
   esac
   rc=$?
+  version=$(tool_version "$tool")
   read -r wall user sys rss < <(tail -1 "$err")
   status=ok
   if (( rc != 0 )); then
@@ -80,8 +68,4 @@ backup_once() { # tool round
 # anchors.sh rebuilds the corpus at its end (new inodes, new change times): a first backup
 # of it, not recorded, makes it the tools' latest state.
 for t in "${tools[@]}"; do backup_once "$t" 0 > /dev/null; done
-for round in $(seq 1 "$ROUNDS"); do
-  order=("${tools[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${tools[@]}" | tac))
-  for t in "${order[@]}"; do backup_once "$t" "$round"; done
-done
+alternate "$ROUNDS" backup_once

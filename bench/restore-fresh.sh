@@ -29,23 +29,12 @@ ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CABINET=${CABINET:-$ROOT/bin/cabinet}
 CORPUS=${CORPUS:-/tmp/corpus}
 ROUNDS=${ROUNDS:-3}
-STATE_DIR=/tmp/bench-state
-REPO_BASE=/tmp/bench-repos
 IMG=/tmp/bench-restore-fresh.img
 MNT=/tmp/bench-restore-fresh
-export PATH=$STATE_DIR/bin:$PATH
-
-log() { echo "[restore-fresh $(date -u +%H:%M:%S)] $*" >&2; }
-drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches 2>/dev/null || true; }
-
-tools=()
-[[ -d $REPO_BASE/restic ]] && command -v restic > /dev/null && tools+=(restic)
-[[ -d $REPO_BASE/custom && -x $CABINET ]] && tools+=(cabinet)
-if (( ${#tools[@]} == 0 )); then
-  log "no restic or cabinet repository from the run: skipped"
-  exit 0
-fi
-[[ -d $CORPUS ]] || { log "no corpus at $CORPUS: skipped"; exit 0; }
+STEP=restore-fresh
+# shellcheck source=bench/rounds-common.sh
+source "$ROOT/bench/rounds-common.sh"
+bench_tools
 want=$(find "$CORPUS" -type f | wc -l)   # day 1 and day 2 have the same files
 bytes=$(du -sb "$CORPUS" | cut -f1)
 size_mib=$(( bytes / 1048576 * 5 / 4 + 512 ))
@@ -84,8 +73,7 @@ restore_once() { # tool round
   status=ok
   (( rc != 0 )) && status="rc=$rc"
   [[ $status == ok && $got != "$want" ]] && status="files=$got/$want"
-  local version
-  if [[ $tool == restic ]]; then version=$(restic version | awk '{print $2}'); else version=$("$CABINET" version | awk '{print $2}'); fi
+  local version; version=$(tool_version "$tool")
   awk -v id="$RUN_ID" -v t="$tool" -v v="$version" -v s="$status" -v w="$wall" -v u="$user" -v y="$sys" \
       -v r="$rss" -v b="${restored:-0}" -v n="$round" 'BEGIN {
     printf "%s,%s,%s,restore-fresh-fs,%s,%.2f,%.2f,%.1f,%.1f,NA,new ext4 image round %d\n", id, t, v, s, w, u + y, b / w / 1e6, r / 1024, n }' >> "$CSV"
@@ -93,8 +81,4 @@ restore_once() { # tool round
   rm -f "$out" "$err"
 }
 
-for round in $(seq 1 "$ROUNDS"); do
-  order=("${tools[@]}")
-  (( round % 2 == 0 )) && order=($(printf '%s\n' "${tools[@]}" | tac))
-  for t in "${order[@]}"; do restore_once "$t" "$round" || exit 0; done
-done
+alternate "$ROUNDS" restore_once
