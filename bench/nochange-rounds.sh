@@ -20,15 +20,10 @@
 #      anchors.sh uses (/tmp/bench-state, /tmp/bench-repos).
 set -uo pipefail
 
-RUN_ID=$1
-CSV=$2
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CABINET=${CABINET:-$ROOT/bin/cabinet}
-CORPUS=${CORPUS:-/tmp/corpus}
 ROUNDS=${ROUNDS:-5}
 STEP=nochange-rounds
 # shellcheck source=bench/rounds-common.sh
-source "$ROOT/bench/rounds-common.sh"
+source "$(dirname "$0")/rounds-common.sh" "$@"
 bench_tools
 bytes=$(find "$CORPUS" -type f -printf '%s\n' | awk '{s += $1} END {printf "%.0f", s}')
 

@@ -23,17 +23,12 @@
 #      anchors.sh uses (/tmp/bench-state, /tmp/bench-repos).
 set -uo pipefail
 
-RUN_ID=$1
-CSV=$2
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-CABINET=${CABINET:-$ROOT/bin/cabinet}
-CORPUS=${CORPUS:-/tmp/corpus}
 ROUNDS=${ROUNDS:-3}
 IMG=/tmp/bench-restore-fresh.img
 MNT=/tmp/bench-restore-fresh
 STEP=restore-fresh
 # shellcheck source=bench/rounds-common.sh
-source "$ROOT/bench/rounds-common.sh"
+source "$(dirname "$0")/rounds-common.sh" "$@"
 bench_tools
 want=$(find "$CORPUS" -type f | wc -l)   # day 1 and day 2 have the same files
 bytes=$(du -sb "$CORPUS" | cut -f1)

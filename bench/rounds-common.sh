@@ -1,8 +1,14 @@
 # shellcheck shell=bash
 # rounds-common.sh - sourced by restore-fresh.sh and nochange-rounds.sh: the steps that run
 # after anchors.sh, a few rounds a tool, on the benchmark repositories it leaves.
-# The caller sets STEP (its name in the log), CABINET and CORPUS, then calls bench_tools.
+# Arguments: RUN_ID CSV (the run's, which the step appends to). The caller sets STEP (its name
+# in the log) and ROUNDS, sources this with its arguments, then calls bench_tools.
 
+RUN_ID=$1
+CSV=$2
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+CABINET=${CABINET:-$ROOT/bin/cabinet}
+CORPUS=${CORPUS:-/tmp/corpus}
 STATE_DIR=/tmp/bench-state
 REPO_BASE=/tmp/bench-repos
 export PATH=$STATE_DIR/bin:$PATH
