@@ -28,28 +28,26 @@ func newIDNames() *idNames {
 }
 
 func (c *idNames) user(uid uint32) string {
-	return c.name(&c.users, uid, func(id string) (string, error) {
-		u, err := user.LookupId(id)
-		if err != nil {
-			return "", err
+	return c.name(&c.users, uid, func(id string) string {
+		if u, err := user.LookupId(id); err == nil {
+			return u.Username
 		}
-		return u.Username, nil
+		return ""
 	})
 }
 
 func (c *idNames) group(gid uint32) string {
-	return c.name(&c.groups, gid, func(id string) (string, error) {
-		g, err := user.LookupGroupId(id)
-		if err != nil {
-			return "", err
+	return c.name(&c.groups, gid, func(id string) string {
+		if g, err := user.LookupGroupId(id); err == nil {
+			return g.Name
 		}
-		return g.Name, nil
+		return ""
 	})
 }
 
 // name is id's name in names, looked up (once: "" when the system has
 // none) if it is not there yet.
-func (c *idNames) name(names *atomic.Pointer[map[uint32]string], id uint32, lookup func(string) (string, error)) string {
+func (c *idNames) name(names *atomic.Pointer[map[uint32]string], id uint32, lookup func(string) string) string {
 	if n, ok := (*names.Load())[id]; ok {
 		return n
 	}
@@ -59,10 +57,7 @@ func (c *idNames) name(names *atomic.Pointer[map[uint32]string], id uint32, look
 	if n, ok := known[id]; ok {
 		return n
 	}
-	n, err := lookup(strconv.FormatUint(uint64(id), 10))
-	if err != nil {
-		n = ""
-	}
+	n := lookup(strconv.FormatUint(uint64(id), 10))
 	next := make(map[uint32]string, len(known)+1)
 	maps.Copy(next, known)
 	next[id] = n
